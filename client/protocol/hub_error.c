@@ -1,0 +1,124 @@
+#include "hub_error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct error_entry {
+    enum ih_error_code code;
+    const char *name;
+    const char *message;
+};
+
+/* Names from the C# SDK's ErrorCode.cs; messages as the hub words them where captured
+ * (protocol.md §1.4, §6). */
+static const struct error_entry errors[] = {
+    {IH_E_ARGUMENT_INVALID, "ArgumentInvalid", "The request is invalid."},
+    {IH_E_ARGUMENT_NULL, "ArgumentNull", "A required argument is missing."},
+    {IH_E_FORMAT, "IotHubFormatError", "The request body is not valid JSON."},
+    {IH_E_UNAUTHORIZED, "IotHubUnauthorizedAccess", "Unauthorized"},
+    {IH_E_QUOTA_EXCEEDED, "IotHubQuotaExceeded", "The quota was exceeded."},
+    {IH_E_NOT_FOUND, "IotHubNotFound", "The requested resource was not found."},
+    {IH_E_DEVICE_NOT_FOUND, "DeviceNotFound", "The device was not found."},
+    {IH_E_MODULE_NOT_FOUND, "ModuleNotFound", "The module was not found."},
+    {IH_E_DEVICE_NOT_ONLINE, "DeviceNotOnline",
+     "The operation failed because the requested device isn't online or hasn't registered the "
+     "device streams callback."},
+    {IH_E_DEVICE_ALREADY_EXISTS, "DeviceAlreadyExists", "A device with this id already exists."},
+    {IH_E_PRECONDITION_FAILED, "PreconditionFailed", "The etag does not match."},
+    {IH_E_MESSAGE_TOO_LARGE, "MessageTooLarge", "The request body is too large."},
+    {IH_E_THROTTLED, "ThrottlingException", "Too many requests: throttled."},
+    {IH_E_SERVER_ERROR, "ServerError", "The emulator failed to handle the request."},
+    {IH_E_SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is unavailable."},
+    {IH_E_GATEWAY_TIMEOUT, "GatewayTimeout", "Timed out waiting for the response from device."},
+};
+
+static const struct error_entry *find_entry(enum ih_error_code code)
+{
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
+        if (errors[i].code == code)
+            return &errors[i];
+    }
+    return NULL;
+}
+
+int ih_error_http_status(enum ih_error_code code)
+{
+    return (int)code / 1000;
+}
+
+const char *ih_error_name(enum ih_error_code code)
+{
+    const struct error_entry *e = find_entry(code);
+    return e != NULL ? e->name : "ServerError";
+}
+
+const char *ih_error_default_message(enum ih_error_code code)
+{
+    const struct error_entry *e = find_entry(code);
+    return e != NULL ? e->message : "Error";
+}
+
+ih_result ih_error_tracking_id(const char *hex32, const struct timespec *now, char *out, size_t cap)
+{
+    struct tm tm;
+    if (gmtime_r(&now->tv_sec, &tm) == NULL)
+        return IH_ERR_SYNTAX;
+    int n =
+        snprintf(out, cap, "%.32s-G:0-TimeStamp:%02d/%02d/%04d %02d:%02d:%02d", hex32,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return n > 0 && (size_t)n < cap ? IH_OK : IH_ERR_TOO_LONG;
+}
+
+ih_result ih_format_timestamp_utc(const struct timespec *t, char *out, size_t cap)
+{
+    struct tm tm;
+    if (gmtime_r(&t->tv_sec, &tm) == NULL)
+        return IH_ERR_SYNTAX;
+    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%07ldZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t->tv_nsec / 100);
+    return n > 0 && (size_t)n < cap ? IH_OK : IH_ERR_TOO_LONG;
+}
+
+/* The inner object, in the order the hub writes its fields. */
+static json_t *inner_error(enum ih_error_code code, const char *message, const char *tracking_id,
+                           const char *timestamp, json_t *info)
+{
+    json_t *inner = json_object();
+    if (inner == NULL)
+        return NULL;
+    /* A message quoting peer input that is not UTF-8 falls back to the code's own message. */
+    json_t *text = json_string(message);
+    if (text == NULL)
+        text = json_string(ih_error_default_message(code));
+    int failed = json_object_set_new(inner, "errorCode", json_integer(code)) ||
+                 json_object_set_new(inner, "trackingId", json_string(tracking_id)) ||
+                 json_object_set_new(inner, "message", text) ||
+                 (info != NULL && json_object_set(inner, "info", info)) ||
+                 json_object_set_new(inner, "timestampUtc", json_string(timestamp));
+    if (failed) {
+        json_decref(inner);
+        return NULL;
+    }
+    return inner;
+}
+
+ih_result ih_error_body(enum ih_error_code code, const char *message, const char *tracking_id,
+                        const struct timespec *now, json_t *info, char **out)
+{
+    char timestamp[40];
+    ih_result r = ih_format_timestamp_utc(now, timestamp, sizeof timestamp);
+    if (r != IH_OK)
+        return r;
+    json_t *inner = inner_error(code, message != NULL ? message : ih_error_default_message(code),
+                                tracking_id, timestamp, info);
+    char *inner_text = inner != NULL ? json_dumps(inner, JSON_COMPACT) : NULL;
+    json_t *outer = inner_text != NULL
+                        ? json_pack("{s:s, s:s}", "Message", inner_text, "ExceptionMessage", "")
+                        : NULL;
+    *out = outer != NULL ? json_dumps(outer, JSON_COMPACT) : NULL;
+    json_decref(inner);
+    json_decref(outer);
+    free(inner_text);
+    return *out != NULL ? IH_OK : IH_ERR_NOMEM;
+}

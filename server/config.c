@@ -1,0 +1,431 @@
+#include "config.h"
+
+#include "protocol/identity.h"
+#include "protocol/sas.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_STATE_DIR "iothub-emulator-state"
+#define DEFAULT_LISTEN "127.0.0.1"
+/* The C device SDK needs a dot in HostName (protocol.md rule 10), and an IP literal needs no
+ * name resolution; the certificate carries it as an IP and as a DNS name. */
+#define DEFAULT_HOST_NAME "127.0.0.1"
+
+enum option_kind {
+    OPT_STRING,
+    OPT_FLAG,
+    OPT_PORT,
+    OPT_HOST,
+    OPT_DEVICE,
+    OPT_POLICY_KEY,
+    OPT_HELP,
+    OPT_VERSION
+};
+
+struct option_spec {
+    const char *flag;
+    const char *env; /* NULL: no environment variable */
+    enum option_kind kind;
+    size_t offset; /* of the field in struct config, for OPT_STRING, OPT_FLAG, OPT_PORT */
+    const char *arg;
+    const char *help;
+};
+
+#define AT(member) offsetof(struct config, member)
+
+static const struct option_spec options[] = {
+    {"--state-dir", "IOTHUB_EMULATOR_STATE_DIR", OPT_STRING, AT(state_dir), "DIR",
+     "where the registry, logs and dev certificates live (default ./" DEFAULT_STATE_DIR ")"},
+    {"--ephemeral", "IOTHUB_EMULATOR_EPHEMERAL", OPT_FLAG, AT(ephemeral), NULL,
+     "keep state in a temporary directory deleted at exit"},
+    {"--listen", "IOTHUB_EMULATOR_LISTEN", OPT_STRING, AT(listen), "ADDR",
+     "IP address every endpoint binds (default " DEFAULT_LISTEN "; 0.0.0.0 for all)"},
+    {"--host-name", "IOTHUB_EMULATOR_HOST_NAMES", OPT_HOST, 0, "NAME",
+     "repeatable; the first is the hub's HostName in connection strings and URLs, every one is "
+     "accepted as a SAS audience and put in the certificate (default " DEFAULT_HOST_NAME ")"},
+    {"--https-port", "IOTHUB_EMULATOR_HTTPS_PORT", OPT_PORT, AT(https_port), "PORT",
+     "main endpoint over HTTPS (default 443)"},
+    {"--http-port", "IOTHUB_EMULATOR_HTTP_PORT", OPT_PORT, AT(http_port), "PORT",
+     "main endpoint over plain HTTP, for debugging (default off)"},
+    {"--mqtts-port", "IOTHUB_EMULATOR_MQTTS_PORT", OPT_PORT, AT(mqtts_port), "PORT",
+     "MQTT over TLS for devices (default 8883)"},
+    {"--mqtt-port", "IOTHUB_EMULATOR_MQTT_PORT", OPT_PORT, AT(mqtt_port), "PORT",
+     "plain MQTT, for debugging (default off)"},
+    {"--streams-port", "IOTHUB_EMULATOR_STREAMS_PORT", OPT_PORT, AT(streams_port), "PORT",
+     "streaming endpoint over WSS (default 9443)"},
+    {"--streams-plain-port", "IOTHUB_EMULATOR_STREAMS_PLAIN_PORT", OPT_PORT, AT(streams_plain_port),
+     "PORT", "streaming endpoint over plain WS (default off)"},
+    {"--device", "IOTHUB_EMULATOR_DEVICES", OPT_DEVICE, 0, "ID[:KEY]",
+     "repeatable; make sure device ID exists, with primary key KEY when given (base64)"},
+    {"--policy-key", "IOTHUB_EMULATOR_POLICY_KEYS", OPT_POLICY_KEY, 0, "POLICY=KEY",
+     "repeatable; replace the well-known dev key of a shared access policy"},
+    {"--trace", "IOTHUB_EMULATOR_TRACE", OPT_FLAG, AT(trace), NULL,
+     "log every handshake step and every request"},
+    {"--ready-file", "IOTHUB_EMULATOR_READY_FILE", OPT_STRING, AT(ready_file), "PATH",
+     "write ports and connection strings as JSON here once every endpoint accepts connections"},
+    {"--tls-cert", "IOTHUB_EMULATOR_TLS_CERT", OPT_STRING, AT(tls_cert), "PEM",
+     "server certificate (default: a dev certificate generated into the state directory)"},
+    {"--tls-key", "IOTHUB_EMULATOR_TLS_KEY", OPT_STRING, AT(tls_key), "PEM",
+     "private key of --tls-cert"},
+    {"--tls-ca", "IOTHUB_EMULATOR_TLS_CA", OPT_STRING, AT(tls_ca), "PEM",
+     "CA certificate served at /emulator/ca.pem with --tls-cert"},
+    {"--help", NULL, OPT_HELP, 0, NULL, "print this help and exit"},
+    {"--version", NULL, OPT_VERSION, 0, NULL, "print the version and exit"},
+};
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+static char **string_field(struct config *cfg, const struct option_spec *o)
+{
+    return (char **)((char *)cfg + o->offset);
+}
+
+static int *int_field(struct config *cfg, const struct option_spec *o)
+{
+    return (int *)((char *)cfg + o->offset);
+}
+
+static void add_warning(struct config *cfg, const char *text)
+{
+    if (cfg->warning_count < CONFIG_MAX_WARNINGS)
+        snprintf(cfg->warnings[cfg->warning_count++], sizeof cfg->warnings[0], "%s", text);
+}
+
+static ih_result parse_port(const char *text, int *port)
+{
+    if (strcmp(text, "off") == 0) {
+        *port = CONFIG_PORT_OFF;
+        return IH_OK;
+    }
+    size_t n = strspn(text, "0123456789");
+    if (n == 0 || n > 5 || text[n] != '\0')
+        return IH_ERR_SYNTAX;
+    long v = strtol(text, NULL, 10);
+    if (v > 65535)
+        return IH_ERR_SYNTAX;
+    *port = (int)v;
+    return IH_OK;
+}
+
+static ih_result parse_flag_value(const char *text, int *flag)
+{
+    if (strcmp(text, "1") == 0 || strcmp(text, "true") == 0 || strcmp(text, "yes") == 0)
+        *flag = 1;
+    else if (strcmp(text, "0") == 0 || strcmp(text, "false") == 0 || strcmp(text, "no") == 0 ||
+             text[0] == '\0')
+        *flag = 0;
+    else
+        return IH_ERR_SYNTAX;
+    return IH_OK;
+}
+
+/* A DNS name or an IPv4 literal: 1..253 characters of letters, digits, '-' and '.'. */
+static ih_result check_host_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 253 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789-.") != len)
+        return IH_ERR_SYNTAX;
+    return IH_OK;
+}
+
+static ih_result add_host(struct config *cfg, const char *name, struct ih_diag *diag)
+{
+    if (check_host_name(name) != IH_OK)
+        return ih_fail(diag, IH_ERR_SYNTAX,
+                       "host name '%.80s' must be 1 to 253 letters, digits, '-' and '.'", name);
+    for (size_t i = 0; i < cfg->host_name_count; i++) {
+        if (strcasecmp(cfg->host_names[i], name) == 0)
+            return IH_OK;
+    }
+    if (cfg->host_name_count == CONFIG_MAX_HOST_NAMES)
+        return ih_fail(diag, IH_ERR_TOO_LONG, "more than %d host names", CONFIG_MAX_HOST_NAMES);
+    char *copy = strdup(name);
+    if (copy == NULL)
+        return IH_ERR_NOMEM;
+    cfg->host_names[cfg->host_name_count++] = copy;
+    return IH_OK;
+}
+
+/* "ID" or "ID:KEY". Ids may contain ':', so the text after the last ':' is a key only when it is
+ * a valid key (base64 of 16 to 64 bytes); otherwise the whole text is the id. */
+static ih_result add_device(struct config *cfg, const char *text, struct ih_diag *diag)
+{
+    const char *colon = strrchr(text, ':');
+    size_t id_len = strlen(text);
+    const char *key = NULL;
+    if (colon != NULL && ih_key_check(colon + 1, NULL) == IH_OK) {
+        id_len = (size_t)(colon - text);
+        key = colon + 1;
+    }
+    struct ih_diag why;
+    if (ih_id_check(text, id_len, "device id", &why) != IH_OK)
+        return ih_fail(diag, IH_ERR_SYNTAX, "--device '%.80s': %s", text, why.msg);
+    if (cfg->device_count == CONFIG_MAX_DEVICES)
+        return ih_fail(diag, IH_ERR_TOO_LONG, "more than %d --device seeds", CONFIG_MAX_DEVICES);
+    struct device_seed *seed = &cfg->devices[cfg->device_count];
+    seed->id = strndup(text, id_len);
+    seed->key = key != NULL ? strdup(key) : NULL;
+    if (seed->id == NULL || (key != NULL && seed->key == NULL)) {
+        free(seed->id);
+        free(seed->key);
+        return IH_ERR_NOMEM;
+    }
+    cfg->device_count++;
+    return IH_OK;
+}
+
+static ih_result add_policy_key(struct config *cfg, const char *text, struct ih_diag *diag)
+{
+    const char *eq = strchr(text, '=');
+    struct ih_diag why;
+    if (eq == NULL || eq == text)
+        return ih_fail(diag, IH_ERR_SYNTAX, "--policy-key '%.80s' is not POLICY=KEY", text);
+    if (ih_key_check(eq + 1, &why) != IH_OK)
+        return ih_fail(diag, IH_ERR_KEY, "--policy-key %.*s: %s", (int)(eq - text), text, why.msg);
+    if (cfg->policy_key_count == CONFIG_MAX_POLICY_KEYS)
+        return ih_fail(diag, IH_ERR_TOO_LONG, "more than %d --policy-key values",
+                       CONFIG_MAX_POLICY_KEYS);
+    struct policy_key *pk = &cfg->policy_keys[cfg->policy_key_count];
+    pk->policy = strndup(text, (size_t)(eq - text));
+    pk->key = strdup(eq + 1);
+    if (pk->policy == NULL || pk->key == NULL) {
+        free(pk->policy);
+        free(pk->key);
+        return IH_ERR_NOMEM;
+    }
+    cfg->policy_key_count++;
+    return IH_OK;
+}
+
+typedef ih_result (*list_adder)(struct config *, const char *, struct ih_diag *);
+
+/* Environment lists are comma-separated; blanks around items are not allowed to hide typos, so
+ * only empty items (",,") are skipped. An id holding ',' can be seeded with the flag only. */
+static ih_result add_list(struct config *cfg, list_adder add, const char *text,
+                          struct ih_diag *diag)
+{
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return IH_ERR_NOMEM;
+    ih_result r = IH_OK;
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item != NULL && r == IH_OK;
+         item = strtok_r(NULL, ",", &save))
+        r = add(cfg, item, diag);
+    free(copy);
+    return r;
+}
+
+static ih_result apply_value(struct config *cfg, const struct option_spec *o, const char *value,
+                             int from_env, struct ih_diag *diag)
+{
+    const char *source = from_env ? o->env : o->flag;
+    switch (o->kind) {
+    case OPT_STRING: {
+        char *copy = strdup(value);
+        if (copy == NULL)
+            return IH_ERR_NOMEM;
+        free(*string_field(cfg, o));
+        *string_field(cfg, o) = copy;
+        return IH_OK;
+    }
+    case OPT_FLAG:
+        if (parse_flag_value(value, int_field(cfg, o)) != IH_OK)
+            return ih_fail(diag, IH_ERR_SYNTAX, "%s must be 1 or 0, not '%.40s'", source, value);
+        return IH_OK;
+    case OPT_PORT:
+        if (parse_port(value, int_field(cfg, o)) != IH_OK)
+            return ih_fail(diag, IH_ERR_SYNTAX,
+                           "%s must be a port number 1-65535, 0 for any free port, or off; not "
+                           "'%.40s'",
+                           source, value);
+        return IH_OK;
+    case OPT_HOST:
+        return from_env ? add_list(cfg, add_host, value, diag) : add_host(cfg, value, diag);
+    case OPT_DEVICE:
+        return from_env ? add_list(cfg, add_device, value, diag) : add_device(cfg, value, diag);
+    case OPT_POLICY_KEY:
+        return from_env ? add_list(cfg, add_policy_key, value, diag)
+                        : add_policy_key(cfg, value, diag);
+    case OPT_HELP:
+    case OPT_VERSION:
+        break;
+    }
+    return IH_OK;
+}
+
+static ih_result set_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->https_port = 443;
+    cfg->http_port = CONFIG_PORT_OFF;
+    cfg->mqtts_port = 8883;
+    cfg->mqtt_port = CONFIG_PORT_OFF;
+    cfg->streams_port = 9443;
+    cfg->streams_plain_port = CONFIG_PORT_OFF;
+    cfg->state_dir = strdup(DEFAULT_STATE_DIR);
+    cfg->listen = strdup(DEFAULT_LISTEN);
+    return cfg->state_dir != NULL && cfg->listen != NULL ? IH_OK : IH_ERR_NOMEM;
+}
+
+static ih_result apply_environment(struct config *cfg, config_getenv_fn getenv_fn,
+                                   struct ih_diag *diag)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const char *value = options[i].env != NULL ? getenv_fn(options[i].env) : NULL;
+        if (value == NULL)
+            continue;
+        ih_result r = apply_value(cfg, &options[i], value, 1, diag);
+        if (r != IH_OK)
+            return r;
+    }
+    return IH_OK;
+}
+
+static const struct option_spec *find_option(const char *arg, size_t name_len)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (strlen(options[i].flag) == name_len && strncmp(options[i].flag, arg, name_len) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+/* Handles argv[*i], in the forms `--flag`, `--flag VALUE` and `--flag=VALUE`. */
+static ih_result apply_argument(struct config *cfg, int argc, char *const *argv, int *i,
+                                struct ih_diag *diag)
+{
+    const char *arg = argv[*i];
+    const char *eq = strchr(arg, '=');
+    size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+    const struct option_spec *o = find_option(arg, name_len);
+    if (o == NULL)
+        return ih_fail(diag, IH_ERR_SYNTAX, "unknown option '%.60s' (see --help)", arg);
+    if (o->kind == OPT_HELP || o->kind == OPT_VERSION) {
+        *(o->kind == OPT_HELP ? &cfg->show_help : &cfg->show_version) = 1;
+        return IH_OK;
+    }
+    if (o->kind == OPT_FLAG && eq == NULL)
+        return apply_value(cfg, o, "1", 0, diag);
+    const char *value = eq != NULL ? eq + 1 : NULL;
+    if (value == NULL) {
+        if (*i + 1 >= argc)
+            return ih_fail(diag, IH_ERR_MISSING, "%s needs a value: %s %s", o->flag, o->flag,
+                           o->arg);
+        value = argv[++*i];
+    }
+    return apply_value(cfg, o, value, 0, diag);
+}
+
+static ih_result validate(struct config *cfg, struct ih_diag *diag)
+{
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, cfg->listen, addr) != 1 && inet_pton(AF_INET6, cfg->listen, addr) != 1)
+        return ih_fail(diag, IH_ERR_SYNTAX, "--listen '%.60s' is not an IPv4 or IPv6 address",
+                       cfg->listen);
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        return ih_fail(diag, IH_ERR_MISSING, "--tls-cert and --tls-key go together");
+    if (cfg->tls_ca != NULL && cfg->tls_cert == NULL)
+        return ih_fail(diag, IH_ERR_MISSING, "--tls-ca needs --tls-cert and --tls-key");
+    if (cfg->https_port == CONFIG_PORT_OFF && cfg->http_port == CONFIG_PORT_OFF)
+        return ih_fail(diag, IH_ERR_MISSING,
+                       "--https-port and --http-port are both off: the main endpoint needs one");
+    if (cfg->host_name_count == 0) {
+        ih_result r = add_host(cfg, DEFAULT_HOST_NAME, diag);
+        if (r != IH_OK)
+            return r;
+    }
+    if (strchr(cfg->host_names[0], '.') == NULL)
+        add_warning(cfg, "the first --host-name has no '.': the Azure IoT C device SDK needs one "
+                         "(protocol.md rule 10); try 127.0.0.1 or a dotted name");
+    return IH_OK;
+}
+
+/* --help and --version answer even when the environment holds a bad value. */
+static int asks_for_help(int argc, char *const *argv, struct config *cfg)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0)
+            cfg->show_help = 1;
+        else if (strcmp(argv[i], "--version") == 0)
+            cfg->show_version = 1;
+    }
+    return cfg->show_help || cfg->show_version;
+}
+
+ih_result config_parse(int argc, char *const *argv, config_getenv_fn getenv_fn, struct config *out,
+                       struct ih_diag *diag)
+{
+    ih_result r = set_defaults(out);
+    if (r == IH_OK && asks_for_help(argc, argv, out))
+        return IH_OK;
+    if (r == IH_OK)
+        r = apply_environment(out, getenv_fn, diag);
+    for (int i = 1; i < argc && r == IH_OK; i++)
+        r = apply_argument(out, argc, argv, &i, diag);
+    if (r == IH_OK && !out->show_help && !out->show_version)
+        r = validate(out, diag);
+    if (r != IH_OK)
+        config_free(out);
+    return r;
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (options[i].kind == OPT_STRING)
+            free(*string_field(cfg, &options[i]));
+    }
+    for (size_t i = 0; i < cfg->host_name_count; i++)
+        free(cfg->host_names[i]);
+    for (size_t i = 0; i < cfg->device_count; i++) {
+        free(cfg->devices[i].id);
+        free(cfg->devices[i].key);
+    }
+    for (size_t i = 0; i < cfg->policy_key_count; i++) {
+        free(cfg->policy_keys[i].policy);
+        free(cfg->policy_keys[i].key);
+    }
+    memset(cfg, 0, sizeof *cfg);
+}
+
+const char *config_usage(void)
+{
+    static char text[8192];
+    if (text[0] != '\0')
+        return text;
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "Usage: iothub-emulator [OPTION]...\n"
+                                "A local Azure IoT Hub with device streams. Every option can also "
+                                "be set by the environment variable shown.\n\n");
+    for (size_t i = 0; i < OPTION_COUNT && n < sizeof text; i++) {
+        const struct option_spec *o = &options[i];
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->flag, o->arg != NULL ? " " : "",
+                 o->arg != NULL ? o->arg : "");
+        n += (size_t)snprintf(text + n, sizeof text - n, "  %-28s %s\n", left, o->help);
+        if (o->env != NULL && n < sizeof text)
+            n += (size_t)snprintf(
+                text + n, sizeof text - n, "  %-28s [env %s%s]\n", "", o->env,
+                o->kind >= OPT_HOST && o->kind <= OPT_POLICY_KEY ? ", comma-separated" : "");
+    }
+    if (n < sizeof text)
+        snprintf(text + n, sizeof text - n,
+                 "\nPORT is a number, 0 for a free port chosen at start, or off.\n");
+    return text;
+}
+
+const char *config_port_text(int port, char buf[16])
+{
+    if (port == CONFIG_PORT_OFF)
+        return "off";
+    if (port == 0)
+        return "any free port";
+    snprintf(buf, 16, "%d", port);
+    return buf;
+}

@@ -1,0 +1,63 @@
+/* The emulator's settings, from command-line flags and environment variables.
+ *
+ * Parsing is sans-I/O (it reads argv and a getenv-like function only), so it is unit-tested and
+ * fuzzed. A flag wins over its environment variable; list flags (--host-name, --device,
+ * --policy-key) add to what the environment gave. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include "protocol/result.h"
+
+#include <stddef.h>
+
+#define CONFIG_PORT_OFF (-1)
+#define CONFIG_MAX_HOST_NAMES 16
+#define CONFIG_MAX_DEVICES 1024
+#define CONFIG_MAX_POLICY_KEYS 8
+#define CONFIG_MAX_WARNINGS 4
+
+struct device_seed {
+    char *id;
+    char *key; /* NULL: the registry generates one (or keeps the device's current key) */
+};
+
+struct policy_key {
+    char *policy;
+    char *key;
+};
+
+struct config {
+    char *state_dir;
+    int ephemeral;
+    char *listen; /* an IPv4 or IPv6 literal */
+    char *host_names[CONFIG_MAX_HOST_NAMES];
+    size_t host_name_count;
+    /* CONFIG_PORT_OFF, 0 for a free port chosen at start, or the port */
+    int https_port, http_port, mqtts_port, mqtt_port, streams_port, streams_plain_port;
+    struct device_seed devices[CONFIG_MAX_DEVICES];
+    size_t device_count;
+    struct policy_key policy_keys[CONFIG_MAX_POLICY_KEYS];
+    size_t policy_key_count;
+    int trace;
+    char *ready_file;
+    char *tls_cert, *tls_key, *tls_ca;
+    int show_help, show_version;
+    char warnings[CONFIG_MAX_WARNINGS][200];
+    size_t warning_count;
+};
+
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/* Fills out from env then argv (argv[0] is skipped). On failure diag says which flag or variable
+ * is wrong and why; out is freed. */
+ih_result config_parse(int argc, char *const *argv, config_getenv_fn getenv_fn, struct config *out,
+                       struct ih_diag *diag);
+void config_free(struct config *cfg);
+
+/* The --help text: every flag, its environment variable and its default. */
+const char *config_usage(void);
+
+/* "443", "off" or "any free port", for messages. */
+const char *config_port_text(int port, char buf[16]);
+
+#endif

@@ -1,0 +1,27 @@
+/* The running emulator: what every endpoint handler needs to reach. */
+#ifndef EMULATOR_H
+#define EMULATOR_H
+
+#include "certs.h"
+#include "config.h"
+#include "registry.h"
+
+#include <time.h>
+
+/* Audiences a SAS token may name: every --host-name plus localhost and 127.0.0.1. */
+#define EMULATOR_MAX_AUDIENCE_HOSTS (CONFIG_MAX_HOST_NAMES + 2)
+
+struct emulator {
+    const struct config *cfg;
+    struct registry *registry;
+    struct tls_material tls;
+    const char *host_name; /* the hub's HostName: cfg->host_names[0] */
+    const char *audience_hosts[EMULATOR_MAX_AUDIENCE_HOSTS];
+    size_t audience_host_count;
+    struct timespec started; /* CLOCK_MONOTONIC */
+    /* The ports actually bound, or CONFIG_PORT_OFF. */
+    int https_port, http_port;
+    char *state_dir;
+};
+
+#endif

@@ -1,0 +1,125 @@
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum fs_result fs_ensure_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+        return FS_OK;
+    return FS_ERR_IO;
+}
+
+enum fs_result fs_make_temp_dir(const char *prefix, char **out)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *path = NULL;
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    if (asprintf(&path, "%s/%sXXXXXX", tmp, prefix) < 0)
+        return FS_ERR_NOMEM;
+    if (mkdtemp(path) == NULL) {
+        free(path);
+        return FS_ERR_IO;
+    }
+    *out = path;
+    return FS_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void fs_remove_tree(const char *dir)
+{
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static enum fs_result write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return FS_ERR_IO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return FS_OK;
+}
+
+enum fs_result fs_write_atomic(const char *path, const void *data, size_t len, int mode)
+{
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+        return FS_ERR_NOMEM;
+    enum fs_result r = FS_ERR_IO;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd >= 0) {
+        r = write_all(fd, data, len);
+        if (r == FS_OK && fsync(fd) != 0)
+            r = FS_ERR_IO;
+        if (close(fd) != 0 && r == FS_OK)
+            r = FS_ERR_IO;
+        if (r == FS_OK && rename(tmp, path) != 0)
+            r = FS_ERR_IO;
+        if (r != FS_OK)
+            unlink(tmp);
+    }
+    free(tmp);
+    return r;
+}
+
+enum fs_result fs_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+    FILE *f = fopen(path, "rbe");
+    if (f == NULL)
+        return FS_ERR_IO;
+    enum fs_result r = FS_ERR_NOMEM;
+    char *buf = malloc(max + 1);
+    if (buf != NULL) {
+        size_t n = fread(buf, 1, max + 1, f);
+        if (ferror(f))
+            r = FS_ERR_IO;
+        else if (n > max)
+            r = FS_ERR_TOO_BIG;
+        else
+            r = FS_OK;
+        if (r == FS_OK) {
+            buf[n] = '\0';
+            *out = buf;
+            if (out_len != NULL)
+                *out_len = n;
+        } else {
+            free(buf);
+        }
+    }
+    fclose(f);
+    return r;
+}
+
+int fs_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+char *fs_join(const char *dir, const char *name)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        return NULL;
+    return path;
+}

@@ -1,0 +1,184 @@
+#include "http_endpoint.h"
+
+#include "log.h"
+#include "rest.h"
+
+#include <microhttpd.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Idle keep-alive connections are closed after this long. */
+#define CONNECTION_TIMEOUT_SECONDS 60
+#define CONNECTION_LIMIT 8192
+
+struct http_endpoint {
+    struct MHD_Daemon *daemon;
+    struct emulator *emu;
+};
+
+/* A request body as it arrives, bounded by REST_MAX_BODY. */
+struct request_state {
+    char *body;
+    size_t len;
+    int too_large;
+};
+
+static const char *lookup_header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+static const char *lookup_query(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* libmicrohttpd would percent-decode the whole path before routing, turning an encoded '/' in a
+ * device id into a separator; rest_path_parse decodes each segment instead (protocol.md rule 1).
+ * Query values stay encoded too and are decoded where used. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static void log_from_mhd(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_info("main", "libmicrohttpd: %s", line);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)c;
+    (void)code;
+    struct request_state *st = *con_cls;
+    if (st != NULL) {
+        free(st->body);
+        free(st);
+        *con_cls = NULL;
+    }
+}
+
+static void append_body(struct request_state *st, const char *data, size_t size)
+{
+    if (st->too_large || st->len + size > REST_MAX_BODY) {
+        st->too_large = 1;
+        return;
+    }
+    char *grown = realloc(st->body, st->len + size + 1);
+    if (grown == NULL) {
+        st->too_large = 1;
+        return;
+    }
+    memcpy(grown + st->len, data, size);
+    st->body = grown;
+    st->len += size;
+    st->body[st->len] = '\0';
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct rest_response *res)
+{
+    struct MHD_Response *r =
+        res->body != NULL
+            ? MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE)
+            : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    res->body = NULL; /* libmicrohttpd owns it now */
+    if (res->content_type != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    for (size_t i = 0; i < res->header_count; i++)
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct http_endpoint *ep = cls;
+    struct request_state *st = *con_cls;
+    if (st == NULL) {
+        st = calloc(1, sizeof *st);
+        *con_cls = st;
+        return st != NULL ? MHD_YES : MHD_NO;
+    }
+    if (*upload_data_size > 0) {
+        append_body(st, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct rest_request req = {
+        .method = method,
+        .path = url,
+        .header = lookup_header,
+        .query = lookup_query,
+        .ctx = c,
+        .body = st->body,
+        .body_len = st->len,
+        .body_too_large = st->too_large,
+    };
+    struct rest_response res;
+    rest_handle(ep->emu, &req, &res);
+    enum MHD_Result ok = send_response(c, &res);
+    rest_response_free(&res);
+    return ok;
+}
+
+int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
+                        struct http_endpoint **out, char *err, size_t err_len)
+{
+    struct http_endpoint *ep = calloc(1, sizeof *ep);
+    if (ep == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    ep->emu = emu;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (use_tls)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem tls_options[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, use_tls ? emu->tls.key_pem : NULL},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, use_tls ? emu->tls.cert_pem : NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* The logger goes first: libmicrohttpd uses its own for anything said before it. */
+    ep->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, ep, MHD_OPTION_EXTERNAL_LOGGER, log_from_mhd, NULL,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONNECTION_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONNECTION_LIMIT, MHD_OPTION_ARRAY, use_tls ? tls_options : tls_options + 2,
+        MHD_OPTION_END);
+    if (ep->daemon == NULL) {
+        snprintf(err, err_len, "libmicrohttpd could not start the %s listener (see the log above)",
+                 use_tls ? "HTTPS" : "HTTP");
+        free(ep);
+        return -1;
+    }
+    *out = ep;
+    return 0;
+}
+
+void http_endpoint_stop(struct http_endpoint *ep)
+{
+    if (ep == NULL)
+        return;
+    MHD_stop_daemon(ep->daemon);
+    free(ep);
+}

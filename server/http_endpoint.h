@@ -1,0 +1,19 @@
+/* The main endpoint on libmicrohttpd: one daemon per listener (HTTPS, and plain HTTP when asked),
+ * each with its own epoll thread, suspend/resume enabled for the stream POST (DESIGN.md §3).
+ * Every request goes to rest_handle. */
+#ifndef HTTP_ENDPOINT_H
+#define HTTP_ENDPOINT_H
+
+#include "emulator.h"
+
+#include <stddef.h>
+
+struct http_endpoint;
+
+/* Serves on listen_fd (already bound and listening; the daemon takes it over). use_tls serves
+ * HTTPS with emu->tls. On failure err says why. */
+int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
+                        struct http_endpoint **out, char *err, size_t err_len);
+void http_endpoint_stop(struct http_endpoint *ep);
+
+#endif

@@ -1,0 +1,19 @@
+/* Listening TCP sockets, opened before any endpoint starts, so a port that cannot be bound fails
+ * the start at once with the reason (DESIGN.md §6) and port 0 gets a real port to report. */
+#ifndef LISTEN_SOCKET_H
+#define LISTEN_SOCKET_H
+
+enum listen_result {
+    LISTEN_OK = 0,
+    LISTEN_ERR_PERMISSION, /* a port below 1024 without root or CAP_NET_BIND_SERVICE */
+    LISTEN_ERR_IN_USE,
+    LISTEN_ERR_ADDRESS, /* the address is not on this machine */
+    LISTEN_ERR_OTHER,
+};
+
+/* Binds addr (an IPv4 or IPv6 literal) and port (0: any), listens, and returns the non-blocking,
+ * close-on-exec fd and the bound port. *err_no holds errno on failure. */
+enum listen_result listen_socket_open(const char *addr, int port, int *fd, int *bound_port,
+                                      int *err_no);
+
+#endif

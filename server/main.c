@@ -1,0 +1,249 @@
+/* iothub-emulator: a local Azure IoT Hub with device streams (DESIGN.md §2).
+ *
+ * Start-up order: settings, state directory, registry, certificates, listening sockets (so a
+ * port that cannot be bound fails before anything runs), endpoints, then the ready line. */
+#include "certs.h"
+#include "config.h"
+#include "emulator.h"
+#include "fsutil.h"
+#include "http_endpoint.h"
+#include "listen_socket.h"
+#include "log.h"
+#include "ready.h"
+#include "registry.h"
+#include "seed.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <pthread.h>
+
+struct listener {
+    const char *what; /* "HTTPS", "HTTP" */
+    const char *flag; /* "--https-port" */
+    int requested;
+    int fd;
+    int port;
+};
+
+static const char *env_lookup(const char *name)
+{
+    return getenv(name);
+}
+
+/* The state directory, created if needed; with --ephemeral a new temporary one. */
+static int prepare_state_dir(const struct config *cfg, char **out)
+{
+    char *dir = NULL;
+    if (cfg->ephemeral) {
+        if (fs_make_temp_dir("iothub-emulator-", &dir) != FS_OK) {
+            log_error("main", "cannot create a temporary state directory: %s", strerror(errno));
+            return -1;
+        }
+    } else if (fs_ensure_dir(cfg->state_dir) != FS_OK) {
+        log_error("main", "cannot create the state directory %s: %s (does its parent exist?)",
+                  cfg->state_dir, strerror(errno));
+        return -1;
+    }
+    *out = realpath(dir != NULL ? dir : cfg->state_dir, NULL);
+    free(dir);
+    return *out != NULL ? 0 : -1;
+}
+
+static void add_audience(struct emulator *emu, const char *host)
+{
+    for (size_t i = 0; i < emu->audience_host_count; i++) {
+        if (strcasecmp(emu->audience_hosts[i], host) == 0)
+            return;
+    }
+    if (emu->audience_host_count < EMULATOR_MAX_AUDIENCE_HOSTS)
+        emu->audience_hosts[emu->audience_host_count++] = host;
+}
+
+static void build_audiences(struct emulator *emu)
+{
+    for (size_t i = 0; i < emu->cfg->host_name_count; i++)
+        add_audience(emu, emu->cfg->host_names[i]);
+    add_audience(emu, "localhost");
+    add_audience(emu, "127.0.0.1");
+}
+
+static void explain_bind_failure(const struct config *cfg, const struct listener *l,
+                                 enum listen_result r, int err_no)
+{
+    switch (r) {
+    case LISTEN_ERR_PERMISSION:
+        log_error("main",
+                  "cannot bind the %s port %d on %s: permission denied. Fix: %s 8443 (or 0 for a "
+                  "free port), or allow low ports with `sudo setcap cap_net_bind_service=+ep "
+                  "$(command -v iothub-emulator)`, or run it in Docker",
+                  l->what, l->requested, cfg->listen, l->flag);
+        return;
+    case LISTEN_ERR_IN_USE:
+        log_error("main",
+                  "cannot bind the %s port %d on %s: it is in use (another emulator?). Fix: stop "
+                  "it, or choose another port with %s N (0 for a free port)",
+                  l->what, l->requested, cfg->listen, l->flag);
+        return;
+    case LISTEN_ERR_ADDRESS:
+        log_error("main", "cannot bind %s: the address is not on this machine (--listen)",
+                  cfg->listen);
+        return;
+    case LISTEN_ERR_OTHER:
+    case LISTEN_OK:
+        break;
+    }
+    log_error("main", "cannot bind the %s port %d on %s: %s", l->what, l->requested, cfg->listen,
+              strerror(err_no));
+}
+
+static int open_listeners(const struct config *cfg, struct listener *ls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ls[i].fd = -1;
+        ls[i].port = CONFIG_PORT_OFF;
+        if (ls[i].requested == CONFIG_PORT_OFF)
+            continue;
+        int err_no = 0;
+        enum listen_result r =
+            listen_socket_open(cfg->listen, ls[i].requested, &ls[i].fd, &ls[i].port, &err_no);
+        if (r != LISTEN_OK) {
+            explain_bind_failure(cfg, &ls[i], r, err_no);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int prepare_tls(struct emulator *emu)
+{
+    char err[512];
+    char *tls_dir = fs_join(emu->state_dir, "tls");
+    const struct config *cfg = emu->cfg;
+    int rc = tls_dir != NULL && certs_prepare(tls_dir, (const char *const *)cfg->host_names,
+                                              cfg->host_name_count, cfg->tls_cert, cfg->tls_key,
+                                              cfg->tls_ca, &emu->tls, err, sizeof err) == CERTS_OK
+                 ? 0
+                 : -1;
+    if (rc != 0)
+        log_error("main", "TLS: %s", tls_dir != NULL ? err : "out of memory");
+    free(tls_dir);
+    return rc;
+}
+
+static int open_registry(struct emulator *emu)
+{
+    char err[512];
+    char *path = fs_join(emu->state_dir, "registry.db");
+    int rc = path != NULL && registry_open(path, &emu->registry, err, sizeof err) == REGISTRY_OK
+                 ? 0
+                 : -1;
+    if (rc != 0)
+        log_error("main", "%s", path != NULL ? err : "out of memory");
+    free(path);
+    return rc == 0 ? seed_registry(emu->registry, emu->cfg) : -1;
+}
+
+/* Blocks until SIGINT or SIGTERM; they are blocked in every thread (see block_signals). */
+static void wait_for_stop(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    log_info("main", "%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* Before any thread starts, so every thread inherits the mask and only sigwait sees them. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int serve(struct emulator *emu, const sigset_t *stop_signals)
+{
+    struct listener ls[] = {
+        {"HTTPS", "--https-port", emu->cfg->https_port, -1, CONFIG_PORT_OFF},
+        {"HTTP", "--http-port", emu->cfg->http_port, -1, CONFIG_PORT_OFF},
+    };
+    struct http_endpoint *endpoints[2] = {NULL, NULL};
+    int rc = open_listeners(emu->cfg, ls, 2);
+    emu->https_port = ls[0].port;
+    emu->http_port = ls[1].port;
+    for (size_t i = 0; i < 2 && rc == 0; i++) {
+        char err[256];
+        if (ls[i].fd < 0)
+            continue;
+        rc = http_endpoint_start(emu, ls[i].fd, i == 0, &endpoints[i], err, sizeof err);
+        if (rc == 0)
+            ls[i].fd = -1; /* the daemon owns it */
+        else
+            log_error("main", "%s", err);
+    }
+    if (rc == 0)
+        rc = ready_announce(emu);
+    if (rc == 0)
+        wait_for_stop(stop_signals);
+    for (size_t i = 0; i < 2; i++) {
+        http_endpoint_stop(endpoints[i]);
+        if (ls[i].fd >= 0)
+            close(ls[i].fd);
+    }
+    return rc;
+}
+
+static int run(const struct config *cfg)
+{
+    sigset_t stop_signals;
+    block_signals(&stop_signals);
+    struct emulator emu = {.cfg = cfg, .host_name = cfg->host_names[0]};
+    clock_gettime(CLOCK_MONOTONIC, &emu.started);
+    build_audiences(&emu);
+    int rc = prepare_state_dir(cfg, &emu.state_dir);
+    if (rc == 0)
+        rc = open_registry(&emu);
+    if (rc == 0)
+        rc = prepare_tls(&emu);
+    if (rc == 0)
+        rc = serve(&emu, &stop_signals);
+    registry_close(emu.registry);
+    certs_free(&emu.tls);
+    if (cfg->ephemeral && emu.state_dir != NULL)
+        fs_remove_tree(emu.state_dir);
+    free(emu.state_dir);
+    return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct ih_diag diag = {{0}};
+    if (config_parse(argc, argv, env_lookup, &cfg, &diag) != IH_OK) {
+        fprintf(stderr, "iothub-emulator: %s\n", diag.msg);
+        return 2;
+    }
+    int rc = 0;
+    if (cfg.show_help) {
+        fputs(config_usage(), stdout);
+    } else if (cfg.show_version) {
+        printf("iothub-emulator %s\n", IOTHUB_VERSION);
+    } else {
+        /* Keys live in the state directory: everything the emulator creates is private. */
+        umask(077);
+        log_set_level(cfg.trace ? LOG_TRACE : LOG_INFO);
+        for (size_t i = 0; i < cfg.warning_count; i++)
+            log_warn("main", "%s", cfg.warnings[i]);
+        rc = run(&cfg);
+    }
+    config_free(&cfg);
+    return rc;
+}

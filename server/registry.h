@@ -1,0 +1,96 @@
+/* The device registry and the hub's shared access policies, in one SQLite file (DESIGN.md §5).
+ *
+ * WAL mode, so the broker plugin can read keys from the same file while the emulator writes;
+ * synchronous=FULL, so a write acknowledged to a client survives a crash. Thread-safe: every
+ * function takes the registry's lock. */
+#ifndef REGISTRY_H
+#define REGISTRY_H
+
+#include "keys.h"
+
+#include "protocol/identity.h"
+
+#include <stddef.h>
+
+enum registry_result {
+    REGISTRY_OK = 0,
+    REGISTRY_NOT_FOUND,
+    REGISTRY_EXISTS,       /* create of an id that exists */
+    REGISTRY_PRECONDITION, /* If-Match does not match the current etag */
+    REGISTRY_ERR,          /* SQLite failed; logged */
+};
+
+enum permission {
+    PERM_REGISTRY_READ = 1,
+    PERM_REGISTRY_WRITE = 2,
+    PERM_SERVICE_CONNECT = 4,
+    PERM_DEVICE_CONNECT = 8,
+};
+
+#define TIME_TEXT_SIZE 32
+/* The hub limits statusReason to 128 characters; a UTF-8 character takes up to 4 bytes. */
+#define STATUS_REASON_MAX 128
+#define STATUS_REASON_SIZE (4 * STATUS_REASON_MAX + 1)
+/* The hub's "never" for times (protocol.md §5). */
+#define TIME_NEVER "0001-01-01T00:00:00"
+
+struct policy {
+    char name[64];
+    char primary_key[KEY_TEXT_MAX];
+    char secondary_key[KEY_TEXT_MAX];
+    unsigned permissions;
+};
+
+struct device {
+    char id[IH_ID_MAX_LEN + 1];
+    char generation_id[24];
+    long long etag; /* a hub-wide version number; see registry_etag_text */
+    int enabled;
+    int has_status_reason;
+    char status_reason[STATUS_REASON_SIZE];
+    char status_updated_time[TIME_TEXT_SIZE];
+    char primary_key[KEY_TEXT_MAX]; /* base64 of up to 64 bytes */
+    char secondary_key[KEY_TEXT_MAX];
+    int iot_edge;
+    int connected;
+    char connection_state_updated_time[TIME_TEXT_SIZE];
+    char last_activity_time[TIME_TEXT_SIZE];
+    long long cloud_to_device_message_count;
+};
+
+struct registry;
+
+/* Opens or creates the database at path and applies every schema version it lacks. The default
+ * policies are created with their well-known keys when missing. */
+enum registry_result registry_open(const char *path, struct registry **out, char *err,
+                                   size_t err_len);
+void registry_close(struct registry *reg);
+
+/* A cheap query, for /health. */
+enum registry_result registry_ping(struct registry *reg);
+
+enum registry_result registry_policy_get(struct registry *reg, const char *name,
+                                         struct policy *out);
+enum registry_result registry_policy_set_primary_key(struct registry *reg, const char *name,
+                                                     const char *key);
+/* The well-known primary key of a default policy (dev only; documented in the README). */
+void registry_default_policy_key(const char *name, char out[KEY_TEXT_SIZE]);
+
+enum registry_result registry_device_get(struct registry *reg, const char *id, struct device *out);
+/* Inserts dev (id, enabled, status reason, keys, iot_edge set by the caller) and fills in its
+ * etag, generation id and times. REGISTRY_EXISTS when the id is taken. */
+enum registry_result registry_device_create(struct registry *reg, struct device *dev);
+/* Replaces the writable fields of an existing device when if_match is NULL, "*" or its current
+ * etag (quotes and W/ stripped); fills dev with the stored result. */
+enum registry_result registry_device_update(struct registry *reg, struct device *dev,
+                                            const char *if_match);
+enum registry_result registry_device_delete(struct registry *reg, const char *id,
+                                            const char *if_match);
+/* Up to max devices in id order; *out (caller frees) holds *count of them. */
+enum registry_result registry_device_list(struct registry *reg, size_t max, struct device **out,
+                                          size_t *count);
+
+/* The etag as the hub writes it: base64 of the decimal version. */
+void registry_etag_text(long long etag, char out[32]);
+
+#endif

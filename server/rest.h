@@ -1,0 +1,70 @@
+/* The main endpoint's request handling, independent of the HTTP library: a request comes in as a
+ * struct rest_request and leaves as a struct rest_response. http_endpoint.c adapts
+ * libmicrohttpd to it; tests and fuzzers call it directly. */
+#ifndef REST_H
+#define REST_H
+
+#include "emulator.h"
+
+#include "protocol/hub_error.h"
+
+#include <stddef.h>
+
+#define REST_MAX_HEADERS 4
+/* Request bodies past this are dropped and answered 413 (the registry's bodies are small). */
+#define REST_MAX_BODY (64 * 1024)
+#define REST_MAX_SEGMENTS 8
+
+struct rest_request {
+    const char *method;
+    const char *path; /* as sent: still percent-encoded, without the query */
+    /* Look-ups return NULL when absent. Query values come back still percent-encoded. */
+    const char *(*header)(void *ctx, const char *name);
+    const char *(*query)(void *ctx, const char *name);
+    void *ctx;
+    const char *body;
+    size_t body_len;
+    int body_too_large; /* the body went past the limit and was dropped */
+};
+
+struct rest_header {
+    const char *name;
+    char value[160];
+};
+
+struct rest_response {
+    int status;
+    const char *content_type; /* NULL when there is no body */
+    char *body;               /* owned; NULL for none */
+    size_t body_len;
+    struct rest_header headers[REST_MAX_HEADERS];
+    size_t header_count;
+    char reason[300]; /* why an error was returned, for the one log line */
+};
+
+/* The decoded segments of a path: "/devices/a%2Fb/" -> {"devices", "a/b"}. */
+struct rest_path {
+    char *segments[REST_MAX_SEGMENTS];
+    size_t count;
+};
+
+enum rest_path_result { REST_PATH_OK, REST_PATH_BAD, REST_PATH_NOMEM };
+
+/* Splits on '/' and percent-decodes each segment on its own (protocol.md rule 1), so an encoded
+ * '/' stays inside its segment. A leading '/' is required, one trailing '/' is ignored; an empty
+ * segment, a bad escape, a decoded NUL or more than REST_MAX_SEGMENTS segments is REST_PATH_BAD.
+ * A raw '+' stays '+': a space is never valid in an id. */
+enum rest_path_result rest_path_parse(const char *path, struct rest_path *out);
+void rest_path_free(struct rest_path *p);
+
+/* Handles one request. res is filled in full; free it with rest_response_free. */
+void rest_handle(struct emulator *emu, const struct rest_request *req, struct rest_response *res);
+void rest_response_free(struct rest_response *res);
+
+/* Helpers for the handlers in rest_*.c. */
+void rest_error(struct rest_response *res, enum ih_error_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void rest_json(struct rest_response *res, int status, json_t *body); /* steals body */
+void rest_add_header(struct rest_response *res, const char *name, const char *value);
+
+#endif

@@ -1,0 +1,45 @@
+/* Endpoints of the emulator itself, open without a token: /health for fixtures and container
+ * health checks, /emulator/ca.pem so clients can trust the dev CA (DESIGN.md §6). */
+#include "rest_routes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *endpoint_state(int port)
+{
+    return port == CONFIG_PORT_OFF ? "off" : "up";
+}
+
+/* Cheap: one SQLite no-op and the state already in memory. One field per component. */
+void rest_health(struct rest_call *call)
+{
+    struct emulator *emu = call->emu;
+    int registry_up = registry_ping(emu->registry) == REGISTRY_OK;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    json_t *body = json_pack(
+        "{s:s, s:s, s:I, s:{s:s, s:s, s:s}}", "status", registry_up ? "healthy" : "unhealthy",
+        "version", IOTHUB_VERSION, "uptimeSeconds", (json_int_t)(now.tv_sec - emu->started.tv_sec),
+        "components", "registry", registry_up ? "up" : "down", "https",
+        endpoint_state(emu->https_port), "http", endpoint_state(emu->http_port));
+    rest_json(call->res, registry_up ? 200 : 503, body);
+}
+
+void rest_ca_certificate(struct rest_call *call)
+{
+    const char *pem = call->emu->tls.ca_pem;
+    if (pem == NULL) {
+        rest_error(call->res, IH_E_NOT_FOUND,
+                   "no CA certificate: the emulator runs with --tls-cert and no --tls-ca");
+        return;
+    }
+    char *copy = strdup(pem);
+    if (copy == NULL) {
+        rest_error(call->res, IH_E_SERVER_ERROR, "out of memory");
+        return;
+    }
+    call->res->status = 200;
+    call->res->body = copy;
+    call->res->body_len = strlen(copy);
+    call->res->content_type = "application/x-pem-file";
+}
