@@ -4,6 +4,7 @@ Run by ctest: /usr/bin/python3 test_registry.py (IOTHUB_EMULATOR_BIN names the b
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -311,6 +312,31 @@ class Lifecycle(unittest.TestCase):
                 self.assertEqual(code, 1)
                 self.assertIn("--https-port", emu.log())
                 self.assertIn("in use", emu.log())
+
+    def test_privileged_port_without_permission_explains_the_fixes(self):
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            first_free = int(f.read())
+        self.assertGreater(first_free, 1, "every port is unprivileged here: nothing to test")
+        port = min(443, first_free - 1)
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] \
+            if os.geteuid() == 0 else []
+        out = subprocess.run(drop + [os.environ.get("IOTHUB_EMULATOR_BIN", "iothub-emulator"),
+                                     "--ephemeral", "--https-port", str(port)],
+                             capture_output=True, text=True, timeout=20,
+                             env=dict(os.environ, TMPDIR="/tmp"))
+        self.assertEqual(out.returncode, 1, out.stderr)
+        errors = [l for l in out.stderr.splitlines() if "ERROR" in l]
+        self.assertEqual(len(errors), 1, out.stderr)
+        for fix in ("permission denied", "--https-port 8443", "setcap", "Docker"):
+            self.assertIn(fix, errors[0])
+        self.assertEqual(out.stdout, "")
+
+    def test_sigint_shuts_down_cleanly(self):
+        emu = Emulator()
+        with emu:
+            emu.proc.send_signal(signal.SIGINT)
+            self.assertEqual(emu.proc.wait(timeout=20), 0)
+            self.assertIn("SIGINT received", emu.log())
 
     def test_bad_flags_are_explained(self):
         for args, text in ((["--https-port", "99999"], "--https-port"),
