@@ -46,8 +46,8 @@ static enum auth_result check_token(struct emulator *emu, const struct ih_sas *t
                     "SharedAccessKey in the connection string?)",
                     policy->name);
     if (ih_sas_check_expiry(token, now) != IH_OK)
-        return deny(reason, len, "the token expired at %lld (now %lld, with 300 s of skew)",
-                    token->expiry, now);
+        return deny(reason, len, "the token expired at %lld (now %lld, with %d s of skew)",
+                    token->expiry, now, IH_SAS_CLOCK_SKEW_SECONDS);
     if (ih_sas_check_audience(token, emu->audience_hosts, emu->audience_host_count,
                               resource_path) != IH_OK)
         return deny(reason, len,

@@ -1,6 +1,7 @@
 #include "certs.h"
 
 #include "fsutil.h"
+#include "log.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -131,15 +132,45 @@ static X509 *new_certificate(EVP_PKEY *key, const char *cn, long days)
     return cert;
 }
 
-static int issue_ca(X509 **cert_out, EVP_PKEY **key_out)
+/* The dev CA may only vouch for the emulator's own names (RFC 5280 name constraints): a copy of
+ * its key could not be used against any other site on a machine that trusts it. */
+static char *constraints_text(const struct name_list *names)
 {
-    EVP_PKEY *key = EVP_EC_gen("P-256");
+    static const char v4_mask[] = "255.255.255.255";
+    static const char v6_mask[] = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+    size_t cap = 32;
+    for (size_t i = 0; i < name_count(names); i++)
+        cap += 2 * strlen(name_at(names, i)) + sizeof v6_mask + 40;
+    char *text = malloc(cap);
+    if (text == NULL)
+        return NULL;
+    size_t n = (size_t)snprintf(text, cap, "critical");
+    for (size_t i = 0; i < name_count(names); i++) {
+        const char *name = name_at(names, i);
+        int v4 = 0;
+        if (!is_ip_literal(name, &v4))
+            n += (size_t)snprintf(text + n, cap - n, ",permitted;DNS:%s", name);
+        else if (v4) /* also a DNS entry: see san_text */
+            n += (size_t)snprintf(text + n, cap - n, ",permitted;IP:%s/%s,permitted;DNS:%s", name,
+                                  v4_mask, name);
+        else
+            n += (size_t)snprintf(text + n, cap - n, ",permitted;IP:%s/%s", name, v6_mask);
+    }
+    return text;
+}
+
+static int issue_ca(const struct name_list *names, X509 **cert_out, EVP_PKEY **key_out)
+{
+    char *constraints = constraints_text(names);
+    EVP_PKEY *key = constraints != NULL ? EVP_EC_gen("P-256") : NULL;
     X509 *cert = key != NULL ? new_certificate(key, "iothub-emulator dev CA", CA_DAYS) : NULL;
     int ok = cert != NULL && X509_set_issuer_name(cert, X509_get_subject_name(cert)) &&
              add_extension(cert, cert, NID_basic_constraints, "critical,CA:TRUE") &&
              add_extension(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") &&
              add_extension(cert, cert, NID_subject_key_identifier, "hash") &&
+             add_extension(cert, cert, NID_name_constraints, constraints) &&
              X509_sign(cert, key, EVP_sha256()) > 0;
+    free(constraints);
     if (!ok) {
         X509_free(cert);
         EVP_PKEY_free(key);
@@ -176,13 +207,26 @@ static int issue_server(X509 *ca, EVP_PKEY *ca_key, const struct name_list *name
     return 1;
 }
 
-/* Whether an existing server certificate can stay: issued by ca, carrying every name, and not
- * expiring within RENEW_BEFORE_SECONDS. */
+/* Verifies cert against ca alone, the way a client that trusts ca would: signature, validity
+ * dates and the CA's name constraints. */
+static int chain_verifies(X509 *ca, X509 *cert)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int ok = store != NULL && ctx != NULL && X509_STORE_add_cert(store, ca) == 1 &&
+             X509_STORE_CTX_init(ctx, store, cert, NULL) == 1 && X509_verify_cert(ctx) == 1;
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    ERR_clear_error();
+    return ok;
+}
+
+/* Whether an existing server certificate can stay: it verifies against ca, carries every name,
+ * and does not expire within RENEW_BEFORE_SECONDS. */
 static int server_cert_fits(X509 *cert, X509 *ca, const struct name_list *names)
 {
     time_t soon = time(NULL) + RENEW_BEFORE_SECONDS;
-    if (X509_verify(cert, X509_get0_pubkey(ca)) != 1 ||
-        X509_cmp_time(X509_get0_notAfter(cert), &soon) <= 0)
+    if (!chain_verifies(ca, cert) || X509_cmp_time(X509_get0_notAfter(cert), &soon) <= 0)
         return 0;
     for (size_t i = 0; i < name_count(names); i++) {
         const char *name = name_at(names, i);
@@ -226,9 +270,15 @@ static EVP_PKEY *load_key(const char *path)
     return key;
 }
 
-/* Loads the dev CA from tls_dir, or makes and saves a new one. */
-static int ensure_ca(struct tls_material *m, X509 **ca, EVP_PKEY **ca_key, const char *ca_key_path,
-                     char *err, size_t err_len)
+static int save_ca(const struct tls_material *m, const char *ca_key_path, X509 *ca,
+                   EVP_PKEY *ca_key)
+{
+    return write_pem(ca_key_path, NULL, ca_key) && write_pem(m->ca_path, ca, NULL);
+}
+
+/* Loads the dev CA from its files, or makes and saves a new one. */
+static int ensure_ca(const struct tls_material *m, const char *ca_key_path,
+                     const struct name_list *names, X509 **ca, EVP_PKEY **ca_key)
 {
     *ca = load_cert(m->ca_path);
     *ca_key = *ca != NULL ? load_key(ca_key_path) : NULL;
@@ -236,34 +286,49 @@ static int ensure_ca(struct tls_material *m, X509 **ca, EVP_PKEY **ca_key, const
         return 1;
     X509_free(*ca);
     EVP_PKEY_free(*ca_key);
+    *ca = NULL;
+    *ca_key = NULL;
     ERR_clear_error();
-    if (!issue_ca(ca, ca_key) || !write_pem(ca_key_path, NULL, *ca_key) ||
-        !write_pem(m->ca_path, *ca, NULL)) {
-        set_error(err, err_len, "cannot create the dev CA in %s", m->ca_path);
-        return 0;
-    }
-    return 1;
+    return issue_ca(names, ca, ca_key) && save_ca(m, ca_key_path, *ca, *ca_key);
 }
 
-/* Keeps the server certificate in tls_dir when it still fits, else issues and saves one. */
-static int ensure_server(struct tls_material *m, X509 *ca, EVP_PKEY *ca_key,
-                         const struct name_list *names, char *err, size_t err_len)
+static int existing_server_fits(const struct tls_material *m, X509 *ca,
+                                const struct name_list *names)
 {
     X509 *cert = load_cert(m->cert_path);
     EVP_PKEY *key = cert != NULL ? load_key(m->key_path) : NULL;
     int ok = cert != NULL && key != NULL && X509_check_private_key(cert, key) == 1 &&
              server_cert_fits(cert, ca, names);
+    X509_free(cert);
+    EVP_PKEY_free(key);
     ERR_clear_error();
-    if (!ok) {
+    return ok;
+}
+
+/* Issues and saves a server certificate. When the CA's name constraints do not allow a name
+ * (a --host-name added since the CA was made), the CA is replaced first, and clients must trust
+ * the new ca.pem. */
+static int renew_server(const struct tls_material *m, const char *ca_key_path,
+                        const struct name_list *names, X509 **ca, EVP_PKEY **ca_key)
+{
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    int ok = issue_server(*ca, *ca_key, names, &cert, &key);
+    if (ok && !chain_verifies(*ca, cert)) {
+        log_warn("tls",
+                 "the dev CA does not cover every --host-name: making a new CA; clients "
+                 "must trust the new %s",
+                 m->ca_path);
+        X509_free(*ca);
+        EVP_PKEY_free(*ca_key);
         X509_free(cert);
         EVP_PKEY_free(key);
         cert = NULL;
         key = NULL;
-        ok = issue_server(ca, ca_key, names, &cert, &key) && write_pem(m->key_path, NULL, key) &&
-             write_pem(m->cert_path, cert, NULL);
-        if (!ok)
-            set_error(err, err_len, "cannot create the server certificate in %s", m->cert_path);
+        ok = issue_ca(names, ca, ca_key) && save_ca(m, ca_key_path, *ca, *ca_key) &&
+             issue_server(*ca, *ca_key, names, &cert, &key);
     }
+    ok = ok && write_pem(m->key_path, NULL, key) && write_pem(m->cert_path, cert, NULL);
     X509_free(cert);
     EVP_PKEY_free(key);
     return ok;
@@ -279,13 +344,11 @@ static int generate(const char *tls_dir, const struct name_list *names, struct t
     X509 *ca = NULL;
     EVP_PKEY *ca_key = NULL;
     int ok =
-        ca_key_path != NULL && m->ca_path != NULL && m->cert_path != NULL && m->key_path != NULL;
-    if (ok && fs_ensure_dir(tls_dir) != FS_OK) {
-        set_error(err, err_len, "cannot create %s", tls_dir);
-        ok = 0;
-    }
-    ok = ok && ensure_ca(m, &ca, &ca_key, ca_key_path, err, err_len) &&
-         ensure_server(m, ca, ca_key, names, err, err_len);
+        ca_key_path != NULL && m->ca_path != NULL && m->cert_path != NULL && m->key_path != NULL &&
+        fs_ensure_dir(tls_dir) == FS_OK && ensure_ca(m, ca_key_path, names, &ca, &ca_key) &&
+        (existing_server_fits(m, ca, names) || renew_server(m, ca_key_path, names, &ca, &ca_key));
+    if (!ok)
+        set_error(err, err_len, "cannot create the dev certificates in %s", tls_dir);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
     free(ca_key_path);

@@ -52,17 +52,18 @@ static const struct option_spec options[] = {
     {"--http-port", "IOTHUB_EMULATOR_HTTP_PORT", OPT_PORT, AT(http_port), "PORT",
      "main endpoint over plain HTTP, for debugging (default off)"},
     {"--mqtts-port", "IOTHUB_EMULATOR_MQTTS_PORT", OPT_PORT, AT(mqtts_port), "PORT",
-     "MQTT over TLS for devices (default 8883)"},
+     "MQTT over TLS for devices (default 8883; not served yet)"},
     {"--mqtt-port", "IOTHUB_EMULATOR_MQTT_PORT", OPT_PORT, AT(mqtt_port), "PORT",
-     "plain MQTT, for debugging (default off)"},
+     "plain MQTT, for debugging (default off; not served yet)"},
     {"--streams-port", "IOTHUB_EMULATOR_STREAMS_PORT", OPT_PORT, AT(streams_port), "PORT",
-     "streaming endpoint over WSS (default 9443)"},
+     "streaming endpoint over WSS (default 9443; not served yet)"},
     {"--streams-plain-port", "IOTHUB_EMULATOR_STREAMS_PLAIN_PORT", OPT_PORT, AT(streams_plain_port),
-     "PORT", "streaming endpoint over plain WS (default off)"},
+     "PORT", "streaming endpoint over plain WS (default off; not served yet)"},
     {"--device", "IOTHUB_EMULATOR_DEVICES", OPT_DEVICE, 0, "ID[:KEY]",
      "repeatable; make sure device ID exists, with primary key KEY when given (base64)"},
-    {"--policy-key", "IOTHUB_EMULATOR_POLICY_KEYS", OPT_POLICY_KEY, 0, "POLICY=KEY",
-     "repeatable; replace the well-known dev key of a shared access policy"},
+    {"--policy-key", "IOTHUB_EMULATOR_POLICY_KEYS", OPT_POLICY_KEY, 0, "POLICY=KEY[:KEY2]",
+     "repeatable; replace the well-known dev keys of a shared access policy (the secondary key "
+     "is random unless KEY2 is given)"},
     {"--trace", "IOTHUB_EMULATOR_TRACE", OPT_FLAG, AT(trace), NULL,
      "log every handshake step and every request"},
     {"--ready-file", "IOTHUB_EMULATOR_READY_FILE", OPT_STRING, AT(ready_file), "PATH",
@@ -152,7 +153,8 @@ static ih_result add_host(struct config *cfg, const char *name, struct ih_diag *
 }
 
 /* "ID" or "ID:KEY". Ids may contain ':', so the text after the last ':' is a key only when it is
- * a valid key (base64 of 16 to 64 bytes); otherwise the whole text is the id. */
+ * a valid key (base64 of 16 to 64 bytes); otherwise the whole text is the id. Messages quote the
+ * id only: the key is a secret. */
 static ih_result add_device(struct config *cfg, const char *text, struct ih_diag *diag)
 {
     const char *colon = strrchr(text, ':');
@@ -164,7 +166,8 @@ static ih_result add_device(struct config *cfg, const char *text, struct ih_diag
     }
     struct ih_diag why;
     if (ih_id_check(text, id_len, "device id", &why) != IH_OK)
-        return ih_fail(diag, IH_ERR_SYNTAX, "--device '%.80s': %s", text, why.msg);
+        return ih_fail(diag, IH_ERR_SYNTAX, "--device '%.*s': %s", (int)(id_len > 80 ? 80 : id_len),
+                       text, why.msg);
     if (cfg->device_count == CONFIG_MAX_DEVICES)
         return ih_fail(diag, IH_ERR_TOO_LONG, "more than %d --device seeds", CONFIG_MAX_DEVICES);
     struct device_seed *seed = &cfg->devices[cfg->device_count];
@@ -179,24 +182,39 @@ static ih_result add_device(struct config *cfg, const char *text, struct ih_diag
     return IH_OK;
 }
 
+static void free_policy_key(struct policy_key *pk)
+{
+    free(pk->policy);
+    free(pk->key);
+    free(pk->secondary_key);
+    memset(pk, 0, sizeof *pk);
+}
+
+/* "POLICY=PRIMARY[:SECONDARY]"; base64 has no ':'. Messages never quote a key. */
 static ih_result add_policy_key(struct config *cfg, const char *text, struct ih_diag *diag)
 {
     const char *eq = strchr(text, '=');
-    struct ih_diag why;
     if (eq == NULL || eq == text)
-        return ih_fail(diag, IH_ERR_SYNTAX, "--policy-key '%.80s' is not POLICY=KEY", text);
-    if (ih_key_check(eq + 1, &why) != IH_OK)
-        return ih_fail(diag, IH_ERR_KEY, "--policy-key %.*s: %s", (int)(eq - text), text, why.msg);
+        return ih_fail(diag, IH_ERR_SYNTAX, "--policy-key needs POLICY=KEY[:SECONDARY_KEY]");
     if (cfg->policy_key_count == CONFIG_MAX_POLICY_KEYS)
         return ih_fail(diag, IH_ERR_TOO_LONG, "more than %d --policy-key values",
                        CONFIG_MAX_POLICY_KEYS);
     struct policy_key *pk = &cfg->policy_keys[cfg->policy_key_count];
+    const char *colon = strchr(eq + 1, ':');
     pk->policy = strndup(text, (size_t)(eq - text));
-    pk->key = strdup(eq + 1);
-    if (pk->policy == NULL || pk->key == NULL) {
-        free(pk->policy);
-        free(pk->key);
+    pk->key = colon != NULL ? strndup(eq + 1, (size_t)(colon - eq - 1)) : strdup(eq + 1);
+    pk->secondary_key = colon != NULL ? strdup(colon + 1) : NULL;
+    if (pk->policy == NULL || pk->key == NULL || (colon != NULL && pk->secondary_key == NULL)) {
+        free_policy_key(pk);
         return IH_ERR_NOMEM;
+    }
+    struct ih_diag why;
+    if (ih_key_check(pk->key, &why) != IH_OK ||
+        (pk->secondary_key != NULL && ih_key_check(pk->secondary_key, &why) != IH_OK)) {
+        ih_fail(diag, IH_ERR_KEY, "--policy-key %.*s: %s", (int)(eq - text > 64 ? 64 : eq - text),
+                text, why.msg);
+        free_policy_key(pk);
+        return IH_ERR_KEY;
     }
     cfg->policy_key_count++;
     return IH_OK;
@@ -387,10 +405,8 @@ void config_free(struct config *cfg)
         free(cfg->devices[i].id);
         free(cfg->devices[i].key);
     }
-    for (size_t i = 0; i < cfg->policy_key_count; i++) {
-        free(cfg->policy_keys[i].policy);
-        free(cfg->policy_keys[i].key);
-    }
+    for (size_t i = 0; i < cfg->policy_key_count; i++)
+        free_policy_key(&cfg->policy_keys[i]);
     memset(cfg, 0, sizeof *cfg);
 }
 

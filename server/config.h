@@ -24,6 +24,7 @@ struct device_seed {
 struct policy_key {
     char *policy;
     char *key;
+    char *secondary_key; /* NULL: a random one, so the well-known secondary stops working */
 };
 
 struct config {

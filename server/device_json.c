@@ -78,6 +78,13 @@ static enum device_json_error parse_key(json_t *symmetric, const char *name, cha
     return DEVICE_JSON_OK;
 }
 
+/* null and "" both mean no thumbprint (Node's SDK sends "" for a SAS device). */
+static int thumbprint_given(json_t *value)
+{
+    return value != NULL && !json_is_null(value) &&
+           !(json_is_string(value) && json_string_length(value) == 0);
+}
+
 /* Only SAS identities are emulated: an X.509 type or thumbprint is refused, not stored. */
 static enum device_json_error parse_authentication(json_t *root, struct device_patch *p,
                                                    struct ih_diag *diag)
@@ -97,8 +104,7 @@ static enum device_json_error parse_authentication(json_t *root, struct device_p
     json_t *x509 = json_object_get(auth, "x509Thumbprint");
     json_t *primary = json_is_object(x509) ? json_object_get(x509, "primaryThumbprint") : NULL;
     json_t *secondary = json_is_object(x509) ? json_object_get(x509, "secondaryThumbprint") : NULL;
-    if ((primary != NULL && !json_is_null(primary)) ||
-        (secondary != NULL && !json_is_null(secondary)))
+    if (thumbprint_given(primary) || thumbprint_given(secondary))
         return invalid(diag, "%s: X.509 identities are not emulated",
                        "authentication.x509Thumbprint");
     json_t *symmetric = json_object_get(auth, "symmetricKey");
@@ -151,10 +157,6 @@ enum device_json_error device_json_parse(const char *body, size_t len, const cha
                                          struct device_patch *out, struct ih_diag *diag)
 {
     memset(out, 0, sizeof *out);
-    if (len > DEVICE_JSON_MAX_BODY) {
-        ih_fail(diag, IH_ERR_TOO_LONG, "the body is larger than %d bytes", DEVICE_JSON_MAX_BODY);
-        return DEVICE_JSON_INVALID;
-    }
     json_error_t err;
     json_t *root = json_loadb(body, len, 0, &err);
     if (root == NULL || !json_is_object(root)) {

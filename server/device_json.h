@@ -10,9 +10,6 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* The request bodies the registry accepts are small; anything bigger is refused with 413. */
-#define DEVICE_JSON_MAX_BODY (64 * 1024)
-
 /* What a PUT body asks for. A field the body leaves out keeps its current value on update; on
  * create the defaults apply: enabled, no reason, generated keys. Keys given as null or "" count as
  * left out (Node sends "" on create to ask for generated keys); statusReason null clears it. */
@@ -32,7 +29,8 @@ enum device_json_error {
     DEVICE_JSON_NOMEM,
 };
 
-/* Parses body for the device whose id is in the URL; a deviceId in the body must equal it. */
+/* Parses body for the device whose id is in the URL; a deviceId in the body must equal it. The
+ * caller bounds len (the main endpoint takes at most REST_MAX_BODY bytes). */
 enum device_json_error device_json_parse(const char *body, size_t len, const char *path_id,
                                          struct device_patch *out, struct ih_diag *diag);
 

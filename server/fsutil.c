@@ -61,15 +61,17 @@ static enum fs_result write_all(int fd, const void *data, size_t len)
     return FS_OK;
 }
 
+/* The temporary file is made with mkstemp in the target's directory: a fresh name opened with
+ * O_EXCL, so nothing planted at a guessable name is followed or overwritten. */
 enum fs_result fs_write_atomic(const char *path, const void *data, size_t len, int mode)
 {
     char *tmp = NULL;
-    if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
         return FS_ERR_NOMEM;
     enum fs_result r = FS_ERR_IO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd >= 0) {
-        r = write_all(fd, data, len);
+        r = fchmod(fd, (mode_t)mode) == 0 ? write_all(fd, data, len) : FS_ERR_IO;
         if (r == FS_OK && fsync(fd) != 0)
             r = FS_ERR_IO;
         if (close(fd) != 0 && r == FS_OK)

@@ -13,6 +13,8 @@
 /* Idle keep-alive connections are closed after this long. */
 #define CONNECTION_TIMEOUT_SECONDS 60
 #define CONNECTION_LIMIT 8192
+/* How much body past REST_MAX_BODY is read (and dropped) so a 413 can still be sent. */
+#define DISCARD_LIMIT (1024 * 1024)
 
 struct http_endpoint {
     struct MHD_Daemon *daemon;
@@ -24,6 +26,8 @@ struct request_state {
     char *body;
     size_t len;
     int too_large;
+    int responded;
+    size_t dropped; /* bytes of body seen past the limit */
 };
 
 static const char *lookup_header(void *ctx, const char *name)
@@ -38,7 +42,7 @@ static const char *lookup_query(void *ctx, const char *name)
 
 /* libmicrohttpd would percent-decode the whole path before routing, turning an encoded '/' in a
  * device id into a separator; rest_path_parse decodes each segment instead (protocol.md rule 1).
- * Query values stay encoded too and are decoded where used. */
+ * Query values stay encoded too; rest_query_value decodes them. */
 static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls;
@@ -106,23 +110,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct rest_respo
     return ok;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *c, const char *url,
+                               const char *method, struct request_state *st)
 {
-    (void)version;
-    struct http_endpoint *ep = cls;
-    struct request_state *st = *con_cls;
-    if (st == NULL) {
-        st = calloc(1, sizeof *st);
-        *con_cls = st;
-        return st != NULL ? MHD_YES : MHD_NO;
-    }
-    if (*upload_data_size > 0) {
-        append_body(st, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
     struct rest_request req = {
         .method = method,
         .path = url,
@@ -137,7 +127,55 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     rest_handle(ep->emu, &req, &res);
     enum MHD_Result ok = send_response(c, &res);
     rest_response_free(&res);
+    st->responded = 1;
     return ok;
+}
+
+/* A declared Content-Length past the limit is refused before any of the body is read. */
+static int declares_too_large(struct MHD_Connection *c)
+{
+    const char *length =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return length != NULL && strtoull(length, NULL, 10) > REST_MAX_BODY;
+}
+
+/* A body without a declared length that runs past the limit: libmicrohttpd cannot answer until
+ * the body has been read, so up to DISCARD_LIMIT more bytes are read and dropped to send the 413;
+ * past that the connection is closed. */
+static enum MHD_Result drop_excess(struct request_state *st, size_t size, const char *url,
+                                   const char *method)
+{
+    st->dropped += size;
+    if (st->responded || st->dropped <= DISCARD_LIMIT)
+        return MHD_YES;
+    log_info("main", "%s %.200s: closed the connection after more than %d bytes of body", method,
+             url, REST_MAX_BODY + DISCARD_LIMIT);
+    return MHD_NO;
+}
+
+/* libmicrohttpd calls this once when the headers are in, once per piece of body, and once at the
+ * end. The answer goes out at the end, or as soon as the body is known to be too large. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct http_endpoint *ep = cls;
+    struct request_state *st = *con_cls;
+    if (st == NULL) {
+        if ((st = calloc(1, sizeof *st)) == NULL)
+            return MHD_NO;
+        *con_cls = st;
+        st->too_large = declares_too_large(c);
+        return st->too_large ? respond(ep, c, url, method, st) : MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t size = *upload_data_size;
+        append_body(st, upload_data, size);
+        *upload_data_size = 0;
+        return st->too_large ? drop_excess(st, size, url, method) : MHD_YES;
+    }
+    return st->responded ? MHD_YES : respond(ep, c, url, method, st);
 }
 
 int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,

@@ -15,6 +15,11 @@ int keys_generate(char out[KEY_TEXT_SIZE])
     return 0;
 }
 
+int keys_generate_if_empty(char key[KEY_TEXT_SIZE])
+{
+    return key[0] == '\0' ? keys_generate(key) : 0;
+}
+
 void keys_well_known(const char *label, char out[KEY_TEXT_SIZE])
 {
     unsigned char digest[SHA256_DIGEST_LENGTH];

@@ -11,6 +11,9 @@
 /* 32 random bytes, base64. Returns 0 on success. */
 int keys_generate(char out[KEY_TEXT_SIZE]);
 
+/* Fills key with a new random key when it is empty (""). Returns 0 on success. */
+int keys_generate_if_empty(char key[KEY_TEXT_SIZE]);
+
 /* base64(SHA-256(label)): the same on every machine, so docs and tests can name it. */
 void keys_well_known(const char *label, char out[KEY_TEXT_SIZE]);
 

@@ -15,7 +15,8 @@
 #include <time.h>
 
 struct registry {
-    sqlite3 *db;
+    sqlite3 *db;       /* identity writes: synchronous=FULL, committed before the reply */
+    sqlite3 *state_db; /* connection state: synchronous=NORMAL, rebuilt at every start */
     pthread_mutex_t lock;
 };
 
@@ -87,14 +88,19 @@ static enum registry_result sql_failed(struct registry *reg, const char *what)
     return REGISTRY_ERR;
 }
 
-static enum registry_result exec(struct registry *reg, const char *sql)
+static enum registry_result exec_on(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
-    if (sqlite3_exec(reg->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
         return REGISTRY_OK;
     log_error("registry", "'%.60s' failed: %s", sql, msg != NULL ? msg : "?");
     sqlite3_free(msg);
     return REGISTRY_ERR;
+}
+
+static enum registry_result exec(struct registry *reg, const char *sql)
+{
+    return exec_on(reg->db, sql);
 }
 
 static void copy_column(sqlite3_stmt *st, int col, char *out, size_t cap)
@@ -142,6 +148,16 @@ static enum registry_result apply_schema(struct registry *reg)
     if (sqlite3_step(st) == SQLITE_ROW)
         current = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
+    int latest = 0;
+    for (const struct embedded_file *f = schema_sql_files; f->name != NULL; f++)
+        latest = schema_version_of(f->name);
+    if (current > latest) {
+        log_error("registry",
+                  "the registry has schema version %d but this emulator knows only up to %d: it "
+                  "was written by a newer version; use that version or another --state-dir",
+                  current, latest);
+        return REGISTRY_ERR;
+    }
     for (const struct embedded_file *f = schema_sql_files; f->name != NULL; f++) {
         int version = schema_version_of(f->name);
         if (version <= current)
@@ -161,35 +177,43 @@ static enum registry_result apply_schema(struct registry *reg)
     return REGISTRY_OK;
 }
 
-static enum registry_result ensure_default_policies(struct registry *reg)
+void registry_default_policy_secondary_key(const char *name, char out[KEY_TEXT_SIZE])
+{
+    char label[128];
+    snprintf(label, sizeof label, "iothub-emulator dev secondary key: %s", name);
+    keys_well_known(label, out);
+}
+
+/* Policies are configuration, not state: at every start each default policy gets its documented
+ * permissions and well-known keys back, and --policy-key then replaces keys for this run only. */
+static enum registry_result reset_default_policies(struct registry *reg)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(reg->db,
-                           "INSERT OR IGNORE INTO policies (name, primary_key, secondary_key, "
-                           "permissions) VALUES (?1, ?2, ?3, ?4)",
+                           "INSERT INTO policies (name, primary_key, secondary_key, permissions) "
+                           "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET "
+                           "primary_key = ?2, secondary_key = ?3, permissions = ?4",
                            -1, &st, NULL) != SQLITE_OK)
         return sql_failed(reg, "preparing the default policies");
     enum registry_result r = REGISTRY_OK;
     for (size_t i = 0; i < sizeof default_policies / sizeof default_policies[0] && r == REGISTRY_OK;
          i++) {
-        char primary[KEY_TEXT_SIZE], secondary[KEY_TEXT_SIZE], label[128];
+        char primary[KEY_TEXT_SIZE], secondary[KEY_TEXT_SIZE];
         registry_default_policy_key(default_policies[i].name, primary);
-        snprintf(label, sizeof label, "iothub-emulator dev secondary key: %s",
-                 default_policies[i].name);
-        keys_well_known(label, secondary);
+        registry_default_policy_secondary_key(default_policies[i].name, secondary);
         sqlite3_bind_text(st, 1, default_policies[i].name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, primary, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, secondary, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 4, (int)default_policies[i].permissions);
         if (sqlite3_step(st) != SQLITE_DONE)
-            r = sql_failed(reg, "creating a default policy");
+            r = sql_failed(reg, "resetting a default policy");
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
     return r;
 }
 
-static enum registry_result configure(struct registry *reg)
+static enum registry_result configure(struct registry *reg, const char *path)
 {
     sqlite3_busy_timeout(reg->db, 5000);
     enum registry_result r = exec(reg, "PRAGMA journal_mode = WAL");
@@ -198,7 +222,15 @@ static enum registry_result configure(struct registry *reg)
     if (r == REGISTRY_OK)
         r = apply_schema(reg);
     if (r == REGISTRY_OK)
-        r = ensure_default_policies(reg);
+        r = reset_default_policies(reg);
+    if (r == REGISTRY_OK &&
+        sqlite3_open_v2(path, &reg->state_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK)
+        r = REGISTRY_ERR;
+    if (r == REGISTRY_OK) {
+        sqlite3_busy_timeout(reg->state_db, 5000);
+        r = exec_on(reg->state_db, "PRAGMA synchronous = NORMAL");
+    }
     return r;
 }
 
@@ -213,7 +245,8 @@ enum registry_result registry_open(const char *path, struct registry **out, char
     pthread_mutex_init(&reg->lock, NULL);
     int rc = sqlite3_open_v2(
         path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK || configure(reg) != REGISTRY_OK) {
+    if (rc != SQLITE_OK || configure(reg, path) != REGISTRY_OK ||
+        registry_reset_connections(reg) != REGISTRY_OK) {
         snprintf(err, err_len, "cannot open the registry %s: %s", path,
                  reg->db != NULL ? sqlite3_errmsg(reg->db) : sqlite3_errstr(rc));
         registry_close(reg);
@@ -227,6 +260,7 @@ void registry_close(struct registry *reg)
 {
     if (reg == NULL)
         return;
+    sqlite3_close(reg->state_db);
     sqlite3_close(reg->db);
     pthread_mutex_destroy(&reg->lock);
     free(reg);
@@ -277,21 +311,23 @@ done:
     return r;
 }
 
-enum registry_result registry_policy_set_primary_key(struct registry *reg, const char *name,
-                                                     const char *key)
+enum registry_result registry_policy_set_keys(struct registry *reg, const char *name,
+                                              const char *primary, const char *secondary)
 {
     sqlite3_stmt *st = NULL;
     enum registry_result r = REGISTRY_ERR;
     lock(reg);
-    if (sqlite3_prepare_v2(reg->db, "UPDATE policies SET primary_key = ?2 WHERE name = ?1", -1, &st,
-                           NULL) != SQLITE_OK) {
-        r = sql_failed(reg, "setting a policy key");
+    if (sqlite3_prepare_v2(
+            reg->db, "UPDATE policies SET primary_key = ?2, secondary_key = ?3 WHERE name = ?1", -1,
+            &st, NULL) != SQLITE_OK) {
+        r = sql_failed(reg, "setting policy keys");
         goto done;
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, primary, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, secondary, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
-        r = sql_failed(reg, "setting a policy key");
+        r = sql_failed(reg, "setting policy keys");
     else
         r = sqlite3_changes(reg->db) == 1 ? REGISTRY_OK : REGISTRY_NOT_FOUND;
 done:
@@ -551,4 +587,55 @@ done:
     *out = devices;
     *count = n;
     return REGISTRY_OK;
+}
+
+/* Runs one UPDATE on the state connection with the id (?1, may be NULL) and now (?2). */
+static enum registry_result update_state(struct registry *reg, const char *sql, const char *id)
+{
+    sqlite3_stmt *st = NULL;
+    char now[TIME_TEXT_SIZE];
+    now_text(now);
+    enum registry_result r = REGISTRY_OK;
+    lock(reg);
+    if (sqlite3_prepare_v2(reg->state_db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_error("registry", "preparing a state update failed: %s", sqlite3_errmsg(reg->state_db));
+        r = REGISTRY_ERR;
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        log_error("registry", "a state update failed: %s", sqlite3_errmsg(reg->state_db));
+        r = REGISTRY_ERR;
+    }
+done:
+    sqlite3_finalize(st);
+    unlock(reg);
+    return r;
+}
+
+enum registry_result registry_device_set_connected(struct registry *reg, const char *id,
+                                                   int connected)
+{
+    return update_state(reg,
+                        connected ? "UPDATE devices SET connection_state = 'Connected', "
+                                    "connection_state_updated_time = ?2, last_activity_time = ?2 "
+                                    "WHERE device_id = ?1"
+                                  : "UPDATE devices SET connection_state = 'Disconnected', "
+                                    "connection_state_updated_time = ?2 WHERE device_id = ?1",
+                        id);
+}
+
+enum registry_result registry_device_touch(struct registry *reg, const char *id)
+{
+    return update_state(reg, "UPDATE devices SET last_activity_time = ?2 WHERE device_id = ?1", id);
+}
+
+enum registry_result registry_reset_connections(struct registry *reg)
+{
+    return update_state(reg,
+                        "UPDATE devices SET connection_state = 'Disconnected', "
+                        "connection_state_updated_time = ?2 WHERE connection_state = 'Connected' "
+                        "AND (?1 IS NULL OR device_id = ?1)",
+                        NULL);
 }

@@ -7,6 +7,7 @@
 #define REGISTRY_H
 
 #include "keys.h"
+#include "permissions.h"
 
 #include "protocol/identity.h"
 
@@ -18,13 +19,6 @@ enum registry_result {
     REGISTRY_EXISTS,       /* create of an id that exists */
     REGISTRY_PRECONDITION, /* If-Match does not match the current etag */
     REGISTRY_ERR,          /* SQLite failed; logged */
-};
-
-enum permission {
-    PERM_REGISTRY_READ = 1,
-    PERM_REGISTRY_WRITE = 2,
-    PERM_SERVICE_CONNECT = 4,
-    PERM_DEVICE_CONNECT = 8,
 };
 
 #define TIME_TEXT_SIZE 32
@@ -61,7 +55,7 @@ struct device {
 struct registry;
 
 /* Opens or creates the database at path and applies every schema version it lacks. The default
- * policies are created with their well-known keys when missing. */
+ * policies get their documented permissions and well-known keys back at every open. */
 enum registry_result registry_open(const char *path, struct registry **out, char *err,
                                    size_t err_len);
 void registry_close(struct registry *reg);
@@ -71,10 +65,12 @@ enum registry_result registry_ping(struct registry *reg);
 
 enum registry_result registry_policy_get(struct registry *reg, const char *name,
                                          struct policy *out);
-enum registry_result registry_policy_set_primary_key(struct registry *reg, const char *name,
-                                                     const char *key);
-/* The well-known primary key of a default policy (dev only; documented in the README). */
+/* Replaces both keys of a policy; REGISTRY_NOT_FOUND when there is no such policy. */
+enum registry_result registry_policy_set_keys(struct registry *reg, const char *name,
+                                              const char *primary, const char *secondary);
+/* The well-known keys of a default policy (dev only; documented in the README). */
 void registry_default_policy_key(const char *name, char out[KEY_TEXT_SIZE]);
+void registry_default_policy_secondary_key(const char *name, char out[KEY_TEXT_SIZE]);
 
 enum registry_result registry_device_get(struct registry *reg, const char *id, struct device *out);
 /* Inserts dev (id, enabled, status reason, keys, iot_edge set by the caller) and fills in its
@@ -89,6 +85,14 @@ enum registry_result registry_device_delete(struct registry *reg, const char *id
 /* Up to max devices in id order; *out (caller frees) holds *count of them. */
 enum registry_result registry_device_list(struct registry *reg, size_t max, struct device **out,
                                           size_t *count);
+
+/* Connection state (issue 3). Written with relaxed durability (it is rebuilt at every start):
+ * connectionState and its time, and lastActivityTime on connect and on each publish. */
+enum registry_result registry_device_set_connected(struct registry *reg, const char *id,
+                                                   int connected);
+enum registry_result registry_device_touch(struct registry *reg, const char *id);
+/* Every device Disconnected: at start, and when the broker goes away. */
+enum registry_result registry_reset_connections(struct registry *reg);
 
 /* The etag as the hub writes it: base64 of the decimal version. */
 void registry_etag_text(long long etag, char out[32]);

@@ -18,7 +18,8 @@
 struct rest_request {
     const char *method;
     const char *path; /* as sent: still percent-encoded, without the query */
-    /* Look-ups return NULL when absent. Query values come back still percent-encoded. */
+    /* Look-ups return NULL when absent. Query values come back still percent-encoded: use
+     * rest_query_value. */
     const char *(*header)(void *ctx, const char *name);
     const char *(*query)(void *ctx, const char *name);
     void *ctx;
@@ -48,14 +49,25 @@ struct rest_path {
     size_t count;
 };
 
-enum rest_path_result { REST_PATH_OK, REST_PATH_BAD, REST_PATH_NOMEM };
+enum rest_path_result {
+    REST_PATH_OK,
+    REST_PATH_BAD,        /* empty segment, too many segments, no leading '/' */
+    REST_PATH_BAD_ESCAPE, /* a '%' without two hex digits, or one that decodes to NUL */
+    REST_PATH_NOMEM,
+};
 
 /* Splits on '/' and percent-decodes each segment on its own (protocol.md rule 1), so an encoded
  * '/' stays inside its segment. A leading '/' is required, one trailing '/' is ignored; an empty
- * segment, a bad escape, a decoded NUL or more than REST_MAX_SEGMENTS segments is REST_PATH_BAD.
+ * segment or more than REST_MAX_SEGMENTS segments is REST_PATH_BAD, a bad escape or a decoded NUL
+ * REST_PATH_BAD_ESCAPE.
  * A raw '+' stays '+': a space is never valid in an id. */
 enum rest_path_result rest_path_parse(const char *path, struct rest_path *out);
 void rest_path_free(struct rest_path *p);
+
+/* The query value of name, percent-decoded (`+` as a space) into buf; NULL when absent, badly
+ * encoded or longer than cap - 1. */
+const char *rest_query_value(const struct rest_request *req, const char *name, char *buf,
+                             size_t cap);
 
 /* Handles one request. res is filled in full; free it with rest_response_free. */
 void rest_handle(struct emulator *emu, const struct rest_request *req, struct rest_response *res);

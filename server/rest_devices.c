@@ -69,14 +69,6 @@ void rest_devices_get(struct rest_call *call)
         registry_failed(call, r, id);
 }
 
-static int fill_missing_keys(struct device *d)
-{
-    return (d->primary_key[0] == '\0' && keys_generate(d->primary_key) != 0) ||
-                   (d->secondary_key[0] == '\0' && keys_generate(d->secondary_key) != 0)
-               ? -1
-               : 0;
-}
-
 /* Without If-Match a PUT creates the device; with one it updates it (protocol.md §5). */
 static enum registry_result create_or_update(struct rest_call *call, const char *id,
                                              const struct device_patch *patch, struct device *d)
@@ -87,7 +79,8 @@ static enum registry_result create_or_update(struct rest_call *call, const char 
         snprintf(d->id, sizeof d->id, "%s", id);
         d->enabled = 1;
         device_patch_apply(patch, d);
-        if (fill_missing_keys(d) != 0)
+        if (keys_generate_if_empty(d->primary_key) != 0 ||
+            keys_generate_if_empty(d->secondary_key) != 0)
             return REGISTRY_ERR;
         return registry_device_create(call->emu->registry, d);
     }
@@ -143,11 +136,12 @@ void rest_devices_delete(struct rest_call *call)
 /* `top`: 1..LIST_MAX, default LIST_MAX. Returns 0 after answering 400. */
 static size_t list_limit(struct rest_call *call)
 {
-    const char *raw = call->req->query(call->req->ctx, "top");
-    if (raw == NULL || raw[0] == '\0')
+    char buf[16];
+    if (call->req->query(call->req->ctx, "top") == NULL)
         return LIST_MAX;
-    size_t digits = strspn(raw, "0123456789");
-    long top = digits > 0 && digits <= 7 && raw[digits] == '\0' ? strtol(raw, NULL, 10) : 0;
+    const char *text = rest_query_value(call->req, "top", buf, sizeof buf);
+    size_t digits = text != NULL ? strspn(text, "0123456789") : 0;
+    long top = digits > 0 && digits <= 7 && text[digits] == '\0' ? strtol(text, NULL, 10) : 0;
     if (top < 1 || top > LIST_MAX) {
         rest_error(call->res, IH_E_ARGUMENT_INVALID, "top must be a number from 1 to %d", LIST_MAX);
         return 0;

@@ -5,9 +5,6 @@
 #include "log.h"
 #include "rest_routes.h"
 
-#include "protocol/percent.h"
-
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,95 +28,6 @@ static const struct route routes[] = {
     {"DELETE", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_delete},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
-
-enum rest_path_result rest_path_parse(const char *path, struct rest_path *out)
-{
-    memset(out, 0, sizeof *out);
-    if (path == NULL || path[0] != '/')
-        return REST_PATH_BAD;
-    const char *p = path + 1;
-    enum rest_path_result r = REST_PATH_OK;
-    while (*p != '\0' && r == REST_PATH_OK) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
-        if (len == 0 || out->count == REST_MAX_SEGMENTS) {
-            r = REST_PATH_BAD;
-            break;
-        }
-        ih_result d = ih_pct_decode(p, len, IH_PCT_STRICT, &out->segments[out->count], NULL);
-        if (d != IH_OK)
-            r = d == IH_ERR_NOMEM ? REST_PATH_NOMEM : REST_PATH_BAD;
-        else
-            out->count++;
-        p = slash != NULL ? slash + 1 : p + len;
-    }
-    if (r != REST_PATH_OK)
-        rest_path_free(out);
-    return r;
-}
-
-void rest_path_free(struct rest_path *p)
-{
-    for (size_t i = 0; i < p->count; i++)
-        free(p->segments[i]);
-    memset(p, 0, sizeof *p);
-}
-
-void rest_add_header(struct rest_response *res, const char *name, const char *value)
-{
-    if (res->header_count == REST_MAX_HEADERS)
-        fatal("more than %d response headers", REST_MAX_HEADERS);
-    struct rest_header *h = &res->headers[res->header_count++];
-    h->name = name;
-    snprintf(h->value, sizeof h->value, "%s", value);
-}
-
-static void set_body(struct rest_response *res, int status, char *body, const char *type)
-{
-    free(res->body);
-    res->status = status;
-    res->body = body;
-    res->body_len = body != NULL ? strlen(body) : 0;
-    res->content_type = body != NULL ? type : NULL;
-}
-
-void rest_json(struct rest_response *res, int status, json_t *body)
-{
-    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (text == NULL) {
-        rest_error(res, IH_E_SERVER_ERROR, "out of memory formatting the response");
-        return;
-    }
-    set_body(res, status, text, "application/json; charset=utf-8");
-}
-
-/* protocol.md §6: the nested body, the iothub-errorcode header and a JSON content type. */
-void rest_error(struct rest_response *res, enum ih_error_code code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
-    va_end(ap);
-    char hex[33], tracking[96];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (keys_random_hex(hex, 16) != 0)
-        snprintf(hex, sizeof hex, "%032d", 0);
-    char *body = NULL;
-    if (ih_error_tracking_id(hex, &now, tracking, sizeof tracking) != IH_OK ||
-        ih_error_body(code, res->reason, tracking, &now, NULL, &body) != IH_OK)
-        body = NULL;
-    res->header_count = 0;
-    set_body(res, ih_error_http_status(code), body, "application/json; charset=utf-8");
-    rest_add_header(res, "iothub-errorcode", ih_error_name(code));
-}
-
-void rest_response_free(struct rest_response *res)
-{
-    free(res->body);
-    memset(res, 0, sizeof *res);
-}
 
 static int segments_match(const struct route *r, const struct rest_path *path)
 {
@@ -216,9 +124,15 @@ void rest_handle(struct emulator *emu, const struct rest_request *req, struct re
             dispatch(&call);
             rest_path_free(&path);
             break;
+        case REST_PATH_BAD_ESCAPE:
+            rest_error(res, IH_E_ARGUMENT_INVALID,
+                       "the path has a bad %%-escape: each %% needs two hex digits, and %%00 is "
+                       "not allowed in an id");
+            break;
         case REST_PATH_BAD:
             rest_error(res, IH_E_NOT_FOUND,
-                       "the path is not valid: empty segment, bad %%-escape or too many segments");
+                       "there is no such resource on the IoT hub (empty path segment or too many "
+                       "segments)");
             break;
         case REST_PATH_NOMEM:
             rest_error(res, IH_E_SERVER_ERROR, "out of memory");

@@ -18,7 +18,9 @@ static const struct error_entry errors[] = {
     {IH_E_FORMAT, "IotHubFormatError", "The request body is not valid JSON."},
     {IH_E_UNAUTHORIZED, "IotHubUnauthorizedAccess", "Unauthorized"},
     {IH_E_QUOTA_EXCEEDED, "IotHubQuotaExceeded", "The quota was exceeded."},
-    {IH_E_NOT_FOUND, "IotHubNotFound", "The requested resource was not found."},
+    /* No capture of the hub's answer to an unknown path exists; the name is not one of the C# SDK's
+     * ErrorCode names, so C# does not pair it with a different number. */
+    {IH_E_NOT_FOUND, "ResourceNotFound", "The requested resource was not found."},
     {IH_E_DEVICE_NOT_FOUND, "DeviceNotFound", "The device was not found."},
     {IH_E_MODULE_NOT_FOUND, "ModuleNotFound", "The module was not found."},
     {IH_E_DEVICE_NOT_ONLINE, "DeviceNotOnline",

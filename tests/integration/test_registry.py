@@ -212,14 +212,36 @@ class Registry(unittest.TestCase):
         skewed = sas_token(host, policy_key(RW), RW, expiry=int(time.time()) - 200)
         self.assertEqual(self.emu.request("GET", "/devices/seeded1", token=skewed).status, 200)
 
+    def test_bad_escapes_and_encoded_query(self):
+        for path in ("/devices/a%00b", "/devices/a%zzb", "/devices/a%4"):
+            detail = self.assertError(self.emu.request("GET", path, RW), 400, 400004,
+                                      "ArgumentInvalid")
+            self.assertIn("escape", detail["message"])
+        # Query values are percent-decoded: %35 is 5.
+        res = self.emu.request("GET", "/devices?top=%35", "registryRead")
+        self.assertEqual(res.status, 200, res.body)
+
+    def test_chunked_body_over_the_limit(self):
+        token = sas_token(self.emu.host, policy_key(RW), RW)
+        res = curl("PUT", self.emu.url("/devices/chunky"),
+                   {"Authorization": token, "Transfer-Encoding": "chunked"},
+                   body=b"{" + b" " * (100 * 1024) + b"}", cafile=self.emu.ca)
+        self.assertError(res, 413, 413001, "MessageTooLarge")
+        # Far past the limit the emulator stops reading and closes the connection.
+        with self.assertRaises(subprocess.CalledProcessError):
+            curl("PUT", self.emu.url("/devices/chunky"),
+                 {"Authorization": token, "Transfer-Encoding": "chunked"},
+                 body=b"{" + b" " * (8 * 1024 * 1024) + b"}", cafile=self.emu.ca)
+        self.assertEqual(self.emu.request("GET", "/devices/chunky", RW).status, 404)
+
     def test_unknown_paths_and_methods(self):
         self.assertError(self.emu.request("GET", "/nothing/here", RW), 404, 404000,
-                         "IotHubNotFound")
+                         "ResourceNotFound")
         detail = self.assertError(self.emu.request("POST", "/devices/seeded1", RW), 404, 404000,
-                                  "IotHubNotFound")
+                                  "ResourceNotFound")
         self.assertIn("PUT", detail["message"])
         self.assertError(self.emu.request("GET", "/devices//x", RW), 404, 404000,
-                         "IotHubNotFound")
+                         "ResourceNotFound")
         self.assertError(self.emu.request("GET", "/devices/?top=0", RW), 400, 400004,
                          "ArgumentInvalid")
         self.assertError(self.emu.request("GET", "/devices/?top=abc", RW), 400, 400004,
@@ -271,6 +293,27 @@ class Lifecycle(unittest.TestCase):
             db = os.path.join(state, "registry.db")
             self.assertEqual(os.stat(db).st_mode & 0o777, 0o600)
             self.assertEqual(os.stat(os.path.join(state, "tls", "ca.key")).st_mode & 0o777, 0o600)
+
+    def test_certificate_follows_host_names(self):
+        with tempfile.TemporaryDirectory() as state:
+            with Emulator(state_dir=state) as emu:
+                first_ca = open(emu.ca).read()
+            # A new --host-name: the certificate names it, and the dev CA's name constraints
+            # (it may vouch only for the emulator's names) are widened by a new CA.
+            with Emulator("--host-name", "emu.example.test", state_dir=state) as emu:
+                port = emu.ready["ports"]["https"]
+                res = curl("GET", "https://emu.example.test:%d/health" % port, cafile=emu.ca,
+                           extra=["--resolve", "emu.example.test:%d:127.0.0.1" % port])
+                self.assertEqual(res.status, 200)
+                self.assertNotEqual(open(emu.ca).read(), first_ca)
+                self.assertIn("making a new CA", emu.log())
+                text = subprocess.run(["openssl", "x509", "-in", emu.ca, "-noout", "-text"],
+                                      capture_output=True, text=True, check=True).stdout
+                self.assertIn("Name Constraints: critical", text)
+                self.assertIn("DNS:emu.example.test", text)
+            # The same names again: the CA and certificate are kept.
+            with Emulator("--host-name", "emu.example.test", state_dir=state) as emu:
+                self.assertNotIn("making a new CA", emu.log())
 
     def test_health_answers_once_ready_file_exists(self):
         emu = Emulator(expect_ready=False)
@@ -337,6 +380,30 @@ class Lifecycle(unittest.TestCase):
             emu.proc.send_signal(signal.SIGINT)
             self.assertEqual(emu.proc.wait(timeout=20), 0)
             self.assertIn("SIGINT received", emu.log())
+
+    def test_policy_keys_are_per_run_and_replace_the_secondary(self):
+        new_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+        with tempfile.TemporaryDirectory() as state:
+            with Emulator("--policy-key", RW + "=" + new_key, state_dir=state) as emu:
+                for key, status in ((new_key, 200), (policy_key(RW), 401),
+                                    (policy_secondary_key(RW), 401)):
+                    token = sas_token(emu.host, key, RW)
+                    self.assertEqual(emu.request("GET", "/devices", token=token).status, status)
+                # Other policies keep their dev keys; the key never reaches the log.
+                self.assertEqual(emu.request("GET", "/devices", "registryRead").status, 200)
+                self.assertNotIn(new_key, emu.log())
+            with Emulator(state_dir=state) as emu:
+                # Without the flag the documented dev keys are back.
+                self.assertEqual(emu.request("GET", "/devices", RW).status, 200)
+                token = sas_token(emu.host, new_key, RW)
+                self.assertEqual(emu.request("GET", "/devices", token=token).status, 401)
+
+    def test_exposed_dev_keys_are_warned_about(self):
+        with Emulator("--listen", "0.0.0.0", "--policy-key",
+                      "iothubowner=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") as emu:
+            log = emu.log()
+            self.assertIn("policy 'service' still has its well-known dev key", log)
+            self.assertNotIn("policy 'iothubowner' still has", log)
 
     def test_bad_flags_are_explained(self):
         for args, text in ((["--https-port", "99999"], "--https-port"),

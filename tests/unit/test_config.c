@@ -352,7 +352,17 @@ START_TEST(policy_key_errors)
     /* base64 of 8 bytes: too short for a key. */
     ck_assert_refused(IH_ERR_KEY, "--policy-key", "--policy-key", "service=MDEyMzQ1Njc=");
     env_set("IOTHUB_EMULATOR_POLICY_KEYS", "service=" K1 ",broken");
-    ck_assert_refused(IH_ERR_SYNTAX, "broken", "--trace");
+    ck_assert_refused(IH_ERR_SYNTAX, "POLICY=KEY", "--trace");
+    env_clear();
+    /* A value without '=' may be a bare key: the message never quotes it. */
+    struct config cfg;
+    struct ih_diag diag = {{0}};
+    char *argv[] = {"iothub-emulator", "--policy-key", K1, NULL};
+    ck_assert_int_ne(config_parse(3, argv, fake_getenv, &cfg, &diag), IH_OK);
+    ck_assert_ptr_null(strstr(diag.msg, K1));
+    /* A secondary key may follow the primary after ':'; it is checked too. */
+    ck_assert_refused(IH_ERR_KEY, "--policy-key service", "--policy-key",
+                      "service=" K1 ":notakey!");
 }
 END_TEST
 

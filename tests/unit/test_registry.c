@@ -136,23 +136,22 @@ START_TEST(default_policy_keys_are_well_known)
 }
 END_TEST
 
-START_TEST(policy_set_primary_key)
+START_TEST(policy_set_keys)
 {
     struct policy p;
-    ck_assert_int_eq(registry_policy_get(reg, "service", &p), REGISTRY_OK);
-    char secondary[KEY_TEXT_MAX];
-    snprintf(secondary, sizeof secondary, "%s", p.secondary_key);
-    ck_assert_int_eq(registry_policy_set_primary_key(reg, "service", K1), REGISTRY_OK);
+    ck_assert_int_eq(registry_policy_set_keys(reg, "service", K1, K2), REGISTRY_OK);
     ck_assert_int_eq(registry_policy_get(reg, "service", &p), REGISTRY_OK);
     ck_assert_str_eq(p.primary_key, K1);
-    ck_assert_str_eq(p.secondary_key, secondary);
+    ck_assert_str_eq(p.secondary_key, K2);
     ck_assert_uint_eq(p.permissions, 4);
     /* Other policies are untouched. */
     char key[KEY_TEXT_SIZE];
     registry_default_policy_key("iothubowner", key);
     ck_assert_int_eq(registry_policy_get(reg, "iothubowner", &p), REGISTRY_OK);
     ck_assert_str_eq(p.primary_key, key);
-    ck_assert_int_eq(registry_policy_set_primary_key(reg, "nope", K1), REGISTRY_NOT_FOUND);
+    registry_default_policy_secondary_key("iothubowner", key);
+    ck_assert_str_eq(p.secondary_key, key);
+    ck_assert_int_eq(registry_policy_set_keys(reg, "nope", K1, K2), REGISTRY_NOT_FOUND);
     ck_assert_int_eq(registry_policy_get(reg, "nope", &p), REGISTRY_NOT_FOUND);
 }
 END_TEST
@@ -385,18 +384,21 @@ END_TEST
 START_TEST(reopen_keeps_state)
 {
     long long etag = create("dev1");
-    ck_assert_int_eq(registry_policy_set_primary_key(reg, "service", K1), REGISTRY_OK);
+    ck_assert_int_eq(registry_policy_set_keys(reg, "service", K1, K2), REGISTRY_OK);
     registry_close(reg);
     reg = NULL;
     /* A second open of an existing file must not run 001_initial.sql again (its CREATE TABLEs
-     * would fail) nor put the default keys back. */
+     * would fail). Policies are configuration: they get their well-known keys back, and
+     * --policy-key sets them again for each run. */
     open_registry();
     struct device d;
     ck_assert_int_eq(registry_device_get(reg, "dev1", &d), REGISTRY_OK);
     ck_assert_int_eq(d.etag, etag);
     struct policy p;
+    char key[KEY_TEXT_SIZE];
+    registry_default_policy_key("service", key);
     ck_assert_int_eq(registry_policy_get(reg, "service", &p), REGISTRY_OK);
-    ck_assert_str_eq(p.primary_key, K1);
+    ck_assert_str_eq(p.primary_key, key);
     /* The etag counter survives too. */
     ck_assert_int_gt(create("dev2"), etag);
     registry_close(reg);
@@ -529,7 +531,7 @@ static Suite *registry_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, default_policies);
     tcase_add_test(tc, default_policy_keys_are_well_known);
-    tcase_add_test(tc, policy_set_primary_key);
+    tcase_add_test(tc, policy_set_keys);
     tcase_add_test(tc, create_and_get);
     tcase_add_test(tc, create_existing);
     tcase_add_test(tc, update);

@@ -37,7 +37,7 @@
  * sig "myhub.azure-devices.net" 1700000000 $K1 -> sJAIZTF5oG40VHrie96heZ865+nR4QavBvHnzxZm8rk= */
 #define T_CS_SERVICE                                                                               \
     PREFIX "sr=" HOST "&sig=sJAIZTF5oG40VHrie96heZ865%2BnR4QavBvHnzxZm8rk%3D&se=" SE "&skn="       \
-                                                                                     "service"
+           "service"
 /* C#, module, upper-case hex.
  * sig "myhub.azure-devices.net%2Fdevices%2Fdev1%2Fmodules%2Fmod1" 1700000000 $K1
  *   -> ZId0CjYzILqd7GGIpC99uIpjPK4fJTkYbrDAh8qYiy8= */

@@ -1,0 +1,67 @@
+/* Building a response: JSON bodies, headers, and errors in the hub's format (protocol.md §6). */
+#include "rest.h"
+
+#include "keys.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void rest_add_header(struct rest_response *res, const char *name, const char *value)
+{
+    if (res->header_count == REST_MAX_HEADERS)
+        fatal("more than %d response headers", REST_MAX_HEADERS);
+    struct rest_header *h = &res->headers[res->header_count++];
+    h->name = name;
+    snprintf(h->value, sizeof h->value, "%s", value);
+}
+
+static void set_body(struct rest_response *res, int status, char *body, const char *type)
+{
+    free(res->body);
+    res->status = status;
+    res->body = body;
+    res->body_len = body != NULL ? strlen(body) : 0;
+    res->content_type = body != NULL ? type : NULL;
+}
+
+void rest_json(struct rest_response *res, int status, json_t *body)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        rest_error(res, IH_E_SERVER_ERROR, "out of memory formatting the response");
+        return;
+    }
+    set_body(res, status, text, "application/json; charset=utf-8");
+}
+
+/* protocol.md §6: the nested body, the iothub-errorcode header and a JSON content type. */
+void rest_error(struct rest_response *res, enum ih_error_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+    va_end(ap);
+    char hex[33], tracking[96];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (keys_random_hex(hex, 16) != 0)
+        snprintf(hex, sizeof hex, "%032d", 0);
+    char *body = NULL;
+    if (ih_error_tracking_id(hex, &now, tracking, sizeof tracking) != IH_OK ||
+        ih_error_body(code, res->reason, tracking, &now, NULL, &body) != IH_OK)
+        body = NULL;
+    res->header_count = 0;
+    set_body(res, ih_error_http_status(code), body, "application/json; charset=utf-8");
+    rest_add_header(res, "iothub-errorcode", ih_error_name(code));
+}
+
+void rest_response_free(struct rest_response *res)
+{
+    free(res->body);
+    memset(res, 0, sizeof *res);
+}
