@@ -52,9 +52,11 @@ static const struct option_spec options[] = {
     {"--http-port", "IOTHUB_EMULATOR_HTTP_PORT", OPT_PORT, AT(http_port), "PORT",
      "main endpoint over plain HTTP, for debugging (default off)"},
     {"--mqtts-port", "IOTHUB_EMULATOR_MQTTS_PORT", OPT_PORT, AT(mqtts_port), "PORT",
-     "MQTT over TLS for devices (default 8883; not served yet)"},
+     "MQTT over TLS for devices (default 8883)"},
     {"--mqtt-port", "IOTHUB_EMULATOR_MQTT_PORT", OPT_PORT, AT(mqtt_port), "PORT",
-     "plain MQTT, for debugging (default off; not served yet)"},
+     "plain MQTT, for debugging (default off)"},
+    {"--mqtt-ws-port", "IOTHUB_EMULATOR_MQTT_WS_PORT", OPT_PORT, AT(mqtt_ws_port), "PORT",
+     "MQTT over secure WebSockets, path /$iothub/websocket (default off)"},
     {"--streams-port", "IOTHUB_EMULATOR_STREAMS_PORT", OPT_PORT, AT(streams_port), "PORT",
      "streaming endpoint over WSS (default 9443; not served yet)"},
     {"--streams-plain-port", "IOTHUB_EMULATOR_STREAMS_PLAIN_PORT", OPT_PORT, AT(streams_plain_port),
@@ -74,6 +76,10 @@ static const struct option_spec options[] = {
      "private key of --tls-cert"},
     {"--tls-ca", "IOTHUB_EMULATOR_TLS_CA", OPT_STRING, AT(tls_ca), "PEM",
      "CA certificate served at /emulator/ca.pem with --tls-cert"},
+    {"--mosquitto", "IOTHUB_EMULATOR_MOSQUITTO", OPT_STRING, AT(mosquitto), "PATH",
+     "the mosquitto broker to run (default: mosquitto on PATH, or /usr/sbin/mosquitto)"},
+    {"--broker-plugin", "IOTHUB_EMULATOR_BROKER_PLUGIN", OPT_STRING, AT(broker_plugin), "PATH",
+     "the emulator's mosquitto plugin (default: iothub_mosquitto_plugin.so next to this program)"},
     {"--help", NULL, OPT_HELP, 0, NULL, "print this help and exit"},
     {"--version", NULL, OPT_VERSION, 0, NULL, "print the version and exit"},
 };
@@ -284,6 +290,7 @@ static ih_result set_defaults(struct config *cfg)
     cfg->http_port = CONFIG_PORT_OFF;
     cfg->mqtts_port = 8883;
     cfg->mqtt_port = CONFIG_PORT_OFF;
+    cfg->mqtt_ws_port = CONFIG_PORT_OFF;
     cfg->streams_port = 9443;
     cfg->streams_plain_port = CONFIG_PORT_OFF;
     cfg->state_dir = strdup(DEFAULT_STATE_DIR);

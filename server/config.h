@@ -34,7 +34,8 @@ struct config {
     char *host_names[CONFIG_MAX_HOST_NAMES];
     size_t host_name_count;
     /* CONFIG_PORT_OFF, 0 for a free port chosen at start, or the port */
-    int https_port, http_port, mqtts_port, mqtt_port, streams_port, streams_plain_port;
+    int https_port, http_port, mqtts_port, mqtt_port, mqtt_ws_port, streams_port,
+        streams_plain_port;
     struct device_seed devices[CONFIG_MAX_DEVICES];
     size_t device_count;
     struct policy_key policy_keys[CONFIG_MAX_POLICY_KEYS];
@@ -42,6 +43,8 @@ struct config {
     int trace;
     char *ready_file;
     char *tls_cert, *tls_key, *tls_ca;
+    char *mosquitto;     /* --mosquitto: the broker binary, NULL to search */
+    char *broker_plugin; /* --broker-plugin: NULL for the one next to the executable */
     int show_help, show_version;
     char warnings[CONFIG_MAX_WARNINGS][200];
     size_t warning_count;

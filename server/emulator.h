@@ -11,6 +11,8 @@
 /* Audiences a SAS token may name: every --host-name plus localhost and 127.0.0.1. */
 #define EMULATOR_MAX_AUDIENCE_HOSTS (CONFIG_MAX_HOST_NAMES + 2)
 
+struct mqtt_endpoint;
+
 struct emulator {
     const struct config *cfg;
     struct registry *registry;
@@ -22,6 +24,7 @@ struct emulator {
     /* The ports actually bound, or CONFIG_PORT_OFF. */
     int https_port, http_port;
     char *state_dir;
+    struct mqtt_endpoint *mqtt; /* NULL until started (and in unit tests) */
 };
 
 #endif

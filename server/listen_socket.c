@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -77,4 +78,44 @@ enum listen_result listen_socket_open(const char *addr, int port, int *fd_out, i
     *fd_out = fd;
     *bound_port = bound_port_of(fd);
     return LISTEN_OK;
+}
+
+void listen_socket_describe(enum listen_result r, int err_no, const char *what, const char *flag,
+                            int port, const char *addr, char *out, size_t cap)
+{
+    switch (r) {
+    case LISTEN_ERR_PERMISSION:
+        snprintf(out, cap,
+                 "cannot bind the %s port %d on %s: permission denied. Fix: %s 8443 (or 0 for a "
+                 "free port), or allow low ports with `sudo setcap cap_net_bind_service=+ep "
+                 "$(command -v iothub-emulator)`, or run it in Docker",
+                 what, port, addr, flag);
+        return;
+    case LISTEN_ERR_IN_USE:
+        snprintf(out, cap,
+                 "cannot bind the %s port %d on %s: it is in use (another emulator?). Fix: stop "
+                 "it, or choose another port with %s N (0 for a free port)",
+                 what, port, addr, flag);
+        return;
+    case LISTEN_ERR_ADDRESS:
+        snprintf(out, cap, "cannot bind %s: the address is not on this machine (--listen)", addr);
+        return;
+    case LISTEN_ERR_OTHER:
+    case LISTEN_OK:
+        break;
+    }
+    snprintf(out, cap, "cannot bind the %s port %d on %s: %s", what, port, addr, strerror(err_no));
+}
+
+int listen_socket_reserve(const char *addr, int port, const char *what, const char *flag,
+                          int *chosen, char *reason, size_t reason_len)
+{
+    int fd = -1, err_no = 0;
+    enum listen_result r = listen_socket_open(addr, port, &fd, chosen, &err_no);
+    if (r != LISTEN_OK) {
+        listen_socket_describe(r, err_no, what, flag, port, addr, reason, reason_len);
+        return -1;
+    }
+    close(fd);
+    return 0;
 }

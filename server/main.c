@@ -1,7 +1,8 @@
 /* iothub-emulator: a local Azure IoT Hub with device streams (DESIGN.md §2).
  *
- * Start-up order: settings, state directory, registry, certificates, listening sockets (so a
- * port that cannot be bound fails before anything runs), endpoints, then the ready line. */
+ * Start-up order: settings, state directory, registry, certificates, the main endpoint's
+ * listening sockets (so a port that cannot be bound fails before anything runs), the MQTT
+ * endpoint (the broker and the hub's connection to it), the HTTP daemons, then the ready line. */
 #include "certs.h"
 #include "config.h"
 #include "emulator.h"
@@ -9,6 +10,7 @@
 #include "http_endpoint.h"
 #include "listen_socket.h"
 #include "log.h"
+#include "mqtt_endpoint.h"
 #include "ready.h"
 #include "registry.h"
 #include "seed.h"
@@ -74,35 +76,6 @@ static void build_audiences(struct emulator *emu)
     add_audience(emu, "127.0.0.1");
 }
 
-static void explain_bind_failure(const struct config *cfg, const struct listener *l,
-                                 enum listen_result r, int err_no)
-{
-    switch (r) {
-    case LISTEN_ERR_PERMISSION:
-        log_error("main",
-                  "cannot bind the %s port %d on %s: permission denied. Fix: %s 8443 (or 0 for a "
-                  "free port), or allow low ports with `sudo setcap cap_net_bind_service=+ep "
-                  "$(command -v iothub-emulator)`, or run it in Docker",
-                  l->what, l->requested, cfg->listen, l->flag);
-        return;
-    case LISTEN_ERR_IN_USE:
-        log_error("main",
-                  "cannot bind the %s port %d on %s: it is in use (another emulator?). Fix: stop "
-                  "it, or choose another port with %s N (0 for a free port)",
-                  l->what, l->requested, cfg->listen, l->flag);
-        return;
-    case LISTEN_ERR_ADDRESS:
-        log_error("main", "cannot bind %s: the address is not on this machine (--listen)",
-                  cfg->listen);
-        return;
-    case LISTEN_ERR_OTHER:
-    case LISTEN_OK:
-        break;
-    }
-    log_error("main", "cannot bind the %s port %d on %s: %s", l->what, l->requested, cfg->listen,
-              strerror(err_no));
-}
-
 static int open_listeners(const struct config *cfg, struct listener *ls, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -114,7 +87,10 @@ static int open_listeners(const struct config *cfg, struct listener *ls, size_t 
         enum listen_result r =
             listen_socket_open(cfg->listen, ls[i].requested, &ls[i].fd, &ls[i].port, &err_no);
         if (r != LISTEN_OK) {
-            explain_bind_failure(cfg, &ls[i], r, err_no);
+            char reason[400];
+            listen_socket_describe(r, err_no, ls[i].what, ls[i].flag, ls[i].requested, cfg->listen,
+                                   reason, sizeof reason);
+            log_error("main", "%s", reason);
             return -1;
         }
     }
@@ -179,6 +155,8 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
     int rc = open_listeners(emu->cfg, ls, 2);
     emu->https_port = ls[0].port;
     emu->http_port = ls[1].port;
+    if (rc == 0)
+        rc = mqtt_endpoint_start(emu, &emu->mqtt);
     for (size_t i = 0; i < 2 && rc == 0; i++) {
         char err[256];
         if (ls[i].fd < 0)
@@ -198,6 +176,8 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
         if (ls[i].fd >= 0)
             close(ls[i].fd);
     }
+    mqtt_endpoint_stop(emu->mqtt);
+    emu->mqtt = NULL;
     return rc;
 }
 

@@ -2,6 +2,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "mqtt_endpoint.h"
 
 #include "protocol/connstr.h"
 
@@ -55,13 +56,16 @@ static json_t *seeded_devices(const struct emulator *emu)
 
 static int write_ready_file(const struct emulator *emu, const char *service_cs)
 {
-    /* The MQTT and streaming endpoints are not served yet: their ports are null. */
+    /* The streaming endpoint is not served yet: its ports are null. */
+    struct mqtt_ports mqtt = mqtt_endpoint_ports(emu->mqtt);
+    json_t *ports = json_pack("{s:o, s:o, s:o, s:o, s:o, s:n, s:n}", "https",
+                              port_value(emu->https_port), "http", port_value(emu->http_port),
+                              "mqtts", port_value(mqtt.mqtts), "mqtt", port_value(mqtt.mqtt),
+                              "mqttWs", port_value(mqtt.mqtt_ws), "streams", "streamsPlain");
     json_t *doc =
-        json_pack("{s:s, s:{s:o, s:o, s:n, s:n, s:n, s:n}, s:s, s:s?, s:s, s:i, s:o}", "hostName",
-                  emu->host_name, "ports", "https", port_value(emu->https_port), "http",
-                  port_value(emu->http_port), "mqtts", "mqtt", "streams", "streamsPlain",
-                  "serviceConnectionString", service_cs, "caFile", emu->tls.ca_path, "stateDir",
-                  emu->state_dir, "pid", (int)getpid(), "devices", seeded_devices(emu));
+        json_pack("{s:s, s:o, s:s, s:s?, s:s, s:i, s:o}", "hostName", emu->host_name, "ports",
+                  ports, "serviceConnectionString", service_cs, "caFile", emu->tls.ca_path,
+                  "stateDir", emu->state_dir, "pid", (int)getpid(), "devices", seeded_devices(emu));
     char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2)) : NULL;
     json_decref(doc);
     int ok =
@@ -86,8 +90,12 @@ int ready_announce(const struct emulator *emu)
             snprintf(endpoint, sizeof endpoint, "https://%s:%d", emu->host_name, emu->https_port);
         else
             snprintf(endpoint, sizeof endpoint, "http://%s:%d", emu->host_name, emu->http_port);
-        printf("iothub-emulator ready: %s (main endpoint %s, CA %s)\n", service_cs, endpoint,
-               emu->tls.ca_path != NULL ? emu->tls.ca_path : "none");
+        struct mqtt_ports mqtt = mqtt_endpoint_ports(emu->mqtt);
+        char mqtts[32] = "off";
+        if (mqtt.mqtts != CONFIG_PORT_OFF)
+            snprintf(mqtts, sizeof mqtts, "port %d", mqtt.mqtts);
+        printf("iothub-emulator ready: %s (main endpoint %s, MQTTS %s, CA %s)\n", service_cs,
+               endpoint, mqtts, emu->tls.ca_path != NULL ? emu->tls.ca_path : "none");
         fflush(stdout);
     }
     free(service_cs);

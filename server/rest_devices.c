@@ -3,6 +3,7 @@
 
 #include "device_json.h"
 #include "keys.h"
+#include "mqtt_endpoint.h"
 
 #include "protocol/percent.h"
 
@@ -114,10 +115,14 @@ void rest_devices_put(struct rest_call *call)
     }
     struct device d;
     enum registry_result r = create_or_update(call, id, &patch, &d);
-    if (r == REGISTRY_OK)
-        reply_device(call, &d);
-    else
+    if (r != REGISTRY_OK) {
         registry_failed(call, r, id);
+        return;
+    }
+    /* A disabled device may not stay connected (issue 3). */
+    if (!d.enabled)
+        mqtt_endpoint_kick(call->emu->mqtt, id);
+    reply_device(call, &d);
 }
 
 void rest_devices_delete(struct rest_call *call)
@@ -127,10 +132,12 @@ void rest_devices_delete(struct rest_call *call)
         return;
     const char *if_match = call->req->header(call->req->ctx, "If-Match");
     enum registry_result r = registry_device_delete(call->emu->registry, id, if_match);
-    if (r == REGISTRY_OK)
-        call->res->status = 204;
-    else
+    if (r != REGISTRY_OK) {
         registry_failed(call, r, id);
+        return;
+    }
+    mqtt_endpoint_kick(call->emu->mqtt, id);
+    call->res->status = 204;
 }
 
 /* `top`: 1..LIST_MAX, default LIST_MAX. Returns 0 after answering 400. */

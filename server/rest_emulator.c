@@ -2,6 +2,8 @@
  * health checks, /emulator/ca.pem so clients can trust the dev CA (DESIGN.md §6). */
 #include "rest_routes.h"
 
+#include "mqtt_endpoint.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,19 +12,23 @@ static const char *endpoint_state(int port)
     return port == CONFIG_PORT_OFF ? "off" : "up";
 }
 
-/* Cheap: one SQLite no-op and the state already in memory. One field per component. */
+/* Cheap: one SQLite no-op and the state already in memory. One field per component; "mqtt" is
+ * the hub's link to its broker ("down" for a moment while a dead broker is restarted). */
 void rest_health(struct rest_call *call)
 {
     struct emulator *emu = call->emu;
     int registry_up = registry_ping(emu->registry) == REGISTRY_OK;
+    const char *mqtt = emu->mqtt == NULL ? "off" : mqtt_endpoint_link_up(emu->mqtt) ? "up" : "down";
+    int healthy = registry_up && strcmp(mqtt, "down") != 0;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     json_t *body = json_pack(
-        "{s:s, s:s, s:I, s:{s:s, s:s, s:s}}", "status", registry_up ? "healthy" : "unhealthy",
+        "{s:s, s:s, s:I, s:{s:s, s:s, s:s, s:s}, s:i}", "status", healthy ? "healthy" : "unhealthy",
         "version", IOTHUB_VERSION, "uptimeSeconds", (json_int_t)(now.tv_sec - emu->started.tv_sec),
         "components", "registry", registry_up ? "up" : "down", "https",
-        endpoint_state(emu->https_port), "http", endpoint_state(emu->http_port));
-    rest_json(call->res, registry_up ? 200 : 503, body);
+        endpoint_state(emu->https_port), "http", endpoint_state(emu->http_port), "mqtt", mqtt,
+        "brokerRestarts", (int)mqtt_endpoint_restarts(emu->mqtt));
+    rest_json(call->res, healthy ? 200 : 503, body);
 }
 
 void rest_ca_certificate(struct rest_call *call)

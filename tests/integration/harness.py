@@ -123,7 +123,9 @@ class Emulator:
         self.stdout_lines = []
 
     def command(self):
-        cmd = [EMULATOR, "--https-port", "0", "--ready-file", self.ready_file]
+        # Every port free-picked, so tests can run side by side.
+        cmd = [EMULATOR, "--https-port", "0", "--mqtts-port", "0", "--ready-file",
+               self.ready_file]
         cmd += ["--state-dir", self.state_dir] if self.state_dir else ["--ephemeral"]
         return cmd + self.args
 
@@ -193,6 +195,18 @@ class Emulator:
     def ca(self):
         return self.ready["caFile"]
 
+    def device_key(self, device_id):
+        res = self.request("GET", "/devices/" + urllib.parse.quote(device_id, safe=""),
+                           "registryRead")
+        assert res.status == 200, res.body
+        return res.json()["authentication"]["symmetricKey"]["primaryKey"]
+
+    def device_state(self, device_id):
+        res = self.request("GET", "/devices/" + urllib.parse.quote(device_id, safe=""),
+                           "registryRead")
+        assert res.status == 200, res.body
+        return res.json()
+
     def url(self, path):
         return "https://127.0.0.1:%d%s" % (self.ready["ports"]["https"], path)
 
@@ -203,3 +217,16 @@ class Emulator:
         if token is not None:
             headers["Authorization"] = token
         return curl(method, self.url(path), headers, body, cafile=self.ca)
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls an asynchronous effect (a registry field the emulator updates on an MQTT event)
+    until it holds or the deadline passes. Readiness of processes is never waited for this way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)

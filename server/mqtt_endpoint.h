@@ -1,0 +1,38 @@
+/* The MQTT endpoint devices connect to (issue 3): the supervised mosquitto child with the
+ * emulator's plugin, the hub's own connection to it, and the presence table fed by the plugin's
+ * events. */
+#ifndef MQTT_ENDPOINT_H
+#define MQTT_ENDPOINT_H
+
+#include "emulator.h"
+#include "presence.h"
+
+#include <stddef.h>
+
+struct mqtt_endpoint;
+
+/* The ports the broker serves; CONFIG_PORT_OFF for one that is off. */
+struct mqtt_ports {
+    int mqtts, mqtt, mqtt_ws;
+};
+
+/* Starts the broker and connects the hub to it. Returns 0 once the hub's connection is
+ * acknowledged; on failure the reason has been logged. */
+int mqtt_endpoint_start(struct emulator *emu, struct mqtt_endpoint **out);
+void mqtt_endpoint_stop(struct mqtt_endpoint *m);
+
+struct mqtt_ports mqtt_endpoint_ports(const struct mqtt_endpoint *m);
+
+/* Whether the client (a device id, or device/module) is connected and listening. m may be NULL
+ * (no broker): everyone is offline. */
+enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid);
+
+/* Disconnects a device and its modules (a device was disabled or deleted). m may be NULL. */
+void mqtt_endpoint_kick(struct mqtt_endpoint *m, const char *device_id);
+
+/* For /health: the hub's link to the broker, and how often the broker was restarted. */
+int mqtt_endpoint_link_up(struct mqtt_endpoint *m);
+unsigned mqtt_endpoint_restarts(struct mqtt_endpoint *m);
+int mqtt_endpoint_broker_pid(struct mqtt_endpoint *m);
+
+#endif

@@ -1,0 +1,62 @@
+#include "client_map.h"
+
+#include <stdlib.h>
+
+struct client_state *client_map_connect(struct strmap *m, const char *cid, const void *connection,
+                                        int clean_session)
+{
+    struct strmap_entry *e = strmap_put(m, cid);
+    if (e == NULL)
+        return NULL;
+    if (e->value == NULL && (e->value = calloc(1, sizeof(struct client_state))) == NULL) {
+        strmap_remove(m, cid);
+        return NULL;
+    }
+    struct client_state *s = e->value;
+    /* mosquitto hands a session on only from a persistent one to a persistent one (a clean
+     * session has no expiry interval to outlive its connection). */
+    int resumed = !clean_session && s->persistent;
+    if (!resumed)
+        s->subscribed = 0;
+    s->connection = connection;
+    s->persistent = !clean_session;
+    return s;
+}
+
+struct client_state *client_map_find(const struct strmap *m, const char *cid)
+{
+    struct strmap_entry *e = strmap_find(m, cid);
+    return e != NULL ? e->value : NULL;
+}
+
+int client_map_disconnect(struct strmap *m, const char *cid, const void *connection)
+{
+    struct client_state *s = client_map_find(m, cid);
+    if (s == NULL || s->connection != connection)
+        return 0;
+    s->connection = NULL;
+    if (!s->persistent)
+        free(strmap_remove(m, cid));
+    return 1;
+}
+
+struct each_args {
+    void (*fn)(const char *cid, struct client_state *s, void *arg);
+    void *arg;
+};
+
+static void visit(struct strmap_entry *e, void *arg)
+{
+    struct each_args *a = arg;
+    struct client_state *s = e->value;
+    if (s->connection != NULL)
+        a->fn(e->key, s, a->arg);
+}
+
+void client_map_each_connected(const struct strmap *m,
+                               void (*fn)(const char *cid, struct client_state *s, void *arg),
+                               void *arg)
+{
+    struct each_args a = {fn, arg};
+    strmap_each(m, visit, &a);
+}

@@ -1,0 +1,36 @@
+/* The plugin's view of connected clients: client id -> its current connection, and whether its
+ * session listens for stream requests.
+ *
+ * Takeover (prototypes.md §1 caveat 4): when a device connects again with the same client id,
+ * mosquitto reports the new connection before the old one's disconnect. The map keeps the newest
+ * connection, so the old one's disconnect is recognised as stale and not reported. */
+#ifndef CLIENT_MAP_H
+#define CLIENT_MAP_H
+
+#include "strmap.h"
+
+struct client_state {
+    const void *connection; /* the broker's struct mosquitto *, NULL while disconnected */
+    int subscribed;         /* the session holds a filter covering stream requests */
+    int persistent;         /* clean session false: the broker keeps the session */
+};
+
+/* Records a new connection and returns its state (subscribed says whether a resumed session
+ * already listens), or NULL when out of memory. Only a persistent session that follows a
+ * persistent one keeps its subscriptions, as in mosquitto. */
+struct client_state *client_map_connect(struct strmap *m, const char *cid, const void *connection,
+                                        int clean_session);
+
+/* The state of a client id, or NULL. */
+struct client_state *client_map_find(const struct strmap *m, const char *cid);
+
+/* Records a disconnect. Returns 1 when connection was the current one (a real disconnect), 0 when
+ * it was stale (taken over) or unknown. Clients without a persistent session are forgotten. */
+int client_map_disconnect(struct strmap *m, const char *cid, const void *connection);
+
+/* Calls fn(cid, state, arg) for every connected client; fn must not change the map. */
+void client_map_each_connected(const struct strmap *m,
+                               void (*fn)(const char *cid, struct client_state *s, void *arg),
+                               void *arg);
+
+#endif

@@ -1,0 +1,360 @@
+"""Devices connect over MQTT: the real mosquitto with the emulator's plugin (issue 3).
+
+Peers are independent: paho-mqtt devices over TLS (as the Azure SDKs connect), curl for the
+registry, and for the plugin-alone tests a mosquitto the test starts itself.
+"""
+import json
+import os
+import queue
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import Emulator, policy_key, sas_token, wait_until
+from mqtt_peer import (HUB_ID, PluginBroker, Peer, bus_id, connect_device, device_peer)
+
+RW = "registryReadWrite"
+POST = "$iothub/streams/POST/#"
+
+
+def connection_state(emu, device_id):
+    return emu.device_state(device_id)["connectionState"]
+
+
+def wait_state(emu, device_id, state):
+    wait_until(lambda: connection_state(emu, device_id) == state,
+               what="%s to be %s" % (device_id, state))
+
+
+class Devices(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emulator("--device", "dev1", "--device", "dev2", "--device", "dev3",
+                           "--mqtt-ws-port", "0").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.__exit__(None, None, None)
+
+    def connect(self, device_id, **kwargs):
+        peer = connect_device(self.emu, device_id, **kwargs)
+        self.addCleanup(peer.close)
+        return peer
+
+    def connack(self, device_id, **kwargs):
+        peer = device_peer(self.emu, device_id, **kwargs)
+        try:
+            return peer.connect("127.0.0.1", self.emu.ready["ports"]["mqtts"])
+        finally:
+            peer.close()
+
+    def test_connects_subscribes_and_shows_in_the_registry(self):
+        self.assertEqual(connection_state(self.emu, "dev1"), "Disconnected")
+        before = self.emu.device_state("dev1")["connectionStateUpdatedTime"]
+        peer = self.connect("dev1")
+        # Both filters the SDKs use, granted at QoS 0 (protocol.md rule 7).
+        self.assertEqual(peer.subscribe(POST), (0,))
+        self.assertEqual(peer.subscribe("$iothub/streams/res/#"), (0,))
+        wait_state(self.emu, "dev1", "Connected")
+        state = self.emu.device_state("dev1")
+        self.assertNotEqual(state["connectionStateUpdatedTime"], before)
+        self.assertNotEqual(state["lastActivityTime"], "0001-01-01T00:00:00")
+        peer.close()
+        wait_state(self.emu, "dev1", "Disconnected")
+
+    def test_publishes_count_as_activity(self):
+        peer = self.connect("dev2")
+        wait_state(self.emu, "dev2", "Connected")
+        first = self.emu.device_state("dev2")["lastActivityTime"]
+        time.sleep(0.01)  # lastActivityTime has 100 ns resolution; make the next one differ
+        peer.publish("$iothub/streams/res/200/?$rid=1")
+        wait_until(lambda: self.emu.device_state("dev2")["lastActivityTime"] != first,
+                   what="lastActivityTime to move")
+
+    def test_bad_credentials_get_connack_5(self):
+        host = self.emu.host
+        key = self.emu.device_key("dev1")
+        other_key = self.emu.device_key("dev2")
+        wrong = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+        cases = {
+            "wrong key": sas_token(host + "/devices/dev1", wrong),
+            "expired": sas_token(host + "/devices/dev1", key, expiry=int(time.time()) - 400),
+            "other device's token": sas_token(host + "/devices/dev2", other_key),
+            "garbage": "not a token",
+            "service policy": sas_token(host, policy_key("service"), "service"),
+        }
+        for name, token in cases.items():
+            self.assertEqual(self.connack("dev1", token=token), 5, name)
+        self.assertEqual(self.connack("nosuchdevice", key=key), 5)
+        self.assertEqual(self.connack("dev1", token=cases["wrong key"].replace("sig=", "sig=x")),
+                         5)
+        # Each refusal is logged once with its reason.
+        log = self.emu.log()
+        for reason in ("wrong key", "expired", "wrong audience", "unknown device",
+                       "is not a SAS token", "lacks the DeviceConnect"):
+            self.assertIn(reason, log)
+
+    def test_token_and_user_name_shapes_of_the_sdks(self):
+        host, key = self.emu.host, self.emu.device_key("dev3")
+        # The C SDK signs an unencoded sr; C# encodes it; a DeviceConnect policy works too.
+        for token in (sas_token(host + "/devices/dev3", key, sr_style="raw"),
+                      sas_token(host + "/devices/dev3", key, sr_style="lower", order="node"),
+                      sas_token(host + "/devices/dev3", policy_key("device"), "device")):
+            self.assertEqual(self.connack("dev3", token=token), 0)
+        c_username = host + "/dev3/?api-version=2017-11-08-preview&DeviceClientType=iothubclient%2F1.3.1"
+        self.assertEqual(self.connack("dev3", username=c_username), 0)
+        self.assertEqual(self.connack("dev3", username=host + "/dev1/?api-version=x"), 5)
+
+    def test_modules_connect_with_the_device_key(self):
+        peer = self.connect("dev3/mod1")
+        self.assertEqual(peer.subscribe(POST), (0,))
+        # A module's connection does not make its device Connected.
+        self.assertEqual(connection_state(self.emu, "dev3"), "Disconnected")
+
+    def test_devices_stay_under_iothub_streams(self):
+        peer = self.connect("dev1")
+        for topic in ("$hub/#", "$hub/to/dev2/#", "#", "$iothub/twin/#", "other/topic",
+                      "$SYS/#"):
+            self.assertEqual(peer.subscribe(topic), (128,), topic)
+        # A publish outside is dropped, and the device stays connected.
+        peer.publish("$hub/to/dev2/$iothub/streams/POST/x/?$rid=1&$url=u&$auth=a")
+        peer.publish("devices/dev1/messages/events/")
+        self.assertEqual(peer.subscribe(POST), (0,))
+        self.assertIn("may not subscribe to '$hub/#'", self.emu.log())
+
+    def test_reconnect_with_the_same_id_stays_connected(self):
+        first = self.connect("dev2")
+        wait_state(self.emu, "dev2", "Connected")
+        second = self.connect("dev2")
+        # The broker drops the first connection; the device stays Connected.
+        first.wait_disconnected()
+        first.close()
+        self.assertEqual(connection_state(self.emu, "dev2"), "Connected")
+        # A disconnect event for the old session would arrive right after the takeover; give
+        # the registry a moment to (wrongly) change, then check it did not.
+        probe = self.connect("dev1")
+        probe.close()
+        wait_state(self.emu, "dev1", "Disconnected")
+        self.assertEqual(connection_state(self.emu, "dev2"), "Connected")
+        second.close()
+        wait_state(self.emu, "dev2", "Disconnected")
+
+    def test_disabling_or_deleting_a_device_disconnects_it(self):
+        res = self.emu.request("PUT", "/devices/victim", RW, body=json.dumps({}))
+        self.assertEqual(res.status, 200)
+        key = res.json()["authentication"]["symmetricKey"]["primaryKey"]
+        peer = self.connect("victim")
+        wait_state(self.emu, "victim", "Connected")
+        res = self.emu.request("PUT", "/devices/victim", RW, headers={"If-Match": "*"},
+                               body=json.dumps({"status": "disabled"}))
+        self.assertEqual(res.status, 200, res.body)
+        peer.wait_disconnected()
+        self.assertEqual(self.connack("victim"), 5)
+        wait_until(lambda: "disabled: device 'victim'" in self.emu.log(), what="the refusal")
+        res = self.emu.request("PUT", "/devices/victim", RW, headers={"If-Match": "*"},
+                               body=json.dumps({"status": "enabled"}))
+        peer = self.connect("victim")
+        module = self.connect("victim/m1")
+        self.assertEqual(self.emu.request("DELETE", "/devices/victim", RW).status, 204)
+        peer.wait_disconnected()
+        module.wait_disconnected()
+        self.assertEqual(self.connack("victim", key=key), 5)
+
+    def test_mqtt_over_websockets(self):
+        peer = device_peer(self.emu, "dev3", transport="websockets")
+        self.addCleanup(peer.close)
+        rc = peer.connect("127.0.0.1", self.emu.ready["ports"]["mqttWs"],
+                          path="/$iothub/websocket")
+        self.assertEqual(rc, 0)
+        self.assertEqual(peer.subscribe(POST), (0,))
+
+    def test_health_reports_the_broker(self):
+        res = self.emu.request("GET", "/health")
+        self.assertEqual(res.json()["components"]["mqtt"], "up")
+
+
+class Supervision(unittest.TestCase):
+    def test_a_killed_broker_is_restarted_and_devices_reconnect(self):
+        with Emulator("--device", "dev1") as emu:
+            peer = connect_device(emu, "dev1")
+            peer.subscribe(POST)
+            wait_state(emu, "dev1", "Connected")
+            broker = broker_pid(emu)
+            os.kill(broker, signal.SIGKILL)
+            peer.wait_disconnected()
+            wait_state(emu, "dev1", "Disconnected")
+            # paho reconnects on its own, as the SDKs do; it must get in again.
+            wait_until(lambda: emu.request("GET", "/health").json()["brokerRestarts"] == 1,
+                       what="the broker restart")
+            self.assertNotEqual(broker_pid(emu), broker)
+            self.assertEqual(peer.connacks.get(timeout=30), 0)
+            wait_state(emu, "dev1", "Connected")
+            wait_until(lambda: emu.request("GET", "/health").json()["components"]["mqtt"] == "up",
+                       what="the hub to reconnect")
+            peer.close()
+            self.assertIn("starting it again", emu.log())
+
+    def test_missing_mosquitto_or_plugin_is_a_clear_error(self):
+        for flag in ("--broker-plugin", "--mosquitto"):
+            emu = Emulator(flag, "/nonexistent/file", expect_ready=False)
+            with emu:
+                self.assertEqual(emu.proc.wait(timeout=20), 1)
+                self.assertIn(flag + " /nonexistent/file", emu.log())
+                if flag == "--mosquitto":
+                    self.assertIn("apt-get install mosquitto", emu.log())
+
+    def test_a_taken_mqtts_port_is_explained(self):
+        import socket
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            emu = Emulator("--mqtts-port", str(port), expect_ready=False)
+            with emu:
+                self.assertEqual(emu.proc.wait(timeout=20), 1)
+                self.assertIn("--mqtts-port", emu.log())
+
+
+def broker_pid(emu):
+    """The emulator's mosquitto child."""
+    children = subprocess.run(["pgrep", "-P", str(emu.proc.pid), "-x", "mosquitto"],
+                              capture_output=True, text=True).stdout.split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+class PluginAlone(unittest.TestCase):
+    """The plugin in a mosquitto the test runs, the test playing the hub (prototypes.md §5)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.TemporaryDirectory()
+        # The emulator makes the registry (devices a, b, c/m keys) and stops.
+        with Emulator("--device", "a", "--device", "b", "--device", "c+1",
+                      state_dir=cls.state.name) as emu:
+            cls.keys = {d: emu.device_key(d) for d in ("a", "b", "c+1")}
+            cls.host = emu.host
+        cls.broker = PluginBroker(cls.state.name).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        cls.state.cleanup()
+
+    def device(self, cid, subscribe=True, clean_session=False):
+        device_id = cid.split("/")[0]
+        resource = "%s/devices/%s" % (self.host, cid.replace("/", "/modules/", 1))
+        peer = Peer(cid, "%s/%s/?api-version=1" % (self.host, cid),
+                    sas_token(resource, self.keys[device_id]), clean_session)
+        self.assertEqual(peer.connect("127.0.0.1", self.broker.port), 0)
+        self.addCleanup(peer.close)
+        if subscribe:
+            self.assertEqual(peer.subscribe(POST), (0,))
+        return peer
+
+    def hub(self):
+        hub = self.broker.hub()
+        self.addCleanup(hub.close)
+        self.assertEqual(hub.subscribe("$hub/evt/#"), (0,))
+        self.assertEqual(hub.subscribe("$hub/from/#"), (0,))
+        return hub
+
+    def expect(self, hub, topic, payload=None):
+        while True:
+            got_topic, got_payload = hub.receive()
+            if got_topic == topic and (payload is None or got_payload == payload):
+                return
+            # Events of other tests' clients may be interleaved; skip them.
+
+    def test_delivery_reaches_one_device_only(self):
+        hub = self.hub()
+        a, b = self.device("a"), self.device("b")
+        request = "$iothub/streams/POST/ssh/?$rid=7&$url=wss%3A%2F%2Fh%3A1%2Fbridges%2Fx&$auth=t"
+        hub.publish("$hub/to/a/" + request)
+        self.assertEqual(a.receive(), (request, b""))
+        b.nothing_received(within=0.3)
+        # Direct delivery needs no subscription, so the plugin itself refuses anything outside
+        # $iothub/ (prototypes.md §1 caveat 1).
+        hub.publish("$hub/to/a/other/topic")
+        hub.publish("$hub/to/a/$hub/evt/connected/b")
+        a.nothing_received(within=0.3)
+        self.assertIn("ignored hub topic", "".join(self.broker.log))
+
+    def test_ids_with_special_characters(self):
+        hub = self.hub()
+        c = self.device("c+1")
+        module = self.device("c+1/m#2")
+        request = "$iothub/streams/POST/x/?$rid=1&$url=u&$auth=a"
+        hub.publish("$hub/to/%s/%s" % (bus_id("c+1/m#2"), request))
+        self.assertEqual(module.receive()[0], request)
+        c.nothing_received(within=0.3)
+
+    def test_replies_are_tagged_with_the_device(self):
+        hub = self.hub()
+        a = self.device("a")
+        a.publish("$iothub/streams/res/200/?$rid=7")
+        self.expect(hub, "$hub/from/a/$iothub/streams/res/200/?$rid=7")
+        # A device cannot pose as another: the tag comes from the broker, not the topic.
+        b = self.device("b")
+        b.publish("$iothub/streams/res/400/?$rid=a")
+        self.expect(hub, "$hub/from/b/$iothub/streams/res/400/?$rid=a")
+
+    def test_events_and_takeover(self):
+        hub = self.hub()
+        a = self.device("a", subscribe=False, clean_session=True)
+        self.expect(hub, "$hub/evt/connected/a", b"")
+        a.subscribe(POST)
+        self.expect(hub, "$hub/evt/subscribed/a")
+        # Same id again: the new connection is reported first, then nothing for the old one.
+        # A clean session hands no subscriptions on, so the new one does not listen yet.
+        again = self.device("a", subscribe=False)
+        self.expect(hub, "$hub/evt/connected/a", b"")
+        a.wait_disconnected()
+        again.subscribe(POST)
+        self.expect(hub, "$hub/evt/subscribed/a")
+        again.close()
+        self.expect(hub, "$hub/evt/disconnected/a")
+        self.no_more(hub, "$hub/evt/disconnected/a")
+        # A persistent session (the SDKs' clean session false) comes back subscribed.
+        back = self.device("a", subscribe=False)
+        self.expect(hub, "$hub/evt/connected/a", b"subscribed")
+        back.close()
+        self.expect(hub, "$hub/evt/disconnected/a")
+
+    def no_more(self, hub, topic):
+        try:
+            while True:
+                got, _ = hub.receive(timeout=0.3)
+                self.assertNotEqual(got, topic, "reported twice")
+        except queue.Empty:
+            pass
+
+    def test_sync_repeats_who_is_connected(self):
+        b = self.device("b")
+        hub = self.hub()
+        hub.publish("$hub/sync")
+        self.expect(hub, "$hub/evt/connected/b", b"subscribed")
+        b.close()
+
+    def test_refusals_reach_the_hub(self):
+        hub = self.hub()
+        peer = Peer("a", "x/a/?", "SharedAccessSignature sr=x&sig=AAAA&se=1")
+        self.assertEqual(peer.connect("127.0.0.1", self.broker.port), 5)
+        peer.close()
+        self.expect(hub, "$hub/evt/refused/a")
+
+    def test_the_hub_role_needs_the_secret_and_the_socket(self):
+        wrong = Peer(HUB_ID, HUB_ID, "wrong", clean_session=True,
+                     unix_path=self.broker.socket)
+        self.assertEqual(wrong.connect(), 5)
+        wrong.close()
+        # The right secret over TCP is refused too.
+        tcp = Peer(HUB_ID, HUB_ID, self.broker.secret, clean_session=True)
+        self.assertEqual(tcp.connect("127.0.0.1", self.broker.port), 5)
+        tcp.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

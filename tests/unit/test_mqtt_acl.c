@@ -1,0 +1,129 @@
+/* Unit tests of server/mqtt_acl.[ch]: what a device may do on the broker, and which filters
+ * listen for every stream request. */
+#include "mqtt_acl.h"
+
+#include "unit.h"
+
+#include <stddef.h>
+
+static const int accesses[] = {MQTT_ACCESS_READ, MQTT_ACCESS_WRITE, MQTT_ACCESS_SUBSCRIBE,
+                               MQTT_ACCESS_UNSUBSCRIBE};
+#define ACCESS_COUNT (sizeof accesses / sizeof accesses[0])
+
+static void check_allowed(const char *topic, int expected)
+{
+    for (size_t i = 0; i < ACCESS_COUNT; i++) {
+        int got = mqtt_acl_device_allows(accesses[i], topic);
+        ck_assert_msg(got == expected, "mqtt_acl_device_allows(%d, '%s'): got %d, expected %d",
+                      accesses[i], topic != NULL ? topic : "NULL", got, expected);
+    }
+}
+
+static void check_covers(const char *filter, int expected)
+{
+    int got = mqtt_filter_covers_stream_requests(filter);
+    ck_assert_msg(got == expected, "mqtt_filter_covers_stream_requests('%s'): got %d, expected %d",
+                  filter, got, expected);
+}
+
+START_TEST(device_stays_under_iothub_streams)
+{
+    check_allowed("$iothub/streams/POST/#", 1);
+    check_allowed("$iothub/streams/res/#", 1);
+    check_allowed("$iothub/streams/res/200/?$rid=1", 1);
+    check_allowed("$iothub/streams/res/400/?$rid=1", 1);
+    check_allowed("$iothub/streams/POST/x/?$rid=1&$url=u&$auth=a", 1);
+    check_allowed("$iothub/streams/#", 1);
+    check_allowed("$iothub/streams/+/#", 1);
+}
+END_TEST
+
+START_TEST(device_refused_elsewhere)
+{
+    check_allowed("$iothub/twin/#", 0);
+    check_allowed("$iothub/twin/res/200/?$rid=1", 0);
+    check_allowed("$iothub/methods/POST/#", 0);
+    check_allowed("devices/dev1/messages/events/", 0);
+    check_allowed("$hub/#", 0);
+    check_allowed("$hub/to/dev2/$iothub/streams/POST/x", 0);
+    check_allowed("$hub/from/dev2/$iothub/streams/res/200/?$rid=1", 0);
+    check_allowed("$hub/evt/connected/dev2", 0);
+    check_allowed("#", 0);
+    check_allowed("+/streams/#", 0);
+    check_allowed("+/#", 0);
+    check_allowed("$iothub/+/POST/#", 0);
+    check_allowed("$iothub/#", 0);
+    check_allowed("$iothub/streams", 0);
+    check_allowed("$iothub/streamsX", 0);
+    check_allowed("$iothub/streamsX/POST/#", 0);
+    check_allowed("$IOTHUB/streams/POST/#", 0);
+    check_allowed("$iothub/Streams/POST/#", 0);
+    check_allowed("/$iothub/streams/POST/#", 0);
+    check_allowed("foo/bar", 0);
+    check_allowed("", 0);
+    check_allowed(NULL, 0);
+}
+END_TEST
+
+START_TEST(unknown_access_refused)
+{
+    static const int others[] = {0, 3, 5, 12, 15, 16, -1, 0x100};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        ck_assert_msg(!mqtt_acl_device_allows(others[i], "$iothub/streams/POST/#"),
+                      "access %d allowed", others[i]);
+    }
+    ck_assert_int_eq(MQTT_ACCESS_READ, 1);
+    ck_assert_int_eq(MQTT_ACCESS_WRITE, 2);
+    ck_assert_int_eq(MQTT_ACCESS_SUBSCRIBE, 4);
+    ck_assert_int_eq(MQTT_ACCESS_UNSUBSCRIBE, 8);
+}
+END_TEST
+
+START_TEST(covers_stream_requests)
+{
+    check_covers("$iothub/streams/POST/#", 1);
+    check_covers("$iothub/streams/#", 1);
+    check_covers("$iothub/streams/+/#", 1);
+    check_covers("$iothub/streams/POST/+/+", 1);
+    check_covers("$iothub/+/POST/#", 1);
+    check_covers("$iothub/#", 1);
+    check_covers("$iothub/streams/res/#", 0);
+    check_covers("$iothub/streams/POST/x/#", 0);
+    check_covers("$iothub/streams/POST/+", 0);
+    check_covers("$iothub/streams/POST/+/+/+", 0);
+    check_covers("$iothub/streams/POST", 0);
+    check_covers("#", 0);
+    check_covers("+/streams/POST/#", 0);
+    check_covers("$iothub/twin/#", 0);
+}
+END_TEST
+
+START_TEST(covers_does_not_depend_on_the_probe_stream_name)
+{
+    /* A filter naming one stream does not listen for every stream request, whatever that name:
+     * the same answer as for "$iothub/streams/POST/x/#". */
+    check_covers("$iothub/streams/POST/x/#", 0);
+    check_covers("$iothub/streams/POST/stream/#", 0);
+    check_covers("$iothub/streams/POST/stream/+", 0);
+}
+END_TEST
+
+static Suite *mqtt_acl_suite(void)
+{
+    Suite *s = suite_create("mqtt_acl");
+    TCase *acl = tcase_create("acl");
+    tcase_add_test(acl, device_stays_under_iothub_streams);
+    tcase_add_test(acl, device_refused_elsewhere);
+    tcase_add_test(acl, unknown_access_refused);
+    suite_add_tcase(s, acl);
+    TCase *match = tcase_create("filter");
+    tcase_add_test(match, covers_stream_requests);
+    tcase_add_test(match, covers_does_not_depend_on_the_probe_stream_name);
+    suite_add_tcase(s, match);
+    return s;
+}
+
+int main(void)
+{
+    return unit_run(mqtt_acl_suite());
+}
