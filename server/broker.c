@@ -50,30 +50,35 @@ static void exec_child(const struct broker *b, int out_fd, pid_t parent)
         _exit(127);
     dup2(out_fd, STDOUT_FILENO);
     dup2(out_fd, STDERR_FILENO);
-    close_range(3, ~0U, 0); /* descriptors libraries opened without O_CLOEXEC stay ours */
+    /* Descriptors libraries opened without O_CLOEXEC stay ours (close_range needs Linux 5.9). */
+    if (close_range(3, ~0U, 0) != 0) {
+        for (int fd = 3; fd < 4096; fd++)
+            close(fd);
+    }
     char *const argv[] = {"mosquitto", "-c", b->conf_path, NULL};
     execv(b->mosquitto_path, argv);
     _exit(127);
 }
 
-/* Returns the read end of the child's stdout and stderr, or -1. */
+/* Returns the read end of the child's stdout and stderr, or -1 (also when broker_stop came
+ * first). The fork happens under the lock, so broker_stop either sees the pid or stops it. */
 static int spawn(struct broker *b)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return -1;
     pid_t parent = getpid();
-    pid_t pid = fork();
+    pthread_mutex_lock(&b->lock);
+    pid_t pid = b->stopping ? -1 : fork();
     if (pid == 0)
         exec_child(b, fds[1], parent);
+    b->pid = pid;
+    pthread_mutex_unlock(&b->lock);
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
         return -1;
     }
-    pthread_mutex_lock(&b->lock);
-    b->pid = pid;
-    pthread_mutex_unlock(&b->lock);
     return fds[0];
 }
 
@@ -99,6 +104,9 @@ static void relay_line(struct broker *b, char *line)
 {
     if (expected_warning(line)) {
         log_trace("broker", "mosquitto: %s", line);
+    } else if (strncmp(line, "iothub: ", 8) == 0) {
+        /* the plugin's own lines: refusals it could not send to the hub */
+        log_info("mqtt", "%s", line + 8);
     } else if (strncmp(line, "Error", 5) == 0) {
         log_error("broker", "mosquitto: %s", line);
         pthread_mutex_lock(&b->lock);
@@ -143,14 +151,21 @@ static void relay_output(struct broker *b, int fd)
     close(fd);
 }
 
+/* Waits for the child to exit, forgets its pid, and only then reaps it: until it is reaped the
+ * pid cannot be reused, so signal_child never hits another process. */
 static int wait_child(struct broker *b)
 {
-    int status = 0;
-    while (waitpid(b->pid, &status, 0) < 0 && errno == EINTR)
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    while (waitid(P_PID, (id_t)b->pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
         ;
     pthread_mutex_lock(&b->lock);
+    pid_t pid = b->pid;
     b->pid = -1;
     pthread_mutex_unlock(&b->lock);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
     return status;
 }
 
@@ -251,7 +266,7 @@ int broker_start(const char *mosquitto_path, const char *conf_path, struct broke
     b->conf_path = strdup(conf_path);
     b->pid = -1;
     pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->changed, NULL);
+    deadline_cond_init(&b->changed);
     if (b->mosquitto_path == NULL || b->conf_path == NULL ||
         pthread_create(&b->thread, NULL, supervise, b) != 0) {
         snprintf(err, err_len, "cannot start the broker supervisor");

@@ -165,7 +165,7 @@ int hub_client_start(const char *socket_path, const char *secret,
         return -1;
     hc->h = *h;
     pthread_mutex_init(&hc->lock, NULL);
-    pthread_cond_init(&hc->changed, NULL);
+    deadline_cond_init(&hc->changed);
     int rc = (hc->mosq = new_client(hc, secret)) != NULL ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
     /* Port 0 with a path: libmosquitto connects to the Unix socket. */
     if (rc == MOSQ_ERR_SUCCESS)
@@ -187,8 +187,10 @@ void hub_client_stop(struct hub_client *hc)
     if (hc == NULL)
         return;
     if (hc->mosq != NULL) {
+        /* Not forced: a cancelled loop thread could die holding the presence or registry lock;
+         * after the disconnect it ends on its own. */
         mosquitto_disconnect(hc->mosq);
-        mosquitto_loop_stop(hc->mosq, true);
+        mosquitto_loop_stop(hc->mosq, false);
     }
     hub_client_free(hc);
 }

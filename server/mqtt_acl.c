@@ -1,19 +1,41 @@
 #include "mqtt_acl.h"
 
+/* mosquitto_plugin.h needs mosquitto_broker.h first; they define MOSQ_ACL_*. */
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
 #include <string.h>
 
-static const char device_root[] = "$iothub/streams/";
+static const char subscribe_root[] = "$iothub/streams/";
+static const char answer_root[] = "$iothub/streams/res/";
+
+/* Ours and mosquitto's names for the same access values. */
+_Static_assert(MQTT_ACCESS_READ == MOSQ_ACL_READ, "ACL access values");
+_Static_assert(MQTT_ACCESS_WRITE == MOSQ_ACL_WRITE, "ACL access values");
+_Static_assert(MQTT_ACCESS_SUBSCRIBE == MOSQ_ACL_SUBSCRIBE, "ACL access values");
+_Static_assert(MQTT_ACCESS_UNSUBSCRIBE == MOSQ_ACL_UNSUBSCRIBE, "ACL access values");
+
+static int starts_with(const char *topic, const char *root, size_t root_len)
+{
+    return strncmp(topic, root, root_len) == 0;
+}
 
 int mqtt_acl_device_allows(int access, const char *topic)
 {
     if (topic == NULL)
         return 0;
     switch (access) {
-    case MQTT_ACCESS_READ:
-    case MQTT_ACCESS_WRITE:
     case MQTT_ACCESS_SUBSCRIBE:
     case MQTT_ACCESS_UNSUBSCRIBE:
-        return strncmp(topic, device_root, sizeof device_root - 1) == 0;
+        return starts_with(topic, subscribe_root, sizeof subscribe_root - 1);
+    case MQTT_ACCESS_WRITE:
+        return starts_with(topic, answer_root, sizeof answer_root - 1);
+    case MQTT_ACCESS_READ:
+        /* Everything a device must get arrives by the plugin's direct delivery, which skips this
+         * check. A regular delivery could only come from another device, through a publish
+         * the plugin never saw, such as a will message: never. */
+        return 0;
     }
     return 0;
 }

@@ -1,6 +1,7 @@
-/* What a device may do on the broker (issue 3): publish and subscribe under $iothub/streams/
- * only, and never anything under $hub/, the hub's private topics. Pure functions, used by the
- * mosquitto plugin's ACL callback. */
+/* What a device may do on the broker (issue 3): subscribe under $iothub/streams/, publish its
+ * answers under $iothub/streams/res/, and receive nothing by a regular delivery (stream requests
+ * come by the plugin's direct delivery). Never anything under $hub/, the hub's private topics.
+ * Pure functions, used by the mosquitto plugin's ACL callback. */
 #ifndef MQTT_ACL_H
 #define MQTT_ACL_H
 
@@ -12,7 +13,8 @@ enum mqtt_access {
     MQTT_ACCESS_UNSUBSCRIBE = 8,
 };
 
-/* 1 when a device may do access on topic (a topic name, or a filter for (un)subscribe). */
+/* 1 when a device may do access on topic (a topic name, or a filter for (un)subscribe). A
+ * device's will message is published with the same WRITE check, and delivered only to readers. */
 int mqtt_acl_device_allows(int access, const char *topic);
 
 /* 1 when a device subscribing to filter receives every stream request, whatever its name

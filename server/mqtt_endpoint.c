@@ -31,13 +31,35 @@ struct mqtt_endpoint {
     char secret[65];
 };
 
+/* A connected device that the registry no longer allows (deleted or disabled while the kick
+ * could not reach the broker) is disconnected now. */
+static void enforce_registry(struct mqtt_endpoint *m, const char *cid)
+{
+    char device_id[IH_ID_MAX_LEN + 1];
+    size_t n = strcspn(cid, "/");
+    struct device d;
+    if (n >= sizeof device_id)
+        return;
+    memcpy(device_id, cid, n);
+    device_id[n] = '\0';
+    enum registry_result r = registry_device_get(m->emu->registry, device_id, &d);
+    if (r == REGISTRY_NOT_FOUND || (r == REGISTRY_OK && !d.enabled)) {
+        log_info("mqtt", "disconnecting '%s': device '%s' is %s", cid, device_id,
+                 r == REGISTRY_NOT_FOUND ? "deleted" : "disabled");
+        hub_client_kick(m->hub, device_id);
+    }
+}
+
 static void on_event(void *ctx, enum hub_bus_kind kind, const char *cid, const char *payload)
 {
     struct mqtt_endpoint *m = ctx;
-    if (kind == HUB_BUS_REFUSED)
+    if (kind == HUB_BUS_REFUSED) {
         log_info("mqtt", "refused '%s': %s", cid, payload);
-    else
-        presence_apply(m->presence, kind, cid, payload);
+        return;
+    }
+    presence_apply(m->presence, kind, cid, payload);
+    if (kind == HUB_BUS_CONNECTED)
+        enforce_registry(m, cid);
 }
 
 static void on_publish(void *ctx, const char *cid, const char *topic, const void *payload,

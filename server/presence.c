@@ -6,8 +6,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PRESENCE_BUCKETS 4096
+/* lastActivityTime is written at most this often per client: it is a hint, not a log. */
+#define TOUCH_INTERVAL_SECONDS 1
 
 struct presence {
     pthread_mutex_t lock;
@@ -17,6 +20,7 @@ struct presence {
 
 struct client_presence {
     int subscribed;
+    time_t last_touch; /* CLOCK_MONOTONIC seconds */
 };
 
 struct presence *presence_new(struct registry *reg)
@@ -40,11 +44,11 @@ void presence_free(struct presence *p)
     free(p);
 }
 
-/* Only a device's own connection changes its registry state; a module's does not. */
-static void record_connection(struct presence *p, const char *cid, int connected)
+static time_t monotonic_seconds(void)
 {
-    if (strchr(cid, '/') == NULL)
-        registry_device_set_connected(p->registry, cid, connected);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec;
 }
 
 /* Callers hold the lock. Returns the client's entry, created when new. */
@@ -58,43 +62,80 @@ static struct client_presence *connect_locked(struct presence *p, const char *ci
     return e != NULL ? e->value : NULL;
 }
 
-void presence_apply(struct presence *p, enum hub_bus_kind kind, const char *cid,
-                    const char *payload)
+/* Updates the table; returns 1 when the client's connection state changed (connected or
+ * disconnected), which the registry must hear of. */
+static int apply_locked(struct presence *p, enum hub_bus_kind kind, const char *cid,
+                        const char *payload)
 {
-    pthread_mutex_lock(&p->lock);
     struct strmap_entry *e = strmap_find(&p->clients, cid);
     struct client_presence *c = e != NULL ? e->value : NULL;
     switch (kind) {
     case HUB_BUS_CONNECTED:
-        if ((c = connect_locked(p, cid)) != NULL)
-            c->subscribed = payload != NULL && strcmp(payload, "subscribed") == 0;
-        log_info("mqtt", "'%s' connected%s", cid,
-                 c != NULL && c->subscribed ? " (resumed session, listening for streams)" : "");
-        record_connection(p, cid, 1);
-        break;
+        if (c == NULL && (c = connect_locked(p, cid)) == NULL)
+            return 0;
+        c->subscribed = payload != NULL && strcmp(payload, "subscribed") == 0;
+        c->last_touch = monotonic_seconds();
+        return 1;
     case HUB_BUS_SUBSCRIBED:
     case HUB_BUS_UNSUBSCRIBED:
         if (c != NULL)
             c->subscribed = kind == HUB_BUS_SUBSCRIBED;
-        log_trace("mqtt", "'%s' %s stream requests", cid,
-                  kind == HUB_BUS_SUBSCRIBED ? "listens for" : "stopped listening for");
-        break;
+        return 0;
     case HUB_BUS_DISCONNECTED:
         free(strmap_remove(&p->clients, cid));
-        log_info("mqtt", "'%s' disconnected", cid);
-        record_connection(p, cid, 0);
-        break;
+        return 1;
     default:
-        break;
+        return 0;
     }
+}
+
+/* Only a device's own connection changes its registry state; a module's does not. */
+static int is_device(const char *cid)
+{
+    return strchr(cid, '/') == NULL;
+}
+
+void presence_apply(struct presence *p, enum hub_bus_kind kind, const char *cid,
+                    const char *payload)
+{
+    pthread_mutex_lock(&p->lock);
+    int changed = apply_locked(p, kind, cid, payload);
     pthread_mutex_unlock(&p->lock);
+    if (kind == HUB_BUS_CONNECTED)
+        log_info("mqtt", "'%s' connected%s", cid,
+                 payload != NULL && strcmp(payload, "subscribed") == 0
+                     ? " (resumed session, listening for streams)"
+                     : "");
+    else if (kind == HUB_BUS_DISCONNECTED)
+        log_info("mqtt", "'%s' disconnected", cid);
+    else
+        log_trace("mqtt", "'%s' %s stream requests", cid,
+                  kind == HUB_BUS_SUBSCRIBED ? "listens for" : "stopped listening for");
+    /* The registry is written outside the lock: presence_get (the HTTP thread) never waits on
+     * SQLite. */
+    if (changed && is_device(cid))
+        registry_device_set_connected(p->registry, cid, kind == HUB_BUS_CONNECTED);
+}
+
+/* Whether cid's activity is due to be written again, and notes that it is. */
+static int touch_due(struct presence *p, const char *cid)
+{
+    time_t now = monotonic_seconds();
+    pthread_mutex_lock(&p->lock);
+    struct strmap_entry *e = strmap_find(&p->clients, cid);
+    struct client_presence *c = e != NULL ? e->value : NULL;
+    int due = c == NULL || now - c->last_touch >= TOUCH_INTERVAL_SECONDS;
+    if (c != NULL && due)
+        c->last_touch = now;
+    pthread_mutex_unlock(&p->lock);
+    return due;
 }
 
 void presence_touch(struct presence *p, const char *cid)
 {
     char device[IH_ID_MAX_LEN + 1];
     size_t n = strcspn(cid, "/");
-    if (n >= sizeof device)
+    if (n >= sizeof device || !touch_due(p, cid))
         return;
     memcpy(device, cid, n);
     device[n] = '\0';
@@ -105,8 +146,8 @@ void presence_reset(struct presence *p)
 {
     pthread_mutex_lock(&p->lock);
     strmap_clear(&p->clients, free);
-    registry_reset_connections(p->registry);
     pthread_mutex_unlock(&p->lock);
+    registry_reset_connections(p->registry);
 }
 
 enum presence_state presence_get(struct presence *p, const char *cid)

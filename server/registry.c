@@ -18,6 +18,9 @@ struct registry {
     sqlite3 *db;       /* identity writes: synchronous=FULL, committed before the reply */
     sqlite3 *state_db; /* connection state: synchronous=NORMAL, rebuilt at every start */
     pthread_mutex_t lock;
+    /* The state connection has its own lock, so a device's connect never waits for an identity
+     * write's fsync (and the other way round). */
+    pthread_mutex_t state_lock;
 };
 
 struct default_policy {
@@ -243,6 +246,7 @@ enum registry_result registry_open(const char *path, struct registry **out, char
         return REGISTRY_ERR;
     }
     pthread_mutex_init(&reg->lock, NULL);
+    pthread_mutex_init(&reg->state_lock, NULL);
     int rc = sqlite3_open_v2(
         path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK || configure(reg, path) != REGISTRY_OK ||
@@ -263,6 +267,7 @@ void registry_close(struct registry *reg)
     sqlite3_close(reg->state_db);
     sqlite3_close(reg->db);
     pthread_mutex_destroy(&reg->lock);
+    pthread_mutex_destroy(&reg->state_lock);
     free(reg);
 }
 
@@ -596,7 +601,7 @@ static enum registry_result update_state(struct registry *reg, const char *sql, 
     char now[TIME_TEXT_SIZE];
     now_text(now);
     enum registry_result r = REGISTRY_OK;
-    lock(reg);
+    pthread_mutex_lock(&reg->state_lock);
     if (sqlite3_prepare_v2(reg->state_db, sql, -1, &st, NULL) != SQLITE_OK) {
         log_error("registry", "preparing a state update failed: %s", sqlite3_errmsg(reg->state_db));
         r = REGISTRY_ERR;
@@ -610,7 +615,7 @@ static enum registry_result update_state(struct registry *reg, const char *sql, 
     }
 done:
     sqlite3_finalize(st);
-    unlock(reg);
+    pthread_mutex_unlock(&reg->state_lock);
     return r;
 }
 
@@ -620,9 +625,10 @@ enum registry_result registry_device_set_connected(struct registry *reg, const c
     return update_state(reg,
                         connected ? "UPDATE devices SET connection_state = 'Connected', "
                                     "connection_state_updated_time = ?2, last_activity_time = ?2 "
-                                    "WHERE device_id = ?1"
+                                    "WHERE device_id = ?1 AND connection_state != 'Connected'"
                                   : "UPDATE devices SET connection_state = 'Disconnected', "
-                                    "connection_state_updated_time = ?2 WHERE device_id = ?1",
+                                    "connection_state_updated_time = ?2 WHERE device_id = ?1 "
+                                    "AND connection_state = 'Connected'",
                         id);
 }
 

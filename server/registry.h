@@ -87,7 +87,8 @@ enum registry_result registry_device_list(struct registry *reg, size_t max, stru
                                           size_t *count);
 
 /* Connection state (issue 3). Written with relaxed durability (it is rebuilt at every start):
- * connectionState and its time, and lastActivityTime on connect and on each publish. */
+ * connectionState and its time when the state changes, and lastActivityTime on connect and on
+ * publishes. */
 enum registry_result registry_device_set_connected(struct registry *reg, const char *id,
                                                    int connected);
 enum registry_result registry_device_touch(struct registry *reg, const char *id);

@@ -1,6 +1,52 @@
 #include "client_map.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+static void forget_filters(struct client_state *s)
+{
+    for (size_t i = 0; i < s->covering_count; i++)
+        free(s->covering[i]);
+    free(s->covering);
+    s->covering = NULL;
+    s->covering_count = 0;
+}
+
+void client_state_free(void *state)
+{
+    struct client_state *s = state;
+    if (s != NULL)
+        forget_filters(s);
+    free(s);
+}
+
+int client_listens(const struct client_state *s)
+{
+    return s->covering_count > 0;
+}
+
+int client_note_filter(struct client_state *s, const char *filter, int subscribe)
+{
+    for (size_t i = 0; i < s->covering_count; i++) {
+        if (strcmp(s->covering[i], filter) != 0)
+            continue;
+        if (!subscribe) {
+            free(s->covering[i]);
+            s->covering[i] = s->covering[--s->covering_count];
+        }
+        return 0;
+    }
+    if (!subscribe)
+        return 0;
+    char **grown = realloc(s->covering, (s->covering_count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    s->covering = grown;
+    if ((s->covering[s->covering_count] = strdup(filter)) == NULL)
+        return -1;
+    s->covering_count++;
+    return 0;
+}
 
 struct client_state *client_map_connect(struct strmap *m, const char *cid, const void *connection,
                                         int clean_session)
@@ -17,7 +63,7 @@ struct client_state *client_map_connect(struct strmap *m, const char *cid, const
      * session has no expiry interval to outlive its connection). */
     int resumed = !clean_session && s->persistent;
     if (!resumed)
-        s->subscribed = 0;
+        forget_filters(s);
     s->connection = connection;
     s->persistent = !clean_session;
     return s;
@@ -36,7 +82,7 @@ int client_map_disconnect(struct strmap *m, const char *cid, const void *connect
         return 0;
     s->connection = NULL;
     if (!s->persistent)
-        free(strmap_remove(m, cid));
+        client_state_free(strmap_remove(m, cid));
     return 1;
 }
 

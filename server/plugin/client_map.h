@@ -11,15 +11,26 @@
 
 struct client_state {
     const void *connection; /* the broker's struct mosquitto *, NULL while disconnected */
-    int subscribed;         /* the session holds a filter covering stream requests */
-    int persistent;         /* clean session false: the broker keeps the session */
+    char **covering;        /* the session's filters that cover stream requests */
+    size_t covering_count;
+    int persistent; /* clean session false: the broker keeps the session */
 };
 
-/* Records a new connection and returns its state (subscribed says whether a resumed session
+/* Records a new connection and returns its state (client_listens says whether a resumed session
  * already listens), or NULL when out of memory. Only a persistent session that follows a
  * persistent one keeps its subscriptions, as in mosquitto. */
 struct client_state *client_map_connect(struct strmap *m, const char *cid, const void *connection,
                                         int clean_session);
+
+/* Whether the session holds at least one filter covering stream requests. */
+int client_listens(const struct client_state *s);
+
+/* Adds (subscribe) or removes (unsubscribe) a covering filter; subscribing twice to the same
+ * filter keeps one, as in MQTT. Returns 0, or -1 when out of memory. */
+int client_note_filter(struct client_state *s, const char *filter, int subscribe);
+
+/* Frees a state (for strmap_free). */
+void client_state_free(void *state);
 
 /* The state of a client id, or NULL. */
 struct client_state *client_map_find(const struct strmap *m, const char *cid);

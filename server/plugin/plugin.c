@@ -27,6 +27,8 @@
 
 #define MAX_HOSTS 20
 #define CLIENT_BUCKETS 4096
+/* A topic's length is a 16-bit field (MQTT 3.1.1 §1.5.3). */
+#define MQTT_TOPIC_MAX 65535
 
 struct plugin {
     mosquitto_plugin_id_t *id;
@@ -115,18 +117,22 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         report_refusal(p, ev->client, cid, r == DEVICE_AUTH_OK ? "out of memory" : reason);
         return MOSQ_ERR_AUTH;
     }
-    send_event(p, HUB_BUS_CONNECTED, cid, e->subscribed ? "subscribed" : "");
+    send_event(p, HUB_BUS_CONNECTED, cid, client_listens(e) ? "subscribed" : "");
     return MOSQ_ERR_SUCCESS;
 }
 
-/* A (un)subscription that covers stream requests changes what the hub may send the device. */
+/* A (un)subscription that covers stream requests can change whether the hub may send the
+ * device a stream request; the hub hears of it when it does. */
 static void note_subscription(struct plugin *p, const char *cid, int access, const char *filter)
 {
     struct client_state *e = client_map_find(&p->clients, cid);
     if (e == NULL || !mqtt_filter_covers_stream_requests(filter))
         return;
-    e->subscribed = access == MQTT_ACCESS_SUBSCRIBE;
-    send_event(p, e->subscribed ? HUB_BUS_SUBSCRIBED : HUB_BUS_UNSUBSCRIBED, cid, "");
+    int listened = client_listens(e);
+    if (client_note_filter(e, filter, access == MQTT_ACCESS_SUBSCRIBE) != 0)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: out of memory noting a subscription");
+    if (client_listens(e) != listened)
+        send_event(p, listened ? HUB_BUS_UNSUBSCRIBED : HUB_BUS_SUBSCRIBED, cid, "");
 }
 
 static int on_acl_check(int event, void *event_data, void *userdata)
@@ -154,7 +160,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 
 static void send_connected(const char *cid, struct client_state *s, void *arg)
 {
-    send_event(arg, HUB_BUS_CONNECTED, cid, s->subscribed ? "subscribed" : "");
+    send_event(arg, HUB_BUS_CONNECTED, cid, client_listens(s) ? "subscribed" : "");
 }
 
 struct kick_list {
@@ -213,11 +219,16 @@ static void handle_hub_message(struct plugin *p, struct mosquitto_evt_message *e
 
 /* The device's topic becomes $hub/from/{cid}/{topic}, which only the hub subscribes to; the
  * broker adopts event_data.topic but leaves the old one to the plugin (prototypes.md §1 iv). */
-static int retag_device_message(const char *cid, struct mosquitto_evt_message *ev)
+static int retag_device_message(struct plugin *p, const char *cid, struct mosquitto_evt_message *ev)
 {
     char *topic = NULL;
     if (hub_bus_format(HUB_BUS_FROM, cid, ev->topic, &topic) != IH_OK)
         return MOSQ_ERR_ACL_DENIED;
+    if (strlen(topic) > MQTT_TOPIC_MAX) {
+        free(topic);
+        report_refusal(p, ev->client, cid, "published a topic too long to forward to the hub");
+        return MOSQ_ERR_ACL_DENIED;
+    }
     char *copy = mosquitto_strdup(topic);
     free(topic);
     if (copy == NULL)
@@ -238,7 +249,7 @@ static int on_message(int event, void *event_data, void *userdata)
         handle_hub_message(p, ev);
         return MOSQ_ERR_ACL_DENIED; /* handled here; nothing to route */
     }
-    return cid != NULL ? retag_device_message(cid, ev) : MOSQ_ERR_ACL_DENIED;
+    return cid != NULL ? retag_device_message(p, cid, ev) : MOSQ_ERR_ACL_DENIED;
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
@@ -260,12 +271,15 @@ static int read_options(struct plugin *p, struct mosquitto_opt *opts, int count,
                         const char **registry)
 {
     for (int i = 0; i < count; i++) {
+        char **slot = strcmp(opts[i].key, "hub_secret") == 0 ? &p->hub_secret
+                      : strcmp(opts[i].key, "hosts") == 0    ? &p->hosts_text
+                                                             : NULL;
         if (strcmp(opts[i].key, "registry") == 0)
             *registry = opts[i].value;
-        else if (strcmp(opts[i].key, "hub_secret") == 0)
-            p->hub_secret = strdup(opts[i].value);
-        else if (strcmp(opts[i].key, "hosts") == 0)
-            p->hosts_text = strdup(opts[i].value);
+        if (slot != NULL) {
+            free(*slot);
+            *slot = strdup(opts[i].value);
+        }
     }
     if (*registry == NULL || p->hub_secret == NULL || p->hosts_text == NULL) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: plugin_opt_registry, plugin_opt_hub_secret "
@@ -273,9 +287,13 @@ static int read_options(struct plugin *p, struct mosquitto_opt *opts, int count,
         return -1;
     }
     char *save = NULL;
-    for (char *h = strtok_r(p->hosts_text, ",", &save); h != NULL && p->host_count < MAX_HOSTS;
-         h = strtok_r(NULL, ",", &save))
+    for (char *h = strtok_r(p->hosts_text, ",", &save); h != NULL; h = strtok_r(NULL, ",", &save)) {
+        if (p->host_count == MAX_HOSTS) {
+            mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: more than %d host names", MAX_HOSTS);
+            return -1;
+        }
         p->hosts[p->host_count++] = h;
+    }
     return 0;
 }
 
@@ -284,7 +302,7 @@ static void plugin_free(struct plugin *p)
     if (p == NULL)
         return;
     registry_reader_close(p->registry);
-    strmap_free(&p->clients, free);
+    strmap_free(&p->clients, client_state_free);
     if (p->hub_secret != NULL)
         OPENSSL_cleanse(p->hub_secret, strlen(p->hub_secret));
     free(p->hub_secret);
@@ -324,7 +342,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return MOSQ_ERR_UNKNOWN;
     }
     *userdata = p;
-    mosquitto_log_printf(MOSQ_LOG_INFO, "iothub: plugin ready");
+    mosquitto_log_printf(MOSQ_LOG_DEBUG, "iothub: plugin ready");
     return MOSQ_ERR_SUCCESS;
 }
 

@@ -121,7 +121,9 @@ def connect_device(emu, device_id, **kwargs):
 
 class PluginBroker:
     """mosquitto with the emulator's plugin and a registry made by the emulator, but no emulator:
-    the test plays the hub itself, over the plugin's private socket."""
+    the test plays the hub itself, over the plugin's private socket. The configuration is the
+    one the emulator wrote into its state directory, with the test's own socket, secret and
+    plain listener."""
 
     def __init__(self, state_dir, plain=False):
         self.state_dir = state_dir
@@ -129,38 +131,50 @@ class PluginBroker:
         self.dir = tempfile.TemporaryDirectory(prefix="plugin-broker-")
         self.socket = os.path.join(self.dir.name, "hub.sock")
         self.secret = secrets.token_hex(16)
-        self.port = free_port()
+        self.port = None
         self.proc = None
 
     def config(self):
-        lines = ["per_listener_settings false", "set_tcp_nodelay true", "persistence false",
-                 "log_dest stderr", "log_type error", "log_type warning", "log_type notice",
-                 "log_type information", "log_timestamp false"]
-        if os.geteuid() == 0:
-            lines.append("user root")
-        lines += ["listener 0 " + self.socket, "listener %d 127.0.0.1" % self.port]
-        if self.plain:
-            lines.append("allow_anonymous true")
-        else:
-            lines += ["allow_anonymous false", "plugin " + PLUGIN,
-                      "plugin_opt_registry " + os.path.join(self.state_dir, "registry.db"),
-                      "plugin_opt_hub_secret " + self.secret,
-                      "plugin_opt_hosts 127.0.0.1,localhost"]
-        return "\n".join(lines) + "\n"
+        with open(os.path.join(self.state_dir, "broker", "mosquitto.conf")) as f:
+            written = f.read().splitlines()
+        lines, in_listener = [], False
+        for line in written:
+            in_listener = (in_listener or line.startswith("listener ")) and \
+                not line.startswith("plugin")
+            if in_listener or (self.plain and line.startswith("plugin")):
+                continue
+            if line.startswith("plugin_opt_hub_secret "):
+                line = "plugin_opt_hub_secret " + self.secret
+            if self.plain and line == "allow_anonymous false":
+                line = "allow_anonymous true"
+            lines.append(line)
+        listeners = ["listener 0 " + self.socket, "listener %d 127.0.0.1" % self.port]
+        at = next((i for i, l in enumerate(lines) if l.startswith("plugin ")), len(lines))
+        return "\n".join(lines[:at] + listeners + lines[at:]) + "\n"
 
     def start(self):
+        for attempt in range(3):  # a free port picked here may be taken before mosquitto binds it
+            self.port = free_port()
+            if self._run():
+                return self
+        raise AssertionError("mosquitto did not start:\n" + "".join(self.log))
+
+    def _run(self):
         conf = os.path.join(self.dir.name, "mosquitto.conf")
         with open(conf, "w") as f:
             f.write(self.config())
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
         self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
         self.log = []
         self.running = threading.Event()
         threading.Thread(target=self._read_log, daemon=True).start()
-        if not self.running.wait(TIMEOUT):
-            self.stop()
-            raise AssertionError("mosquitto did not start:\n" + "".join(self.log))
-        return self
+        if self.running.wait(TIMEOUT):
+            return True
+        self.proc.kill()
+        self.proc.wait()
+        return False
 
     def _read_log(self):
         for line in self.proc.stderr:
@@ -187,7 +201,6 @@ class PluginBroker:
     def __exit__(self, *exc):
         self.stop()
 
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -197,3 +210,9 @@ def free_port():
 def bus_id(cid):
     """A client id as the hub bus writes it in a topic level (hub_bus.h)."""
     return urllib.parse.quote(cid, safe="-._")
+
+
+def die_with_parent():
+    """In a child before exec: the kernel sends it SIGKILL when the test process dies."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

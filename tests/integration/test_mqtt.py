@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -68,10 +69,13 @@ class Devices(unittest.TestCase):
         peer = self.connect("dev2")
         wait_state(self.emu, "dev2", "Connected")
         first = self.emu.device_state("dev2")["lastActivityTime"]
-        time.sleep(0.01)  # lastActivityTime has 100 ns resolution; make the next one differ
-        peer.publish("$iothub/streams/res/200/?$rid=1")
-        wait_until(lambda: self.emu.device_state("dev2")["lastActivityTime"] != first,
-                   what="lastActivityTime to move")
+
+        # lastActivityTime is written at most once a second per device: keep answering until
+        # it moves.
+        def moved():
+            peer.publish("$iothub/streams/res/200/?$rid=1")
+            return self.emu.device_state("dev2")["lastActivityTime"] != first
+        wait_until(moved, interval=0.1, what="lastActivityTime to move")
 
     def test_bad_credentials_get_connack_5(self):
         host = self.emu.host
@@ -110,8 +114,29 @@ class Devices(unittest.TestCase):
     def test_modules_connect_with_the_device_key(self):
         peer = self.connect("dev3/mod1")
         self.assertEqual(peer.subscribe(POST), (0,))
-        # A module's connection does not make its device Connected.
+        # A module's connection does not make its device Connected. The events of one broker
+        # reach the hub in order: once a later device's connection shows, the module's has been
+        # handled.
+        barrier = self.connect("dev1")
+        wait_state(self.emu, "dev1", "Connected")
+        barrier.close()
         self.assertEqual(connection_state(self.emu, "dev3"), "Disconnected")
+        self.assertIn("'dev3/mod1' connected", self.emu.log())
+
+    def test_a_will_cannot_reach_other_devices(self):
+        victim = self.connect("dev2")
+        self.assertEqual(victim.subscribe(POST), (0,))
+        self.assertEqual(victim.subscribe("$iothub/streams/res/#"), (0,))
+        for will in ("$iothub/streams/POST/ssh/?$rid=1&$url=wss%3A%2F%2Fevil%3A1%2Fb&$auth=x",
+                     "$iothub/streams/res/200/?$rid=1"):
+            attacker = device_peer(self.emu, "dev1")
+            attacker.client.will_set(will, b"", 0, False)
+            self.assertEqual(attacker.connect("127.0.0.1", self.emu.ready["ports"]["mqtts"]), 0)
+            wait_state(self.emu, "dev1", "Connected")
+            attacker.client.loop_stop()
+            attacker.client.socket().shutdown(socket.SHUT_RDWR)  # no DISCONNECT: the will fires
+            wait_state(self.emu, "dev1", "Disconnected")
+            victim.nothing_received(within=0.5)
 
     def test_devices_stay_under_iothub_streams(self):
         peer = self.connect("dev1")
@@ -151,15 +176,20 @@ class Devices(unittest.TestCase):
                                body=json.dumps({"status": "disabled"}))
         self.assertEqual(res.status, 200, res.body)
         peer.wait_disconnected()
+        peer.close()  # paho would keep reconnecting; stop it before the device is enabled again
         self.assertEqual(self.connack("victim"), 5)
         wait_until(lambda: "disabled: device 'victim'" in self.emu.log(), what="the refusal")
         res = self.emu.request("PUT", "/devices/victim", RW, headers={"If-Match": "*"},
                                body=json.dumps({"status": "enabled"}))
         peer = self.connect("victim")
         module = self.connect("victim/m1")
+        wait_state(self.emu, "victim", "Connected")
         self.assertEqual(self.emu.request("DELETE", "/devices/victim", RW).status, 204)
         peer.wait_disconnected()
         module.wait_disconnected()
+        peer.close()
+        module.close()
+        self.assertEqual(self.emu.log().count("'victim' disconnected"), 2)
         self.assertEqual(self.connack("victim", key=key), 5)
 
     def test_mqtt_over_websockets(self):
@@ -195,6 +225,17 @@ class Supervision(unittest.TestCase):
                        what="the hub to reconnect")
             peer.close()
             self.assertIn("starting it again", emu.log())
+
+    def test_the_broker_dies_with_the_emulator(self):
+        emu = Emulator()
+        with emu:
+            broker = broker_pid(emu)
+            emu.proc.kill()  # no chance to stop its child: the kernel must (PR_SET_PDEATHSIG)
+            emu.proc.wait(timeout=20)
+            emu.expect_ready = False  # its exit code is SIGKILL's, not a clean shutdown's
+            wait_until(lambda: not os.path.exists("/proc/%d" % broker) or
+                       open("/proc/%d/stat" % broker).read().split()[2] == "Z",
+                       what="mosquitto to exit")
 
     def test_missing_mosquitto_or_plugin_is_a_clear_error(self):
         for flag in ("--broker-plugin", "--mosquitto"):
@@ -301,27 +342,35 @@ class PluginAlone(unittest.TestCase):
         b.publish("$iothub/streams/res/400/?$rid=a")
         self.expect(hub, "$hub/from/b/$iothub/streams/res/400/?$rid=a")
 
+    def next_event_for(self, hub, cid):
+        """The next event about cid, strictly: nothing about cid may be skipped."""
+        while True:
+            topic, payload = hub.receive()
+            if topic.startswith("$hub/evt/") and topic.rsplit("/", 1)[1] == bus_id(cid):
+                return topic.split("/")[2], payload
+
     def test_events_and_takeover(self):
         hub = self.hub()
         a = self.device("a", subscribe=False, clean_session=True)
-        self.expect(hub, "$hub/evt/connected/a", b"")
+        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b""))
         a.subscribe(POST)
-        self.expect(hub, "$hub/evt/subscribed/a")
-        # Same id again: the new connection is reported first, then nothing for the old one.
-        # A clean session hands no subscriptions on, so the new one does not listen yet.
+        self.assertEqual(self.next_event_for(hub, "a"), ("subscribed", b""))
+        # Same id again: the new connection is reported, then nothing for the old one. A clean
+        # session hands no subscriptions on, so the new one does not listen yet.
         again = self.device("a", subscribe=False)
-        self.expect(hub, "$hub/evt/connected/a", b"")
+        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b""))
         a.wait_disconnected()
+        a.close()
         again.subscribe(POST)
-        self.expect(hub, "$hub/evt/subscribed/a")
+        self.assertEqual(self.next_event_for(hub, "a"), ("subscribed", b""))
         again.close()
-        self.expect(hub, "$hub/evt/disconnected/a")
-        self.no_more(hub, "$hub/evt/disconnected/a")
+        self.assertEqual(self.next_event_for(hub, "a"), ("disconnected", b""))
         # A persistent session (the SDKs' clean session false) comes back subscribed.
         back = self.device("a", subscribe=False)
-        self.expect(hub, "$hub/evt/connected/a", b"subscribed")
+        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b"subscribed"))
         back.close()
-        self.expect(hub, "$hub/evt/disconnected/a")
+        self.assertEqual(self.next_event_for(hub, "a"), ("disconnected", b""))
+        self.no_more(hub, "$hub/evt/disconnected/a")
 
     def no_more(self, hub, topic):
         try:

@@ -26,15 +26,30 @@ static void check_covers(const char *filter, int expected)
                   filter, got, expected);
 }
 
+static void check_access(int access, const char *topic, int expected)
+{
+    int got = mqtt_acl_device_allows(access, topic);
+    ck_assert_msg(got == expected, "mqtt_acl_device_allows(%d, '%s'): got %d, expected %d", access,
+                  topic, got, expected);
+}
+
 START_TEST(device_stays_under_iothub_streams)
 {
-    check_allowed("$iothub/streams/POST/#", 1);
-    check_allowed("$iothub/streams/res/#", 1);
-    check_allowed("$iothub/streams/res/200/?$rid=1", 1);
-    check_allowed("$iothub/streams/res/400/?$rid=1", 1);
-    check_allowed("$iothub/streams/POST/x/?$rid=1&$url=u&$auth=a", 1);
-    check_allowed("$iothub/streams/#", 1);
-    check_allowed("$iothub/streams/+/#", 1);
+    static const char *const filters[] = {"$iothub/streams/POST/#", "$iothub/streams/res/#",
+                                          "$iothub/streams/#", "$iothub/streams/+/#"};
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        check_access(MQTT_ACCESS_SUBSCRIBE, filters[i], 1);
+        check_access(MQTT_ACCESS_UNSUBSCRIBE, filters[i], 1);
+    }
+    /* Devices publish only their answers (protocol.md rule 9). */
+    check_access(MQTT_ACCESS_WRITE, "$iothub/streams/res/200/?$rid=1", 1);
+    check_access(MQTT_ACCESS_WRITE, "$iothub/streams/res/400/?$rid=1", 1);
+    /* A device posing as the hub, e.g. in a will message, is refused. */
+    check_access(MQTT_ACCESS_WRITE, "$iothub/streams/POST/x/?$rid=1&$url=u&$auth=a", 0);
+    /* Nothing reaches a device by a regular delivery: stream requests come by direct delivery,
+     * which skips the read check. */
+    check_access(MQTT_ACCESS_READ, "$iothub/streams/POST/x/?$rid=1&$url=u&$auth=a", 0);
+    check_access(MQTT_ACCESS_READ, "$iothub/streams/res/200/?$rid=1", 0);
 }
 END_TEST
 

@@ -290,7 +290,7 @@ START_TEST(connect_and_disconnect)
     struct client_state *s = client_map_connect(&m, "dev1", &conn_a, 1);
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_eq(s->connection, &conn_a);
-    ck_assert_int_eq(s->subscribed, 0);
+    ck_assert_int_eq(client_listens(s), 0);
     ck_assert_int_eq(s->persistent, 0);
     ck_assert_ptr_eq(client_map_find(&m, "dev1"), s);
     /* Unknown client, or another connection: not a real disconnect. */
@@ -302,7 +302,7 @@ START_TEST(connect_and_disconnect)
     ck_assert_ptr_null(client_map_find(&m, "dev1"));
     ck_assert_uint_eq(m.count, 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_a), 0);
-    strmap_free(&m, free);
+    strmap_free(&m, client_state_free);
 }
 END_TEST
 
@@ -339,7 +339,7 @@ START_TEST(takeover_old_disconnect_is_stale)
         }
         /* A second disconnect of the same connection is not reported again. */
         ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_b), 0);
-        strmap_free(&m, free);
+        strmap_free(&m, client_state_free);
     }
 }
 END_TEST
@@ -348,20 +348,22 @@ START_TEST(takeover_keeps_subscription_of_persistent_session)
 {
     struct strmap m;
     ck_assert_int_eq(strmap_init(&m, 16), 0);
-    client_map_connect(&m, "dev1", &conn_a, 0)->subscribed = 1;
+    ck_assert_int_eq(
+        client_note_filter(client_map_connect(&m, "dev1", &conn_a, 0), "$iothub/streams/POST/#", 1),
+        0);
     struct client_state *s = client_map_connect(&m, "dev1", &conn_b, 0);
     ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(s->subscribed, 1);
+    ck_assert_int_eq(client_listens(s), 1);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_a), 0);
-    ck_assert_int_eq(client_map_find(&m, "dev1")->subscribed, 1);
+    ck_assert_int_eq(client_listens(client_map_find(&m, "dev1")), 1);
     /* A clean takeover drops it. */
     s = client_map_connect(&m, "dev1", &conn_c, 1);
-    ck_assert_int_eq(s->subscribed, 0);
+    ck_assert_int_eq(client_listens(s), 0);
     ck_assert_int_eq(s->persistent, 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_b), 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_c), 1);
     ck_assert_ptr_null(client_map_find(&m, "dev1"));
-    strmap_free(&m, free);
+    strmap_free(&m, client_state_free);
 }
 END_TEST
 
@@ -372,13 +374,13 @@ START_TEST(persistent_session_keeps_subscribed)
     struct client_state *s = client_map_connect(&m, "dev1", &conn_a, 0);
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(s->persistent, 1);
-    ck_assert_int_eq(s->subscribed, 0);
-    s->subscribed = 1;
+    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 1), 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_a), 1);
     s = client_map_find(&m, "dev1");
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_null(s->connection);
-    ck_assert_int_eq(s->subscribed, 1);
+    ck_assert_int_eq(client_listens(s), 1);
     /* Not connected: not visited. */
     struct visits v = {0};
     client_map_each_connected(&m, record, &v);
@@ -388,17 +390,17 @@ START_TEST(persistent_session_keeps_subscribed)
     s = client_map_connect(&m, "dev1", &conn_b, 0);
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_eq(s->connection, &conn_b);
-    ck_assert_int_eq(s->subscribed, 1);
+    ck_assert_int_eq(client_listens(s), 1);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_b), 1);
 
     /* Reconnecting with a clean session forgets the subscription. */
     s = client_map_connect(&m, "dev1", &conn_c, 1);
     ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(s->subscribed, 0);
+    ck_assert_int_eq(client_listens(s), 0);
     ck_assert_int_eq(s->persistent, 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_c), 1);
     ck_assert_ptr_null(client_map_find(&m, "dev1"));
-    strmap_free(&m, free);
+    strmap_free(&m, client_state_free);
 }
 END_TEST
 
@@ -407,16 +409,16 @@ START_TEST(clean_session_drops_subscribed)
     struct strmap m;
     ck_assert_int_eq(strmap_init(&m, 16), 0);
     struct client_state *s = client_map_connect(&m, "dev1", &conn_a, 1);
-    s->subscribed = 1;
+    ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 1), 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_a), 1);
     ck_assert_ptr_null(client_map_find(&m, "dev1"));
     s = client_map_connect(&m, "dev1", &conn_b, 1);
-    ck_assert_int_eq(s->subscribed, 0);
+    ck_assert_int_eq(client_listens(s), 0);
     /* A persistent reconnect after a clean session starts unsubscribed too. */
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_b), 1);
     s = client_map_connect(&m, "dev1", &conn_c, 0);
-    ck_assert_int_eq(s->subscribed, 0);
-    strmap_free(&m, free);
+    ck_assert_int_eq(client_listens(s), 0);
+    strmap_free(&m, client_state_free);
 }
 END_TEST
 
@@ -442,7 +444,30 @@ START_TEST(each_connected_visits_only_connected)
     ck_assert(!visited(&v, "dev4"));
     for (size_t i = 0; i < v.count; i++)
         ck_assert_ptr_nonnull(v.connections[i]);
-    strmap_free(&m, free);
+    strmap_free(&m, client_state_free);
+}
+END_TEST
+
+START_TEST(covering_filters_are_a_set)
+{
+    struct strmap m;
+    ck_assert_int_eq(strmap_init(&m, 8), 0);
+    int conn = 0;
+    struct client_state *s = client_map_connect(&m, "dev1", &conn, 0);
+    ck_assert_int_eq(client_listens(s), 0);
+    /* The same filter twice is one subscription (MQTT replaces it). */
+    ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 1), 0);
+    ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 1), 0);
+    ck_assert_int_eq(client_note_filter(s, "$iothub/streams/#", 1), 0);
+    ck_assert_uint_eq(s->covering_count, 2);
+    /* Dropping one of two covering filters still listens; dropping both does not. */
+    ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 0), 0);
+    ck_assert_int_eq(client_listens(s), 1);
+    ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 0), 0);
+    ck_assert_int_eq(client_listens(s), 1);
+    ck_assert_int_eq(client_note_filter(s, "$iothub/streams/#", 0), 0);
+    ck_assert_int_eq(client_listens(s), 0);
+    strmap_free(&m, client_state_free);
 }
 END_TEST
 
@@ -464,6 +489,7 @@ static Suite *strmap_suite(void)
     tcase_add_test(clients, takeover_keeps_subscription_of_persistent_session);
     tcase_add_test(clients, persistent_session_keeps_subscribed);
     tcase_add_test(clients, clean_session_drops_subscribed);
+    tcase_add_test(clients, covering_filters_are_a_set);
     tcase_add_test(clients, each_connected_visits_only_connected);
     suite_add_tcase(s, clients);
     return s;
