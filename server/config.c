@@ -19,6 +19,7 @@ enum option_kind {
     OPT_STRING,
     OPT_FLAG,
     OPT_PORT,
+    OPT_SECONDS,
     OPT_HOST,
     OPT_DEVICE,
     OPT_POLICY_KEY,
@@ -58,14 +59,18 @@ static const struct option_spec options[] = {
     {"--mqtt-ws-port", "IOTHUB_EMULATOR_MQTT_WS_PORT", OPT_PORT, AT(mqtt_ws_port), "PORT",
      "MQTT over secure WebSockets, path /$iothub/websocket (default off)"},
     {"--streams-port", "IOTHUB_EMULATOR_STREAMS_PORT", OPT_PORT, AT(streams_port), "PORT",
-     "streaming endpoint over WSS (default 9443; not served yet)"},
+     "streaming endpoint over WSS (default 9443)"},
     {"--streams-plain-port", "IOTHUB_EMULATOR_STREAMS_PLAIN_PORT", OPT_PORT, AT(streams_plain_port),
-     "PORT", "streaming endpoint over plain WS (default off; not served yet)"},
+     "PORT", "streaming endpoint over plain WS (default off)"},
     {"--device", "IOTHUB_EMULATOR_DEVICES", OPT_DEVICE, 0, "ID[:KEY]",
      "repeatable; make sure device ID exists, with primary key KEY when given (base64)"},
     {"--policy-key", "IOTHUB_EMULATOR_POLICY_KEYS", OPT_POLICY_KEY, 0, "POLICY=KEY[:KEY2]",
      "repeatable; replace the well-known dev keys of a shared access policy (the secondary key "
      "is random unless KEY2 is given)"},
+    {"--handshake-timeout", "IOTHUB_EMULATOR_HANDSHAKE_TIMEOUT", OPT_SECONDS,
+     AT(handshake_timeout_s), "SECONDS",
+     "a stream's handshake, POST to both sides connected, must finish within this (default 60, "
+     "as on the hub); it also caps and defaults the two timeouts a POST may give"},
     {"--trace", "IOTHUB_EMULATOR_TRACE", OPT_FLAG, AT(trace), NULL,
      "log every handshake step and every request"},
     {"--ready-file", "IOTHUB_EMULATOR_READY_FILE", OPT_STRING, AT(ready_file), "PATH",
@@ -114,6 +119,18 @@ static ih_result parse_port(const char *text, int *port)
     if (v > 65535)
         return IH_ERR_SYNTAX;
     *port = (int)v;
+    return IH_OK;
+}
+
+static ih_result parse_seconds(const char *text, int *seconds)
+{
+    size_t n = strspn(text, "0123456789");
+    if (n == 0 || n > 4 || text[n] != '\0')
+        return IH_ERR_SYNTAX;
+    long v = strtol(text, NULL, 10);
+    if (v < 1 || v > 3600)
+        return IH_ERR_SYNTAX;
+    *seconds = (int)v;
     return IH_OK;
 }
 
@@ -269,6 +286,12 @@ static ih_result apply_value(struct config *cfg, const struct option_spec *o, co
                            "'%.40s'",
                            source, value);
         return IH_OK;
+    case OPT_SECONDS:
+        if (parse_seconds(value, int_field(cfg, o)) != IH_OK)
+            return ih_fail(diag, IH_ERR_SYNTAX,
+                           "%s must be a number of seconds from 1 to 3600, not '%.40s'", source,
+                           value);
+        return IH_OK;
     case OPT_HOST:
         return from_env ? add_list(cfg, add_host, value, diag) : add_host(cfg, value, diag);
     case OPT_DEVICE:
@@ -293,6 +316,7 @@ static ih_result set_defaults(struct config *cfg)
     cfg->mqtt_ws_port = CONFIG_PORT_OFF;
     cfg->streams_port = 9443;
     cfg->streams_plain_port = CONFIG_PORT_OFF;
+    cfg->handshake_timeout_s = 60;
     cfg->state_dir = strdup(DEFAULT_STATE_DIR);
     cfg->listen = strdup(DEFAULT_LISTEN);
     return cfg->state_dir != NULL && cfg->listen != NULL ? IH_OK : IH_ERR_NOMEM;

@@ -41,6 +41,7 @@ struct config {
     struct policy_key policy_keys[CONFIG_MAX_POLICY_KEYS];
     size_t policy_key_count;
     int trace;
+    int handshake_timeout_s; /* the whole stream handshake, and the default of its two waits */
     char *ready_file;
     char *tls_cert, *tls_key, *tls_ca;
     char *mosquitto;     /* --mosquitto: the broker binary, NULL to search */

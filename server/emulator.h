@@ -12,6 +12,7 @@
 #define EMULATOR_MAX_AUDIENCE_HOSTS (CONFIG_MAX_HOST_NAMES + 2)
 
 struct mqtt_endpoint;
+struct stream_service;
 
 struct emulator {
     const struct config *cfg;
@@ -24,7 +25,10 @@ struct emulator {
     /* The ports actually bound, or CONFIG_PORT_OFF. */
     int https_port, http_port;
     char *state_dir;
-    struct mqtt_endpoint *mqtt; /* NULL until started (and in unit tests) */
+    struct mqtt_endpoint *mqtt;     /* NULL until started (and in unit tests) */
+    struct stream_service *streams; /* device streams; NULL in unit tests */
+    /* The streaming endpoint's bound ports, or CONFIG_PORT_OFF. */
+    int streams_port, streams_plain_port;
 };
 
 #endif

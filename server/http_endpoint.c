@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "rest.h"
+#include "stream_wait.h"
 
 #include <microhttpd.h>
 
@@ -27,7 +28,9 @@ struct request_state {
     size_t len;
     int too_large;
     int responded;
-    size_t dropped; /* bytes of body seen past the limit */
+    int deferred;            /* a stream POST waiting for its answer (DESIGN.md §3) */
+    struct stream_wait wait; /* resumes the suspended connection when it completes */
+    size_t dropped;          /* bytes of body seen past the limit */
 };
 
 static const char *lookup_header(void *ctx, const char *name)
@@ -69,6 +72,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)code;
     struct request_state *st = *con_cls;
     if (st != NULL) {
+        stream_wait_destroy(&st->wait);
         free(st->body);
         free(st);
         *con_cls = NULL;
@@ -110,6 +114,16 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct rest_respo
     return ok;
 }
 
+static void resume_connection(void *ctx)
+{
+    MHD_resume_connection(ctx);
+}
+
+static void suspend_connection(void *ctx)
+{
+    MHD_suspend_connection(ctx);
+}
+
 static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *c, const char *url,
                                const char *method, struct request_state *st)
 {
@@ -122,9 +136,23 @@ static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *
         .body = st->body,
         .body_len = st->len,
         .body_too_large = st->too_large,
+        .wait = &st->wait,
     };
     struct rest_response res;
-    rest_handle(ep->emu, &req, &res);
+    if (st->deferred) {
+        rest_finish_deferred(&req, &res);
+    } else {
+        rest_handle(ep->emu, &req, &res);
+        if (res.deferred) {
+            /* Suspended until the stream is decided, unless it already is; libmicrohttpd calls
+             * again once the wait resumes the connection. */
+            st->deferred = 1;
+            rest_response_free(&res);
+            if (stream_wait_suspend(&st->wait, suspend_connection))
+                return MHD_YES;
+            rest_finish_deferred(&req, &res);
+        }
+    }
     enum MHD_Result ok = send_response(c, &res);
     rest_response_free(&res);
     st->responded = 1;
@@ -165,6 +193,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (st == NULL) {
         if ((st = calloc(1, sizeof *st)) == NULL)
             return MHD_NO;
+        stream_wait_init(&st->wait, resume_connection, c);
         *con_cls = st;
         st->too_large = declares_too_large(c);
         return st->too_large ? respond(ep, c, url, method, st) : MHD_YES;

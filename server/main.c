@@ -2,7 +2,8 @@
  *
  * Start-up order: settings, state directory, registry, certificates, the main endpoint's
  * listening sockets (so a port that cannot be bound fails before anything runs), the MQTT
- * endpoint (the broker and the hub's connection to it), the HTTP daemons, then the ready line. */
+ * endpoint (the broker and the hub's connection to it), the streaming endpoint, the HTTP daemons,
+ * then the ready line. */
 #include "certs.h"
 #include "config.h"
 #include "emulator.h"
@@ -11,6 +12,8 @@
 #include "listen_socket.h"
 #include "log.h"
 #include "mqtt_endpoint.h"
+#include "stream_service.h"
+#include "streams_endpoint.h"
 #include "ready.h"
 #include "registry.h"
 #include "seed.h"
@@ -145,6 +148,28 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* The device-facing endpoints: the broker (MQTT) and the streaming endpoint, with the stream
+ * service between them. */
+static int start_device_side(struct emulator *emu, struct streams_endpoint **streams)
+{
+    if ((emu->streams = stream_service_new(emu)) == NULL) {
+        log_error("main", "out of memory");
+        return -1;
+    }
+    if (mqtt_endpoint_start(emu, &emu->mqtt) != 0)
+        return -1;
+    return streams_endpoint_start(emu, streams);
+}
+
+static void stop_device_side(struct emulator *emu, struct streams_endpoint *streams)
+{
+    mqtt_endpoint_stop(emu->mqtt);
+    emu->mqtt = NULL;
+    streams_endpoint_stop(streams);
+    stream_service_free(emu->streams);
+    emu->streams = NULL;
+}
+
 static int serve(struct emulator *emu, const sigset_t *stop_signals)
 {
     struct listener ls[] = {
@@ -152,11 +177,12 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
         {"HTTP", "--http-port", emu->cfg->http_port, -1, CONFIG_PORT_OFF},
     };
     struct http_endpoint *endpoints[2] = {NULL, NULL};
+    struct streams_endpoint *streams = NULL;
     int rc = open_listeners(emu->cfg, ls, 2);
     emu->https_port = ls[0].port;
     emu->http_port = ls[1].port;
     if (rc == 0)
-        rc = mqtt_endpoint_start(emu, &emu->mqtt);
+        rc = start_device_side(emu, &streams);
     for (size_t i = 0; i < 2 && rc == 0; i++) {
         char err[256];
         if (ls[i].fd < 0)
@@ -171,13 +197,14 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
         rc = ready_announce(emu);
     if (rc == 0)
         wait_for_stop(stop_signals);
+    /* Waiting POSTs are answered first: libmicrohttpd may not stop with suspended requests. */
+    stream_service_shutdown(emu->streams);
     for (size_t i = 0; i < 2; i++) {
         http_endpoint_stop(endpoints[i]);
         if (ls[i].fd >= 0)
             close(ls[i].fd);
     }
-    mqtt_endpoint_stop(emu->mqtt);
-    emu->mqtt = NULL;
+    stop_device_side(emu, streams);
     return rc;
 }
 
@@ -185,7 +212,10 @@ static int run(const struct config *cfg)
 {
     sigset_t stop_signals;
     block_signals(&stop_signals);
-    struct emulator emu = {.cfg = cfg, .host_name = cfg->host_names[0]};
+    struct emulator emu = {.cfg = cfg,
+                           .host_name = cfg->host_names[0],
+                           .streams_port = CONFIG_PORT_OFF,
+                           .streams_plain_port = CONFIG_PORT_OFF};
     clock_gettime(CLOCK_MONOTONIC, &emu.started);
     build_audiences(&emu);
     int rc = prepare_state_dir(cfg, &emu.state_dir);

@@ -8,6 +8,7 @@
 #include "listen_socket.h"
 #include "locate.h"
 #include "log.h"
+#include "stream_service.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +68,10 @@ static void on_publish(void *ctx, const char *cid, const char *topic, const void
 {
     (void)payload;
     struct mqtt_endpoint *m = ctx;
-    presence_touch(m->presence, cid);
     log_trace("mqtt", "'%s' published %.200s (%zu bytes)", cid, topic, len);
+    if (m->emu->streams != NULL)
+        stream_service_on_device_publish(m->emu->streams, cid, topic);
+    presence_touch(m->presence, cid);
 }
 
 /* Up or down, the table starts over: the plugin re-sends who is connected after a reconnect,
@@ -240,6 +243,11 @@ struct mqtt_ports mqtt_endpoint_ports(const struct mqtt_endpoint *m)
 enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid)
 {
     return m != NULL ? presence_get(m->presence, cid) : PRESENCE_OFFLINE;
+}
+
+int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *topic)
+{
+    return m != NULL && hub_client_send(m->hub, cid, topic, NULL, 0) == 0 ? 0 : -1;
 }
 
 void mqtt_endpoint_kick(struct mqtt_endpoint *m, const char *device_id)

@@ -27,6 +27,9 @@ struct mqtt_ports mqtt_endpoint_ports(const struct mqtt_endpoint *m);
  * (no broker): everyone is offline. */
 enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid);
 
+/* Sends topic (empty payload, QoS 0) to the client cid only. Returns 0 when sent. */
+int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *topic);
+
 /* Disconnects a device and its modules (a device was disabled or deleted). m may be NULL. */
 void mqtt_endpoint_kick(struct mqtt_endpoint *m, const char *device_id);
 

@@ -56,12 +56,12 @@ static json_t *seeded_devices(const struct emulator *emu)
 
 static int write_ready_file(const struct emulator *emu, const char *service_cs)
 {
-    /* The streaming endpoint is not served yet: its ports are null. */
     struct mqtt_ports mqtt = mqtt_endpoint_ports(emu->mqtt);
-    json_t *ports = json_pack("{s:o, s:o, s:o, s:o, s:o, s:n, s:n}", "https",
-                              port_value(emu->https_port), "http", port_value(emu->http_port),
-                              "mqtts", port_value(mqtt.mqtts), "mqtt", port_value(mqtt.mqtt),
-                              "mqttWs", port_value(mqtt.mqtt_ws), "streams", "streamsPlain");
+    json_t *ports = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "https", port_value(emu->https_port), "http",
+        port_value(emu->http_port), "mqtts", port_value(mqtt.mqtts), "mqtt", port_value(mqtt.mqtt),
+        "mqttWs", port_value(mqtt.mqtt_ws), "streams", port_value(emu->streams_port),
+        "streamsPlain", port_value(emu->streams_plain_port));
     json_t *doc =
         json_pack("{s:s, s:o, s:s, s:s?, s:s, s:i, s:o}", "hostName", emu->host_name, "ports",
                   ports, "serviceConnectionString", service_cs, "caFile", emu->tls.ca_path,
@@ -94,8 +94,12 @@ int ready_announce(const struct emulator *emu)
         char mqtts[32] = "off";
         if (mqtt.mqtts != CONFIG_PORT_OFF)
             snprintf(mqtts, sizeof mqtts, "port %d", mqtt.mqtts);
-        printf("iothub-emulator ready: %s (main endpoint %s, MQTTS %s, CA %s)\n", service_cs,
-               endpoint, mqtts, emu->tls.ca_path != NULL ? emu->tls.ca_path : "none");
+        char streams[32] = "off";
+        if (emu->streams_port != CONFIG_PORT_OFF)
+            snprintf(streams, sizeof streams, "port %d", emu->streams_port);
+        printf("iothub-emulator ready: %s (main endpoint %s, MQTTS %s, streams %s, CA %s)\n",
+               service_cs, endpoint, mqtts, streams,
+               emu->tls.ca_path != NULL ? emu->tls.ca_path : "none");
         fflush(stdout);
     }
     free(service_cs);

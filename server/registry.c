@@ -1,4 +1,5 @@
 #include "registry.h"
+#include "registry_internal.h"
 
 #include "embedded.h"
 #include "log.h"
@@ -13,15 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-struct registry {
-    sqlite3 *db;       /* identity writes: synchronous=FULL, committed before the reply */
-    sqlite3 *state_db; /* connection state: synchronous=NORMAL, rebuilt at every start */
-    pthread_mutex_t lock;
-    /* The state connection has its own lock, so a device's connect never waits for an identity
-     * write's fsync (and the other way round). */
-    pthread_mutex_t state_lock;
-};
 
 struct default_policy {
     const char *name;
@@ -54,7 +46,7 @@ static void unlock(struct registry *reg)
     pthread_mutex_unlock(&reg->lock);
 }
 
-static void now_text(char out[TIME_TEXT_SIZE])
+void registry_now_text(char out[TIME_TEXT_SIZE])
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -439,7 +431,7 @@ static enum registry_result create_body(struct registry *reg, void *arg)
 enum registry_result registry_device_create(struct registry *reg, struct device *dev)
 {
     generation_id(dev->generation_id);
-    now_text(dev->status_updated_time);
+    registry_now_text(dev->status_updated_time);
     lock(reg);
     enum registry_result r = in_transaction(reg, create_body, dev);
     if (r == REGISTRY_OK)
@@ -489,7 +481,7 @@ static enum registry_result write_update(struct registry *reg, const struct devi
                            -1, &st, NULL) != SQLITE_OK)
         return sql_failed(reg, "preparing a device update");
     char now[TIME_TEXT_SIZE];
-    now_text(now);
+    registry_now_text(now);
     bind_device_fields(st, d);
     sqlite3_bind_int(st, 8, status_changed);
     sqlite3_bind_text(st, 9, now, -1, SQLITE_TRANSIENT);
@@ -592,56 +584,4 @@ done:
     *out = devices;
     *count = n;
     return REGISTRY_OK;
-}
-
-/* Runs one UPDATE on the state connection with the id (?1, may be NULL) and now (?2). */
-static enum registry_result update_state(struct registry *reg, const char *sql, const char *id)
-{
-    sqlite3_stmt *st = NULL;
-    char now[TIME_TEXT_SIZE];
-    now_text(now);
-    enum registry_result r = REGISTRY_OK;
-    pthread_mutex_lock(&reg->state_lock);
-    if (sqlite3_prepare_v2(reg->state_db, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_error("registry", "preparing a state update failed: %s", sqlite3_errmsg(reg->state_db));
-        r = REGISTRY_ERR;
-        goto done;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        log_error("registry", "a state update failed: %s", sqlite3_errmsg(reg->state_db));
-        r = REGISTRY_ERR;
-    }
-done:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&reg->state_lock);
-    return r;
-}
-
-enum registry_result registry_device_set_connected(struct registry *reg, const char *id,
-                                                   int connected)
-{
-    return update_state(reg,
-                        connected ? "UPDATE devices SET connection_state = 'Connected', "
-                                    "connection_state_updated_time = ?2, last_activity_time = ?2 "
-                                    "WHERE device_id = ?1 AND connection_state != 'Connected'"
-                                  : "UPDATE devices SET connection_state = 'Disconnected', "
-                                    "connection_state_updated_time = ?2 WHERE device_id = ?1 "
-                                    "AND connection_state = 'Connected'",
-                        id);
-}
-
-enum registry_result registry_device_touch(struct registry *reg, const char *id)
-{
-    return update_state(reg, "UPDATE devices SET last_activity_time = ?2 WHERE device_id = ?1", id);
-}
-
-enum registry_result registry_reset_connections(struct registry *reg)
-{
-    return update_state(reg,
-                        "UPDATE devices SET connection_state = 'Disconnected', "
-                        "connection_state_updated_time = ?2 WHERE connection_state = 'Connected' "
-                        "AND (?1 IS NULL OR device_id = ?1)",
-                        NULL);
 }

@@ -95,6 +95,42 @@ enum registry_result registry_device_touch(struct registry *reg, const char *id)
 /* Every device Disconnected: at start, and when the broker goes away. */
 enum registry_result registry_reset_connections(struct registry *reg);
 
+/* A resource-log record (category DeviceStreams: one per stream step, issue 4). Strings may be
+ * NULL; numbers are -1 when they do not apply. */
+struct log_record {
+    char time_utc[TIME_TEXT_SIZE];
+    const char *category;
+    const char *operation;
+    const char *device_id;
+    const char *module_id;
+    const char *stream_id;
+    const char *stream_name;
+    const char *result;
+    const char *message;
+    int status_code;
+    long long elapsed_ms;
+    long long bytes_device_to_service;
+    long long bytes_service_to_device;
+};
+
+/* Appends a record; time_utc empty means now. */
+enum registry_result registry_log_append(struct registry *reg, const struct log_record *r);
+
+struct log_filter {
+    const char *category;  /* NULL: any */
+    const char *device_id; /* NULL: any */
+    const char *since;     /* NULL, or records with time_utc >= since (ISO 8601 compares as text) */
+    size_t limit;          /* the newest `limit` matching records */
+};
+
+/* Calls fn for each matching record, oldest first. */
+enum registry_result registry_log_each(struct registry *reg, const struct log_filter *f,
+                                       void (*fn)(void *ctx, const struct log_record *r),
+                                       void *ctx);
+
+/* The current time as the hub writes times (ISO 8601 UTC, 7 fractional digits). */
+void registry_now_text(char out[TIME_TEXT_SIZE]);
+
 /* The etag as the hub writes it: base64 of the decimal version. */
 void registry_etag_text(long long etag, char out[32]);
 

@@ -5,6 +5,7 @@
 #define REST_H
 
 #include "emulator.h"
+#include "stream_wait.h"
 
 #include "protocol/hub_error.h"
 
@@ -26,6 +27,9 @@ struct rest_request {
     const char *body;
     size_t body_len;
     int body_too_large; /* the body went past the limit and was dropped */
+    /* Where a stream POST waits for its answer (the transport's storage; NULL when the
+     * transport cannot suspend a request). */
+    struct stream_wait *wait;
 };
 
 struct rest_header {
@@ -41,6 +45,9 @@ struct rest_response {
     struct rest_header headers[REST_MAX_HEADERS];
     size_t header_count;
     char reason[300]; /* why an error was returned, for the one log line */
+    /* The answer comes later: the transport suspends the request until req->wait completes,
+     * then calls rest_finish_deferred. */
+    int deferred;
 };
 
 /* The decoded segments of a path: "/devices/a%2Fb/" -> {"devices", "a/b"}. */
@@ -73,9 +80,18 @@ const char *rest_query_value(const struct rest_request *req, const char *name, c
 void rest_handle(struct emulator *emu, const struct rest_request *req, struct rest_response *res);
 void rest_response_free(struct rest_response *res);
 
+/* The one log line of a finished request (rest_handle writes it, except for a deferred one). */
+void rest_log_outcome(const struct rest_request *req, const struct rest_response *res);
+
+/* Builds the answer of a deferred request once its wait has completed, and logs it. */
+void rest_finish_deferred(const struct rest_request *req, struct rest_response *res);
+
 /* Helpers for the handlers in rest_*.c. */
 void rest_error(struct rest_response *res, enum ih_error_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with an "info" object in the error detail (borrowed), e.g. the 504's timeout. */
+void rest_error_info(struct rest_response *res, enum ih_error_code code, json_t *info,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void rest_json(struct rest_response *res, int status, json_t *body); /* steals body */
 void rest_add_header(struct rest_response *res, const char *name, const char *value);
 

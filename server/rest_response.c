@@ -39,13 +39,13 @@ void rest_json(struct rest_response *res, int status, json_t *body)
     set_body(res, status, text, "application/json; charset=utf-8");
 }
 
-/* protocol.md §6: the nested body, the iothub-errorcode header and a JSON content type. */
-void rest_error(struct rest_response *res, enum ih_error_code code, const char *fmt, ...)
+static void error_with(struct rest_response *res, enum ih_error_code code, json_t *info,
+                       const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void error_with(struct rest_response *res, enum ih_error_code code, json_t *info,
+                       const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(res->reason, sizeof res->reason, fmt, ap);
-    va_end(ap);
     char hex[33], tracking[96];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -53,11 +53,29 @@ void rest_error(struct rest_response *res, enum ih_error_code code, const char *
         snprintf(hex, sizeof hex, "%032d", 0);
     char *body = NULL;
     if (ih_error_tracking_id(hex, &now, tracking, sizeof tracking) != IH_OK ||
-        ih_error_body(code, res->reason, tracking, &now, NULL, &body) != IH_OK)
+        ih_error_body(code, res->reason, tracking, &now, info, &body) != IH_OK)
         body = NULL;
     res->header_count = 0;
     set_body(res, ih_error_http_status(code), body, "application/json; charset=utf-8");
     rest_add_header(res, "iothub-errorcode", ih_error_name(code));
+}
+
+/* protocol.md §6: the nested body, the iothub-errorcode header and a JSON content type. */
+void rest_error(struct rest_response *res, enum ih_error_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_with(res, code, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void rest_error_info(struct rest_response *res, enum ih_error_code code, json_t *info,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_with(res, code, info, fmt, ap);
+    va_end(ap);
 }
 
 void rest_response_free(struct rest_response *res)

@@ -26,6 +26,15 @@ static const struct route routes[] = {
     {"GET", {"devices", ANY}, 2, PERM_REGISTRY_READ, rest_devices_get},
     {"PUT", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_put},
     {"DELETE", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_delete},
+    {"POST", {"twins", ANY, "streams", ANY}, 4, PERM_SERVICE_CONNECT, rest_streams_post},
+    {"POST",
+     {"twins", ANY, "modules", ANY, "streams", ANY},
+     6,
+     PERM_SERVICE_CONNECT,
+     rest_streams_post},
+    {"GET", {"emulator", "streams"}, 2, PERM_REGISTRY_READ, rest_streams_list},
+    {"GET", {"emulator", "logs"}, 2, PERM_REGISTRY_READ, rest_logs},
+    {"GET", {"emulator", "devicestreams"}, 2, 0, rest_devicestreams},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -40,10 +49,14 @@ static int segments_match(const struct route *r, const struct rest_path *path)
     return 1;
 }
 
-/* The resource a token must cover: "/devices/{id}" under a device, else the hub itself. */
+/* The resource a token must cover: "/devices/{id}" under a device (registry and streams
+ * alike), with "/modules/{m}" for a module's stream, else the hub itself. */
 static void resource_path(const struct rest_path *path, char *out, size_t cap)
 {
-    if (path->count >= 2 && strcmp(path->segments[0], "devices") == 0)
+    const char *first = path->count >= 2 ? path->segments[0] : "";
+    if (strcmp(first, "twins") == 0 && path->count == 6)
+        snprintf(out, cap, "/devices/%s/modules/%s", path->segments[1], path->segments[3]);
+    else if (strcmp(first, "devices") == 0 || strcmp(first, "twins") == 0)
         snprintf(out, cap, "/devices/%s", path->segments[1]);
     else
         out[0] = '\0';
@@ -101,7 +114,7 @@ static void dispatch(struct rest_call *call)
         rest_error(call->res, IH_E_NOT_FOUND, "there is no such resource on the IoT hub");
 }
 
-static void log_outcome(const struct rest_request *req, const struct rest_response *res)
+void rest_log_outcome(const struct rest_request *req, const struct rest_response *res)
 {
     if (res->status >= 400)
         log_info("main", "%s %.200s -> %d %s: %s", req->method, req->path, res->status,
@@ -139,5 +152,6 @@ void rest_handle(struct emulator *emu, const struct rest_request *req, struct re
             break;
         }
     }
-    log_outcome(req, res);
+    if (!res->deferred)
+        rest_log_outcome(req, res);
 }

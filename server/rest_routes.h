@@ -18,6 +18,12 @@ void rest_devices_put(struct rest_call *call);
 void rest_devices_delete(struct rest_call *call);
 void rest_devices_list(struct rest_call *call);
 
+/* rest_streams.c: POST /twins/{id}[/modules/{m}]/streams/{name} and the emulator's views */
+void rest_streams_post(struct rest_call *call);
+void rest_streams_list(struct rest_call *call);
+void rest_logs(struct rest_call *call);
+void rest_devicestreams(struct rest_call *call);
+
 /* rest_emulator.c: unauthenticated endpoints */
 void rest_health(struct rest_call *call);
 void rest_ca_certificate(struct rest_call *call);

@@ -1,0 +1,228 @@
+#include "relay.h"
+
+#include "strmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BRIDGE_BUCKETS 1024
+#define CLOSE_REASON_MAX 123 /* a Close frame's payload is at most 125 bytes */
+
+struct chunk {
+    struct chunk *next;
+    size_t len;
+    int flags;            /* lws_write flags: opcode, continuation, no FIN */
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then the payload */
+};
+
+struct queue {
+    struct chunk *head, *tail;
+    size_t bytes;
+};
+
+struct bridge {
+    char id[STREAM_ID_LEN + 1];
+    struct lws *wsi[2];
+    struct queue to[2]; /* to[d]: waiting to be written to side d */
+    int paused[2];      /* side s is not read while to[1 - s] is too full */
+    int closing[2];     /* close side d once to[d] is empty */
+    int code_set;
+    enum stream_side first; /* who ended the stream, once code_set */
+    int close_code;
+    unsigned char close_reason[CLOSE_REASON_MAX];
+    size_t close_reason_len;
+};
+
+struct relay {
+    struct strmap bridges; /* stream id -> struct bridge */
+};
+
+static void queue_clear(struct queue *q)
+{
+    for (struct chunk *c = q->head, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    memset(q, 0, sizeof *q);
+}
+
+static void bridge_free(void *value)
+{
+    struct bridge *b = value;
+    if (b == NULL)
+        return;
+    queue_clear(&b->to[0]);
+    queue_clear(&b->to[1]);
+    free(b);
+}
+
+struct relay *relay_new(void)
+{
+    struct relay *r = calloc(1, sizeof *r);
+    if (r != NULL && strmap_init(&r->bridges, BRIDGE_BUCKETS) != 0) {
+        free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+void relay_free(struct relay *r)
+{
+    if (r == NULL)
+        return;
+    strmap_free(&r->bridges, bridge_free);
+    free(r);
+}
+
+static void set_close(struct bridge *b, enum stream_side first, int code, const void *reason,
+                      size_t len)
+{
+    if (b->code_set)
+        return;
+    b->code_set = 1;
+    b->first = first;
+    b->close_code = code;
+    b->close_reason_len = len < CLOSE_REASON_MAX ? len : CLOSE_REASON_MAX;
+    memcpy(b->close_reason, reason, b->close_reason_len);
+}
+
+/* Side d is to close once its queue is sent. */
+static void close_after_flush(struct bridge *b, enum stream_side d)
+{
+    b->closing[d] = 1;
+    if (b->wsi[d] != NULL)
+        lws_callback_on_writable(b->wsi[d]);
+}
+
+struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side, struct lws *wsi)
+{
+    struct strmap_entry *e = strmap_put(&r->bridges, id);
+    if (e == NULL)
+        return NULL;
+    if (e->value == NULL) {
+        struct bridge *b = calloc(1, sizeof *b);
+        if (b == NULL) {
+            strmap_remove(&r->bridges, id);
+            return NULL;
+        }
+        memcpy(b->id, id, sizeof b->id - 1);
+        e->value = b;
+    }
+    struct bridge *b = e->value;
+    b->wsi[side] = wsi;
+    /* What the peer sent before this side came is waiting (rule 13). */
+    if (b->to[side].head != NULL || b->closing[side])
+        lws_callback_on_writable(wsi);
+    return b;
+}
+
+int relay_receive(struct bridge *b, enum stream_side from, const void *data, size_t len, int first,
+                  int final, int binary)
+{
+    enum stream_side to = 1 - from;
+    if (b->closing[to])
+        return 0; /* the peer is going: nothing more can reach it */
+    struct chunk *c = malloc(sizeof *c + LWS_PRE + len);
+    if (c == NULL)
+        return -1;
+    c->next = NULL;
+    c->len = len;
+    c->flags = lws_write_ws_flags(binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, first, final);
+    memcpy(c->data + LWS_PRE, data, len);
+    struct queue *q = &b->to[to];
+    if (q->tail != NULL)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->bytes += len;
+    if (q->bytes > RELAY_HIGH_WATER && !b->paused[from]) {
+        b->paused[from] = 1;
+        lws_rx_flow_control(b->wsi[from], 0);
+    }
+    if (b->wsi[to] != NULL)
+        lws_callback_on_writable(b->wsi[to]);
+    return 0;
+}
+
+/* Reads from the other side again once the queue towards `to` has drained. */
+static void resume_sender(struct bridge *b, enum stream_side to)
+{
+    enum stream_side from = 1 - to;
+    if (b->paused[from] && b->to[to].bytes < RELAY_LOW_WATER && b->wsi[from] != NULL) {
+        b->paused[from] = 0;
+        lws_rx_flow_control(b->wsi[from], 1);
+    }
+}
+
+int relay_writable(struct bridge *b, enum stream_side to)
+{
+    struct queue *q = &b->to[to];
+    struct chunk *c = q->head;
+    if (c != NULL) {
+        q->head = c->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        q->bytes -= c->len;
+        int n = lws_write(b->wsi[to], c->data + LWS_PRE, c->len, (enum lws_write_protocol)c->flags);
+        free(c);
+        if (n < 0)
+            return -1;
+        resume_sender(b, to);
+    }
+    if (q->head != NULL) {
+        lws_callback_on_writable(b->wsi[to]);
+        return 0;
+    }
+    if (!b->closing[to])
+        return 0;
+    lws_close_reason(b->wsi[to], (enum lws_close_status)b->close_code, b->close_reason,
+                     b->close_reason_len);
+    return -1;
+}
+
+void relay_peer_closed(struct bridge *b, enum stream_side from, const void *payload, size_t len)
+{
+    const unsigned char *p = payload;
+    /* No status code in the frame (1005) may not be sent on: a normal close instead. */
+    int code = len >= 2 ? (p[0] << 8) | p[1] : LWS_CLOSE_STATUS_NORMAL;
+    set_close(b, from, code, len > 2 ? p + 2 : p, len > 2 ? len - 2 : 0);
+    close_after_flush(b, 1 - from);
+}
+
+int relay_left(struct relay *r, struct bridge *b, enum stream_side side, enum stream_side *first)
+{
+    static const char gone[] = "the peer's connection dropped";
+    b->wsi[side] = NULL;
+    queue_clear(&b->to[side]);
+    set_close(b, side, RELAY_CLOSE_GONE, gone, sizeof gone - 1);
+    int code = b->close_code;
+    *first = b->first;
+    enum stream_side other = 1 - side;
+    if (b->wsi[other] != NULL) {
+        b->paused[other] = 0;
+        lws_rx_flow_control(b->wsi[other], 1);
+        close_after_flush(b, other);
+    } else {
+        bridge_free(strmap_remove(&r->bridges, b->id));
+    }
+    return code;
+}
+
+void relay_close_bridge(struct relay *r, const char *id, int code, const char *reason)
+{
+    struct strmap_entry *e = strmap_find(&r->bridges, id);
+    struct bridge *b = e != NULL ? e->value : NULL;
+    if (b == NULL)
+        return;
+    set_close(b, STREAM_DEVICE, code, reason, strlen(reason));
+    for (int d = 0; d < 2; d++) {
+        if (b->wsi[d] != NULL)
+            close_after_flush(b, (enum stream_side)d);
+    }
+}
+
+size_t relay_queued(const struct bridge *b, enum stream_side to)
+{
+    return b->to[to].bytes;
+}

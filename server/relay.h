@@ -1,0 +1,57 @@
+/* The bytes of a device stream (issue 4, protocol.md rules 13-14, prototypes.md §2): the two
+ * WebSockets of a bridge, paired, with one queue per direction.
+ *
+ * - Either side may come first; what it sends before its peer arrives is queued, not dropped.
+ * - Frames keep their opcode (text or binary) and message boundaries; nothing is injected.
+ * - A queue above RELAY_HIGH_WATER pauses its sender (lws_rx_flow_control) until it drains
+ *   below RELAY_LOW_WATER, so a fast sender facing a slow reader costs bounded memory.
+ * - A side that closes, or whose TCP connection drops, closes the other with the same code
+ *   (1001 for a drop) once what was queued for it is sent.
+ *
+ * Everything here runs on the streaming endpoint's one service thread. */
+#ifndef RELAY_H
+#define RELAY_H
+
+#include "stream_core.h"
+
+#include <libwebsockets.h>
+#include <stddef.h>
+
+#define RELAY_HIGH_WATER (256 * 1024)
+#define RELAY_LOW_WATER (64 * 1024)
+/* For a side whose TCP connection dropped without a Close frame (1006 may not be sent). */
+#define RELAY_CLOSE_GONE 1001
+
+struct relay;
+struct bridge;
+
+struct relay *relay_new(void);
+void relay_free(struct relay *r);
+
+/* A side's WebSocket is up: joins (or starts) the bridge of stream id. NULL when out of memory. */
+struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side, struct lws *wsi);
+
+/* Data from side `from` (one piece of a frame, with lws's flags). Returns 0, or -1 when out of
+ * memory (the caller closes the connection). */
+int relay_receive(struct bridge *b, enum stream_side from, const void *data, size_t len, int first,
+                  int final, int binary);
+
+/* Side `to` may write. Returns -1 when the connection must close now (lws then sends the Close
+ * frame set with lws_close_reason), else 0. */
+int relay_writable(struct bridge *b, enum stream_side to);
+
+/* Side `from` sent a Close frame (payload as lws gives it: a 2-byte code and a reason). */
+void relay_peer_closed(struct bridge *b, enum stream_side from, const void *payload, size_t len);
+
+/* Side `side`'s connection is gone. Its peer is closed once its queue is sent; the bridge is
+ * freed when both are gone. Returns the stream's close code, and in *first the side that ended
+ * the stream (the one that sent the first Close, or this one). */
+int relay_left(struct relay *r, struct bridge *b, enum stream_side side, enum stream_side *first);
+
+/* Closes every side of bridge id still present, with code and reason (deadline, rejection). */
+void relay_close_bridge(struct relay *r, const char *id, int code, const char *reason);
+
+/* The bytes queued towards side `to` (tests and views). */
+size_t relay_queued(const struct bridge *b, enum stream_side to);
+
+#endif

@@ -1,0 +1,239 @@
+/* Device streams on the main endpoint (issue 4, protocol.md §1): POST to start a stream, and the
+ * emulator's views of streams and their log. */
+#include "rest_routes.h"
+
+#include "stream_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_LIMIT_DEFAULT 1000
+#define LOG_LIMIT_MAX 10000
+
+/* Rule 2: integers; absent or 0 means the default. C# writes a TimeSpan's TotalSeconds, so a
+ * fraction is tolerated and dropped. Returns -1 for anything else. */
+static int timeout_header(const struct rest_request *req, const char *name)
+{
+    const char *v = req->header(req->ctx, name);
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    size_t digits = strspn(v, "0123456789");
+    if (digits == 0 || digits > 6 || (v[digits] != '\0' && v[digits] != '.') ||
+        (v[digits] == '.' && strspn(v + digits + 1, "0123456789") != strlen(v + digits + 1)))
+        return -1;
+    return (int)strtol(v, NULL, 10);
+}
+
+/* The ids and name from the path: /twins/{id}/streams/{name} or
+ * /twins/{id}/modules/{module}/streams/{name}. Answers 400 and returns -1 when one is bad. */
+static int read_target(struct rest_call *call, struct stream_post *p)
+{
+    const struct rest_path *path = call->path;
+    struct ih_diag why;
+    p->device_id = path->segments[1];
+    p->module_id = path->count == 6 ? path->segments[3] : NULL;
+    p->name = path->segments[path->count - 1];
+    if (ih_id_check(p->device_id, strlen(p->device_id), "device id", &why) != IH_OK ||
+        (p->module_id != NULL &&
+         ih_id_check(p->module_id, strlen(p->module_id), "module id", &why) != IH_OK) ||
+        ih_stream_name_check(p->name, strlen(p->name), &why) != IH_OK) {
+        rest_error(call->res, IH_E_ARGUMENT_INVALID, "%s", why.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_timeouts(struct rest_call *call, struct stream_post *p)
+{
+    static const char connect[] = "iothub-streaming-connect-timeout-in-seconds";
+    static const char response[] = "iothub-streaming-response-timeout-in-seconds";
+    p->connect_timeout_s = timeout_header(call->req, connect);
+    p->response_timeout_s = timeout_header(call->req, response);
+    if (p->connect_timeout_s >= 0 && p->response_timeout_s >= 0)
+        return 0;
+    rest_error(call->res, IH_E_ARGUMENT_INVALID, "%s must be a whole number of seconds",
+               p->connect_timeout_s < 0 ? connect : response);
+    return -1;
+}
+
+void rest_streams_post(struct rest_call *call)
+{
+    struct stream_post p;
+    char reason[300];
+    if (call->emu->streams == NULL || call->req->wait == NULL) {
+        rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "device streams are not available here");
+        return;
+    }
+    if (read_target(call, &p) != 0 || read_timeouts(call, &p) != 0)
+        return;
+    switch (stream_service_post(call->emu->streams, &p, call->req->wait, reason, sizeof reason)) {
+    case STREAM_POST_PENDING:
+        call->res->deferred = 1;
+        return;
+    case STREAM_POST_NO_DEVICE:
+        rest_error(call->res, IH_E_DEVICE_NOT_FOUND, "%s", reason);
+        return;
+    case STREAM_POST_NOT_ONLINE:
+        rest_error(call->res, IH_E_DEVICE_NOT_ONLINE, "%s", reason);
+        return;
+    case STREAM_POST_UNAVAILABLE:
+        rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "%s", reason);
+        return;
+    }
+}
+
+/* The 504's info.timeout, as the hub writes it: hh:mm:ss (protocol.md §1.4). */
+static void timed_out(struct rest_response *res, int seconds)
+{
+    char text[16];
+    snprintf(text, sizeof text, "%02d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60);
+    json_t *info = json_pack("{s:s}", "timeout", text);
+    rest_error_info(res, IH_E_GATEWAY_TIMEOUT, info, "%s",
+                    ih_error_default_message(IH_E_GATEWAY_TIMEOUT));
+    json_decref(info);
+}
+
+/* Rule 4: 200 for accepted and rejected alike, the lowercase headers, True/False exactly, the
+ * URL and token only when accepted, and no body (Content-Length: 0). */
+static void build_answer(const struct stream_result *r, struct rest_response *res)
+{
+    switch (r->outcome) {
+    case STREAM_OUTCOME_ACCEPTED:
+    case STREAM_OUTCOME_REJECTED:
+        res->status = 200;
+        rest_add_header(res, "iothub-streaming-is-accepted",
+                        r->outcome == STREAM_OUTCOME_ACCEPTED ? "True" : "False");
+        if (r->outcome == STREAM_OUTCOME_ACCEPTED) {
+            rest_add_header(res, "iothub-streaming-url", r->url);
+            rest_add_header(res, "iothub-streaming-auth-token", r->token);
+        }
+        return;
+    case STREAM_OUTCOME_TIMED_OUT:
+        timed_out(res, r->response_timeout_s);
+        return;
+    case STREAM_OUTCOME_UNAVAILABLE:
+        rest_error(res, IH_E_SERVICE_UNAVAILABLE, "the emulator is stopping");
+        return;
+    }
+}
+
+void rest_finish_deferred(const struct rest_request *req, struct rest_response *res)
+{
+    memset(res, 0, sizeof *res);
+    build_answer(&req->wait->result, res);
+    rest_log_outcome(req, res);
+}
+
+static json_t *ms_or_null(int64_t at, int64_t posted)
+{
+    return at > 0 ? json_integer(at - posted) : json_null();
+}
+
+static json_t *stream_json(const struct stream_info *i, int64_t now)
+{
+    return json_pack(
+        "{s:s, s:s, s:s?, s:s, s:s, s:s, s:I, s:i, s:i, s:{s:o, s:o, s:o, s:o, s:o}, s:I, s:I, "
+        "s:i, s:s}",
+        "streamId", i->id, "deviceId", i->device_id, "moduleId",
+        i->module_id[0] != '\0' ? i->module_id : NULL, "streamName", i->name, "state",
+        stream_state_name(i->state), "requestedUtc", i->posted_utc, "ageMs",
+        (json_int_t)(now - i->posted_ms), "responseTimeoutSeconds", i->response_timeout_s,
+        "connectTimeoutSeconds", i->connect_timeout_s, "stepsMs", "answered",
+        ms_or_null(i->answered_ms, i->posted_ms), "deviceConnected",
+        ms_or_null(i->side_ms[STREAM_DEVICE], i->posted_ms), "serviceConnected",
+        ms_or_null(i->side_ms[STREAM_SERVICE], i->posted_ms), "connected",
+        ms_or_null(i->connected_ms, i->posted_ms), "closed", ms_or_null(i->closed_ms, i->posted_ms),
+        "bytesDeviceToService", (json_int_t)i->bytes[STREAM_DEVICE], "bytesServiceToDevice",
+        (json_int_t)i->bytes[STREAM_SERVICE], "closeCode", i->close_code, "closeReason",
+        i->close_reason);
+}
+
+/* GET /emulator/streams: every stream the core knows, newest first. */
+void rest_streams_list(struct rest_call *call)
+{
+    struct stream_info *list = NULL;
+    size_t n = 0;
+    if (call->emu->streams == NULL ||
+        stream_core_list(stream_service_core(call->emu->streams), &list, &n) != 0) {
+        rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "device streams are not available here");
+        return;
+    }
+    int64_t now = stream_clock_ms();
+    json_t *array = json_array();
+    for (size_t i = 0; i < n && array != NULL; i++)
+        json_array_append_new(array, stream_json(&list[i], now));
+    free(list);
+    rest_json(call->res, 200, array);
+}
+
+static json_t *text_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *number_or_null(long long n)
+{
+    return n >= 0 ? json_integer(n) : json_null();
+}
+
+static void append_record(void *ctx, const struct log_record *r)
+{
+    json_array_append_new(
+        ctx,
+        json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time",
+                  r->time_utc, "category", text_or_null(r->category), "operationName",
+                  text_or_null(r->operation), "deviceId", text_or_null(r->device_id), "moduleId",
+                  text_or_null(r->module_id), "streamId", text_or_null(r->stream_id), "streamName",
+                  text_or_null(r->stream_name), "result", text_or_null(r->result), "statusCode",
+                  number_or_null(r->status_code), "durationMs", number_or_null(r->elapsed_ms),
+                  "bytesDeviceToService", number_or_null(r->bytes_device_to_service),
+                  "bytesServiceToDevice", number_or_null(r->bytes_service_to_device), "message",
+                  text_or_null(r->message)));
+}
+
+/* GET /emulator/logs?category=DeviceStreams[&deviceId=][&since=][&top=], oldest first. */
+void rest_logs(struct rest_call *call)
+{
+    char category[64], device[IH_ID_MAX_LEN + 1], since[64], top[16];
+    struct log_filter f = {
+        .category = rest_query_value(call->req, "category", category, sizeof category),
+        .device_id = rest_query_value(call->req, "deviceId", device, sizeof device),
+        .since = rest_query_value(call->req, "since", since, sizeof since),
+        .limit = LOG_LIMIT_DEFAULT,
+    };
+    const char *limit = rest_query_value(call->req, "top", top, sizeof top);
+    if (limit != NULL) {
+        long v = strspn(limit, "0123456789") == strlen(limit) ? strtol(limit, NULL, 10) : 0;
+        if (v < 1 || v > LOG_LIMIT_MAX) {
+            rest_error(call->res, IH_E_ARGUMENT_INVALID, "top must be from 1 to %d", LOG_LIMIT_MAX);
+            return;
+        }
+        f.limit = (size_t)v;
+    }
+    json_t *array = json_array();
+    if (array == NULL ||
+        registry_log_each(call->emu->registry, &f, append_record, array) != REGISTRY_OK) {
+        json_decref(array);
+        rest_error(call->res, IH_E_SERVER_ERROR, "the log could not be read");
+        return;
+    }
+    rest_json(call->res, 200, array);
+}
+
+/* GET /emulator/devicestreams: what `az iot hub devicestream show` prints (protocol.md §5). */
+void rest_devicestreams(struct rest_call *call)
+{
+    const struct emulator *emu = call->emu;
+    json_t *endpoints = json_array();
+    char url[300];
+    if (emu->streams_port != CONFIG_PORT_OFF) {
+        snprintf(url, sizeof url, "https://%s:%d", emu->host_name, emu->streams_port);
+        json_array_append_new(endpoints, json_string(url));
+    }
+    if (emu->streams_plain_port != CONFIG_PORT_OFF) {
+        snprintf(url, sizeof url, "http://%s:%d", emu->host_name, emu->streams_plain_port);
+        json_array_append_new(endpoints, json_string(url));
+    }
+    rest_json(call->res, 200, json_pack("{s:o}", "streamingEndpoints", endpoints));
+}

@@ -1,0 +1,237 @@
+#include "stream_service.h"
+
+#include "log.h"
+#include "mqtt_endpoint.h"
+#include "registry.h"
+#include "stream_log.h"
+
+#include "protocol/streams_topic.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How long finished streams stay in GET /emulator/streams. */
+#define HISTORY_MS (10 * 60 * 1000)
+
+struct stream_service {
+    struct emulator *emu;
+    struct stream_core *core;
+    struct stream_relay_ops relay;
+};
+
+int64_t stream_clock_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+struct stream_service *stream_service_new(struct emulator *emu)
+{
+    struct stream_service *svc = calloc(1, sizeof *svc);
+    if (svc == NULL)
+        return NULL;
+    int cap = emu->cfg->handshake_timeout_s;
+    struct stream_core_settings s = {
+        .handshake_cap_s = cap,
+        .default_response_s = cap,
+        .default_connect_s = cap,
+        .history_ms = HISTORY_MS,
+        .observer = stream_log_event,
+        .observer_ctx = emu->registry,
+    };
+    svc->emu = emu;
+    if ((svc->core = stream_core_new(&s)) == NULL) {
+        free(svc);
+        return NULL;
+    }
+    return svc;
+}
+
+void stream_service_free(struct stream_service *svc)
+{
+    if (svc == NULL)
+        return;
+    stream_core_free(svc->core);
+    free(svc);
+}
+
+struct stream_core *stream_service_core(struct stream_service *svc)
+{
+    return svc->core;
+}
+
+void stream_service_set_relay(struct stream_service *svc, const struct stream_relay_ops *ops)
+{
+    svc->relay = *ops;
+}
+
+int stream_service_url(const struct emulator *emu, const char *id, char *out, size_t cap)
+{
+    /* wss always when it is served: the C device uses TLS whatever the scheme (rule 11). */
+    int tls = emu->streams_port != CONFIG_PORT_OFF;
+    int port = tls ? emu->streams_port : emu->streams_plain_port;
+    if (port == CONFIG_PORT_OFF)
+        return -1;
+    int n =
+        snprintf(out, cap, "%s://%s:%d/bridges/%s", tls ? "wss" : "ws", emu->host_name, port, id);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static void client_id(const struct stream_post *p, char *out, size_t cap)
+{
+    if (p->module_id != NULL)
+        snprintf(out, cap, "%s/%s", p->device_id, p->module_id);
+    else
+        snprintf(out, cap, "%s", p->device_id);
+}
+
+/* The device must exist and listen for stream requests now: 404103 at once otherwise (§1.4). */
+static enum stream_post_result check_device(struct stream_service *svc, const struct stream_post *p,
+                                            const char *cid, char *reason, size_t len)
+{
+    struct device d;
+    enum registry_result r = registry_device_get(svc->emu->registry, p->device_id, &d);
+    if (r == REGISTRY_NOT_FOUND) {
+        snprintf(reason, len, "device '%s' is not registered", p->device_id);
+        return STREAM_POST_NO_DEVICE;
+    }
+    if (r != REGISTRY_OK || !mqtt_endpoint_link_up(svc->emu->mqtt)) {
+        snprintf(reason, len, "the emulator's MQTT broker is not reachable; try again");
+        return STREAM_POST_UNAVAILABLE;
+    }
+    switch (mqtt_endpoint_presence(svc->emu->mqtt, cid)) {
+    case PRESENCE_OFFLINE:
+        snprintf(reason, len,
+                 "The operation failed because the requested device isn't online: '%s' is not "
+                 "connected over MQTT",
+                 cid);
+        return STREAM_POST_NOT_ONLINE;
+    case PRESENCE_ONLINE:
+        snprintf(reason, len,
+                 "The operation failed because the requested device hasn't registered for "
+                 "device streams: '%s' is connected but not subscribed to $iothub/streams/POST/#",
+                 cid);
+        return STREAM_POST_NOT_ONLINE;
+    case PRESENCE_LISTENING:
+        break;
+    }
+    return STREAM_POST_PENDING;
+}
+
+/* The stream request to the device (rule 8): QoS 0, empty payload, to that client only. */
+static int send_request(struct stream_service *svc, const struct stream_post *p, const char *cid,
+                        const struct stream_tickets *t)
+{
+    char url[512];
+    char *topic = NULL;
+    struct ih_diag why;
+    int rc = stream_service_url(svc->emu, t->id, url, sizeof url) == 0 &&
+                     ih_topic_format_stream_request(p->name, t->rid, url, t->device_token, &topic,
+                                                    &why) == IH_OK &&
+                     mqtt_endpoint_send(svc->emu->mqtt, cid, topic) == 0
+                 ? 0
+                 : -1;
+    free(topic);
+    return rc;
+}
+
+enum stream_post_result stream_service_post(struct stream_service *svc, const struct stream_post *p,
+                                            struct stream_wait *wait, char *reason,
+                                            size_t reason_len)
+{
+    char cid[2 * IH_ID_MAX_LEN + 2];
+    client_id(p, cid, sizeof cid);
+    enum stream_post_result r = check_device(svc, p, cid, reason, reason_len);
+    if (r != STREAM_POST_PENDING)
+        return r;
+    char posted[TIME_TEXT_SIZE];
+    registry_now_text(posted);
+    struct stream_open req = {p->device_id,         p->module_id, p->name, p->response_timeout_s,
+                              p->connect_timeout_s, wait,         posted};
+    struct stream_tickets t;
+    if (stream_core_open(svc->core, &req, stream_clock_ms(), &t) != 0) {
+        snprintf(reason, reason_len, "the emulator could not open a stream (out of memory)");
+        return STREAM_POST_UNAVAILABLE;
+    }
+    if (send_request(svc, p, cid, &t) != 0) {
+        /* Nobody else may complete this wait now: the POST is answered here. */
+        stream_core_cancel(svc->core, t.id, stream_clock_ms());
+        snprintf(reason, reason_len, "the stream request could not be sent to '%s'", cid);
+        return STREAM_POST_UNAVAILABLE;
+    }
+    if (svc->relay.wake != NULL)
+        svc->relay.wake(svc->relay.ctx);
+    return STREAM_POST_PENDING;
+}
+
+static void complete(struct stream_service *svc, const struct stream_decision *d)
+{
+    if (d->wait == NULL)
+        return;
+    struct stream_result r = {.response_timeout_s = d->response_timeout_s};
+    if (d->timed_out) {
+        r.outcome = STREAM_OUTCOME_TIMED_OUT;
+    } else if (d->accepted && stream_service_url(svc->emu, d->id, r.url, sizeof r.url) == 0) {
+        r.outcome = STREAM_OUTCOME_ACCEPTED;
+        snprintf(r.token, sizeof r.token, "%s", d->service_token);
+    } else {
+        r.outcome = STREAM_OUTCOME_REJECTED;
+    }
+    stream_wait_complete(d->wait, &r);
+}
+
+void stream_service_on_device_publish(struct stream_service *svc, const char *cid,
+                                      const char *topic)
+{
+    struct ih_stream_response res;
+    struct ih_diag why = {{0}};
+    if (strncmp(topic, "$iothub/streams/res/", 20) != 0)
+        return;
+    if (ih_topic_parse_stream_response(topic, strlen(topic), &res, &why) != IH_OK) {
+        log_info("stream", "'%s' sent a stream answer the hub cannot read (%s): %.200s", cid,
+                 why.msg, topic);
+        return;
+    }
+    struct stream_decision d;
+    switch (stream_core_answer(svc->core, cid, res.rid, res.status, stream_clock_ms(), &d)) {
+    case ANSWER_OK:
+        complete(svc, &d);
+        if (!d.accepted && svc->relay.close_bridge != NULL)
+            svc->relay.close_bridge(svc->relay.ctx, d.id);
+        break;
+    case ANSWER_UNKNOWN:
+        log_info("stream", "'%s' answered $rid=%s, which no stream has", cid, res.rid);
+        break;
+    case ANSWER_IMPOSTOR:
+        log_info("stream", "'%s' answered $rid=%s, a request sent to another client", cid, res.rid);
+        break;
+    case ANSWER_LATE:
+        log_info("stream", "'%s' answered $rid=%s too late: the stream had timed out", cid,
+                 res.rid);
+        break;
+    }
+    ih_stream_response_free(&res);
+}
+
+void stream_service_on_expiry(struct stream_service *svc, const struct stream_expiry *e)
+{
+    complete(svc, &e->decision);
+    if (e->close_sides && svc->relay.close_bridge != NULL)
+        svc->relay.close_bridge(svc->relay.ctx, e->id);
+}
+
+static void abandon(void *ctx, struct stream_wait *w)
+{
+    (void)ctx;
+    struct stream_result r = {.outcome = STREAM_OUTCOME_UNAVAILABLE};
+    stream_wait_complete(w, &r);
+}
+
+void stream_service_shutdown(struct stream_service *svc)
+{
+    if (svc != NULL)
+        stream_core_abandon_waits(svc->core, abandon, svc);
+}

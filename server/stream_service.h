@@ -1,0 +1,67 @@
+/* Device streams as the service sees them (issue 4, protocol.md §1-2): a POST asks a device for
+ * a stream over MQTT, the device's answer or the response timeout decides it, and the POST gets
+ * its reply (rule 4). The glue between the main endpoint, the MQTT endpoint, the stream core and
+ * the streaming endpoint. */
+#ifndef STREAM_SERVICE_H
+#define STREAM_SERVICE_H
+
+#include "emulator.h"
+#include "stream_core.h"
+#include "stream_wait.h"
+
+#include <stddef.h>
+
+struct stream_service;
+
+/* What the streaming endpoint lends the service (all thread-safe). */
+struct stream_relay_ops {
+    void (*wake)(void *ctx);                         /* deadlines changed: re-arm the timer */
+    void (*close_bridge)(void *ctx, const char *id); /* close the sides attached to a bridge */
+    void *ctx;
+};
+
+struct stream_service *stream_service_new(struct emulator *emu);
+void stream_service_free(struct stream_service *svc);
+
+struct stream_core *stream_service_core(struct stream_service *svc);
+void stream_service_set_relay(struct stream_service *svc, const struct stream_relay_ops *ops);
+
+struct stream_post {
+    const char *device_id;
+    const char *module_id; /* NULL for a device */
+    const char *name;
+    int response_timeout_s; /* 0: the default */
+    int connect_timeout_s;
+};
+
+enum stream_post_result {
+    STREAM_POST_PENDING,     /* the device was asked: wait completes later */
+    STREAM_POST_NO_DEVICE,   /* 404 404001 */
+    STREAM_POST_NOT_ONLINE,  /* 404 404103, at once (protocol.md §1.4) */
+    STREAM_POST_UNAVAILABLE, /* 503: the broker link is down, or no streaming endpoint */
+};
+
+/* Asks the device for a stream. On PENDING, wait is completed later from another thread; else
+ * reason says why, for the error body. */
+enum stream_post_result stream_service_post(struct stream_service *svc, const struct stream_post *p,
+                                            struct stream_wait *wait, char *reason,
+                                            size_t reason_len);
+
+/* A device (or module) published topic: a stream answer decides its stream (rule 9). */
+void stream_service_on_device_publish(struct stream_service *svc, const char *cid,
+                                      const char *topic);
+
+/* A deadline passed (called by the streaming endpoint's timer). */
+void stream_service_on_expiry(struct stream_service *svc, const struct stream_expiry *e);
+
+/* Completes every waiting POST with 503 (before the main endpoint stops). */
+void stream_service_shutdown(struct stream_service *svc);
+
+/* The streaming URL of a bridge: wss://HOST:PORT/bridges/ID (rule 11). 0, or -1 when no
+ * streaming listener is up. */
+int stream_service_url(const struct emulator *emu, const char *id, char *out, size_t cap);
+
+/* The CLOCK_MONOTONIC milliseconds the stream core runs on. */
+int64_t stream_clock_ms(void);
+
+#endif

@@ -1,0 +1,415 @@
+#include "streams_endpoint.h"
+
+#include "bridge_request.h"
+#include "keys.h"
+#include "listen_socket.h"
+#include "log.h"
+#include "relay.h"
+#include "stream_service.h"
+
+#include "protocol/hub_error.h"
+
+#include <libwebsockets.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Frames up to 64 KiB (the real gateway's limit, protocol.md rule 13) arrive in one piece. */
+#define RX_BUFFER (64 * 1024)
+#define SERVICE_BUFFER (RX_BUFFER + 4096)
+#define AUTH_HEADER_MAX 256
+#define PATH_MAX_LEN 256
+/* Deadline closes: the peer never came, or the device turned the stream down. */
+#define CLOSE_UNPAIRED 1001
+#define CLOSE_UNPAIRED_REASON "the stream ended before both sides connected"
+
+struct streams_endpoint {
+    struct emulator *emu;
+    struct stream_core *core;
+    struct lws_context *ctx;
+    struct relay *relay;
+    pthread_t thread;
+    atomic_int stopping;
+    lws_sorted_usec_list_t timer;
+    /* Work handed over by other threads, done at LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
+    pthread_mutex_t lock;
+    int rearm;
+    char (*close_ids)[STREAM_ID_LEN + 1];
+    size_t close_count, close_cap;
+};
+
+/* One WebSocket of a bridge. */
+struct session {
+    struct stream *stream; /* referenced from the claim until the connection is gone */
+    struct bridge *bridge;
+    enum stream_side side;
+    int peer_code; /* the close code this side sent, 0 if none */
+};
+
+static const char *side_name(enum stream_side side)
+{
+    return side == STREAM_DEVICE ? "device" : "service";
+}
+
+static struct streams_endpoint *endpoint_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* The refusal goes out as a complete HTTP/1.1 response written by hand: lws's helpers answer an
+ * upgrade request with HTTP/1.0, which WebSocket clients refuse to read. */
+static int refuse(struct lws *wsi, const struct bridge_refusal *r)
+{
+    char hex[33], tracking[96], *body = NULL;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (keys_random_hex(hex, 16) != 0 ||
+        ih_error_tracking_id(hex, &now, tracking, sizeof tracking) != IH_OK ||
+        ih_error_body(r->code, r->message, tracking, &now, NULL, &body) != IH_OK)
+        return -1;
+    size_t body_len = strlen(body);
+    unsigned char buf[LWS_PRE + 2048];
+    int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                     "iothub-errorcode: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     r->status, r->status == 401 ? "Unauthorized" : "Not Found",
+                     ih_error_name(r->code), body_len, body);
+    free(body);
+    if (n <= 0 || (size_t)n >= sizeof buf - LWS_PRE ||
+        lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0)
+        return -1;
+    return 1;
+}
+
+static void log_refusal(struct streams_endpoint *ep, const char *id, const struct bridge_refusal *r,
+                        const char *detail)
+{
+    struct stream_info info;
+    if (id[0] != '\0' && stream_core_find(ep->core, id, &info) == 0)
+        log_info("streams", "refused a WebSocket for stream %s of '%s' (%s): %d, %s", id,
+                 info.device_id, detail, r->status, r->message);
+    else
+        log_info("streams", "refused a WebSocket for bridge '%s' (%s): %d, %s", id, detail,
+                 r->status, r->message);
+}
+
+/* Reads the bridge id and the bearer token of an upgrade. */
+static enum stream_attach_result read_request(struct lws *wsi, char id[STREAM_ID_LEN + 1],
+                                              char token[AUTH_HEADER_MAX])
+{
+    char path[PATH_MAX_LEN], auth[AUTH_HEADER_MAX];
+    id[0] = '\0';
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0 ||
+        bridge_path_parse(path, id) != 0)
+        return ATTACH_UNKNOWN_BRIDGE;
+    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0 ||
+        bridge_bearer_parse(auth, token, AUTH_HEADER_MAX) != 0)
+        return ATTACH_BAD_TOKEN;
+    return ATTACH_OK;
+}
+
+/* Before the 101 (protocol.md §3.3): the path and the token, checked without using it up. */
+static int admit(struct streams_endpoint *ep, struct lws *wsi)
+{
+    char id[STREAM_ID_LEN + 1], token[AUTH_HEADER_MAX];
+    enum stream_side side;
+    enum stream_attach_result r = read_request(wsi, id, token);
+    if (r == ATTACH_OK)
+        r = stream_core_attach(ep->core, id, token, 0, stream_clock_ms(), &side, NULL);
+    if (r == ATTACH_OK)
+        return 0;
+    struct bridge_refusal refusal = bridge_refusal_for(r);
+    log_refusal(ep, id, &refusal, "at the upgrade");
+    return refuse(wsi, &refusal);
+}
+
+/* The protocol is chosen: the token is used up and the session bound to its stream. */
+static int claim(struct streams_endpoint *ep, struct lws *wsi, struct session *ss)
+{
+    char id[STREAM_ID_LEN + 1], token[AUTH_HEADER_MAX];
+    memset(ss, 0, sizeof *ss);
+    enum stream_attach_result r = read_request(wsi, id, token);
+    if (r == ATTACH_OK)
+        r = stream_core_attach(ep->core, id, token, 1, stream_clock_ms(), &ss->side, &ss->stream);
+    if (r == ATTACH_OK)
+        return 0;
+    /* The same token raced another connection between the two checks. */
+    struct bridge_refusal refusal = bridge_refusal_for(r);
+    log_refusal(ep, id, &refusal, "at the claim");
+    return -1;
+}
+
+static int established(struct streams_endpoint *ep, struct lws *wsi, struct session *ss)
+{
+    ss->bridge = relay_join(ep->relay, stream_core_id(ss->stream), ss->side, wsi);
+    if (ss->bridge == NULL)
+        return -1;
+    stream_core_side_up(ep->core, ss->stream, ss->side, stream_clock_ms());
+    return 0;
+}
+
+static int receive(struct lws *wsi, struct session *ss, const void *in, size_t len)
+{
+    if (ss->bridge == NULL)
+        return -1;
+    stream_core_count(ss->stream, ss->side, len);
+    return relay_receive(ss->bridge, ss->side, in, len, lws_is_first_fragment(wsi),
+                         lws_is_final_fragment(wsi), lws_frame_is_binary(wsi));
+}
+
+/* The connection is gone (closed, dropped, or refused after the claim): once only. */
+static void release(struct streams_endpoint *ep, struct session *ss)
+{
+    if (ss->stream == NULL)
+        return;
+    enum stream_side first = ss->side;
+    int code = ss->bridge != NULL ? relay_left(ep->relay, ss->bridge, ss->side, &first) : 0;
+    char reason[32];
+    snprintf(reason, sizeof reason, "%s_closed", side_name(first));
+    stream_core_side_down(ep->core, ss->stream, ss->side, code, reason, stream_clock_ms());
+    ss->stream = NULL;
+    ss->bridge = NULL;
+}
+
+static void rearm_timer(struct streams_endpoint *ep);
+
+static void on_expiry(void *ctx, const struct stream_expiry *e)
+{
+    struct streams_endpoint *ep = ctx;
+    stream_service_on_expiry(ep->emu->streams, e);
+}
+
+static void on_timer(lws_sorted_usec_list_t *sul)
+{
+    struct streams_endpoint *ep = lws_container_of(sul, struct streams_endpoint, timer);
+    stream_core_expire(ep->core, stream_clock_ms(), on_expiry, ep);
+    rearm_timer(ep);
+}
+
+/* The lws thread only: the timer fires at the core's next deadline. */
+static void rearm_timer(struct streams_endpoint *ep)
+{
+    int64_t next = stream_core_next_deadline(ep->core);
+    lws_sul_cancel(&ep->timer);
+    if (next < 0)
+        return;
+    int64_t wait_ms = next - stream_clock_ms();
+    lws_sul_schedule(ep->ctx, 0, &ep->timer, on_timer,
+                     (lws_usec_t)(wait_ms > 0 ? wait_ms : 0) * 1000 + 1000);
+}
+
+/* Work other threads handed over: closes asked for, and the timer to re-arm. */
+static void run_handed_work(struct streams_endpoint *ep)
+{
+    pthread_mutex_lock(&ep->lock);
+    int rearm = ep->rearm;
+    size_t n = ep->close_count;
+    char(*ids)[STREAM_ID_LEN + 1] = ep->close_ids;
+    ep->rearm = 0;
+    ep->close_ids = NULL;
+    ep->close_count = ep->close_cap = 0;
+    pthread_mutex_unlock(&ep->lock);
+    for (size_t i = 0; i < n; i++)
+        relay_close_bridge(ep->relay, ids[i], CLOSE_UNPAIRED, CLOSE_UNPAIRED_REASON);
+    free(ids);
+    if (rearm)
+        rearm_timer(ep);
+}
+
+static int on_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                 size_t len)
+{
+    struct streams_endpoint *ep = endpoint_of(wsi);
+    struct session *ss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return admit(ep, wsi);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return claim(ep, wsi, ss);
+    case LWS_CALLBACK_ESTABLISHED:
+        return established(ep, wsi, ss);
+    case LWS_CALLBACK_RECEIVE:
+        return receive(wsi, ss, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return ss->bridge != NULL ? relay_writable(ss->bridge, ss->side) : -1;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (ss->bridge != NULL)
+            relay_peer_closed(ss->bridge, ss->side, in, len);
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (ss != NULL)
+            release(ep, ss);
+        return 0;
+    case LWS_CALLBACK_HTTP: {
+        struct bridge_refusal r = {404, IH_E_NOT_FOUND,
+                                   "the streaming endpoint takes only WebSocket upgrades of "
+                                   "/bridges/{id}"};
+        return refuse(wsi, &r) > 0 ? 0 : -1;
+    }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        run_handed_work(ep);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* Every subprotocol a client may ask for: the C SDK sends the name of its transport
+ * (protocol.md rule 12); lws echoes the first one requested that is in this list, and a
+ * request without one gets "bridge" and no Sec-WebSocket-Protocol. No extensions are offered,
+ * so permessage-deflate is declined. */
+#define WS_PROTOCOL(name)                                                                          \
+    {                                                                                              \
+        name, on_ws, sizeof(struct session), RX_BUFFER, 0, NULL, 0                                 \
+    }
+static const struct lws_protocols protocols[] = {
+    WS_PROTOCOL("bridge"), WS_PROTOCOL("MQTT"), WS_PROTOCOL("AMQP"), WS_PROTOCOL("HTTP"),
+    WS_PROTOCOL("mqtt"),   WS_PROTOCOL("amqp"), WS_PROTOCOL("http"), {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Thread-safe: deadlines changed, the timer must be re-armed. */
+static void op_wake(void *ctx)
+{
+    struct streams_endpoint *ep = ctx;
+    pthread_mutex_lock(&ep->lock);
+    ep->rearm = 1;
+    pthread_mutex_unlock(&ep->lock);
+    lws_cancel_service(ep->ctx);
+}
+
+/* Thread-safe: close what is attached to a bridge (a rejection, a deadline). */
+static void op_close_bridge(void *ctx, const char *id)
+{
+    struct streams_endpoint *ep = ctx;
+    pthread_mutex_lock(&ep->lock);
+    if (ep->close_count == ep->close_cap) {
+        size_t cap = ep->close_cap > 0 ? 2 * ep->close_cap : 8;
+        void *grown = realloc(ep->close_ids, cap * sizeof *ep->close_ids);
+        if (grown != NULL) {
+            ep->close_ids = grown;
+            ep->close_cap = cap;
+        }
+    }
+    if (ep->close_count < ep->close_cap)
+        snprintf(ep->close_ids[ep->close_count++], STREAM_ID_LEN + 1, "%s", id);
+    pthread_mutex_unlock(&ep->lock);
+    lws_cancel_service(ep->ctx);
+}
+
+static void *service_loop(void *arg)
+{
+    struct streams_endpoint *ep = arg;
+    while (!atomic_load(&ep->stopping)) {
+        if (lws_service(ep->ctx, 0) < 0)
+            break;
+    }
+    return NULL;
+}
+
+/* lws takes an address, or NULL for every interface. */
+static const char *lws_interface(const char *listen)
+{
+    return strcmp(listen, "0.0.0.0") == 0 || strcmp(listen, "::") == 0 ? NULL : listen;
+}
+
+static struct lws_vhost *add_vhost(struct streams_endpoint *ep, const char *name, int port, int tls)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.vhost_name = name;
+    info.port = port;
+    info.iface = lws_interface(ep->emu->cfg->listen);
+    info.protocols = protocols;
+    if (tls) {
+        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = ep->emu->tls.cert_path;
+        info.ssl_private_key_filepath = ep->emu->tls.key_path;
+    }
+    return lws_create_vhost(ep->ctx, &info);
+}
+
+/* One listener: checked free first (a taken port fails with its fix), then served. */
+static int listen_on(struct streams_endpoint *ep, int requested, int tls, int *bound)
+{
+    const char *flag = tls ? "--streams-port" : "--streams-plain-port";
+    char reason[400];
+    int port = 0;
+    *bound = CONFIG_PORT_OFF;
+    if (requested == CONFIG_PORT_OFF)
+        return 0;
+    if (requested != 0 && listen_socket_reserve(ep->emu->cfg->listen, requested, tls ? "WSS" : "WS",
+                                                flag, &port, reason, sizeof reason) != 0) {
+        log_error("main", "%s", reason);
+        return -1;
+    }
+    struct lws_vhost *vh = add_vhost(ep, tls ? "wss" : "ws", requested, tls);
+    if (vh == NULL) {
+        log_error("main", "the streaming endpoint could not listen on port %d (%s)", requested,
+                  flag);
+        return -1;
+    }
+    *bound = lws_get_vhost_listen_port(vh);
+    return 0;
+}
+
+static int create_context(struct streams_endpoint *ep)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.pt_serv_buf_size = SERVICE_BUFFER;
+    info.user = ep;
+    info.count_threads = 1;
+    lws_set_log_level(LLL_ERR, NULL);
+    ep->ctx = lws_create_context(&info);
+    return ep->ctx != NULL ? 0 : -1;
+}
+
+int streams_endpoint_start(struct emulator *emu, struct streams_endpoint **out)
+{
+    struct streams_endpoint *ep = calloc(1, sizeof *ep);
+    if (ep == NULL)
+        return -1;
+    ep->emu = emu;
+    ep->core = stream_service_core(emu->streams);
+    pthread_mutex_init(&ep->lock, NULL);
+    int rc = (ep->relay = relay_new()) != NULL && create_context(ep) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = listen_on(ep, emu->cfg->streams_port, 1, &emu->streams_port);
+    if (rc == 0)
+        rc = listen_on(ep, emu->cfg->streams_plain_port, 0, &emu->streams_plain_port);
+    if (rc == 0)
+        rc = pthread_create(&ep->thread, NULL, service_loop, ep) == 0 ? 0 : -1;
+    if (rc != 0) {
+        if (ep->ctx != NULL)
+            lws_context_destroy(ep->ctx);
+        relay_free(ep->relay);
+        pthread_mutex_destroy(&ep->lock);
+        free(ep);
+        return -1;
+    }
+    struct stream_relay_ops ops = {op_wake, op_close_bridge, ep};
+    stream_service_set_relay(emu->streams, &ops);
+    *out = ep;
+    return 0;
+}
+
+void streams_endpoint_stop(struct streams_endpoint *ep)
+{
+    if (ep == NULL)
+        return;
+    struct stream_relay_ops none = {NULL, NULL, NULL};
+    stream_service_set_relay(ep->emu->streams, &none);
+    atomic_store(&ep->stopping, 1);
+    lws_cancel_service(ep->ctx);
+    pthread_join(ep->thread, NULL);
+    lws_context_destroy(ep->ctx); /* closes every WebSocket: the streams are released */
+    relay_free(ep->relay);
+    free(ep->close_ids);
+    pthread_mutex_destroy(&ep->lock);
+    free(ep);
+}

@@ -1,0 +1,19 @@
+/* The streaming endpoint (issue 4, protocol.md §3, rules 11-14) on libwebsockets: WSS on
+ * --streams-port with the emulator's certificate, plain WS on --streams-plain-port when asked.
+ * Only WebSocket upgrades of /bridges/{id} with the bridge's bearer token are taken; the relay
+ * (relay.h) carries the bytes. Its one service thread also runs the stream deadlines. */
+#ifndef STREAMS_ENDPOINT_H
+#define STREAMS_ENDPOINT_H
+
+#include "emulator.h"
+
+struct streams_endpoint;
+
+/* Binds the listeners (filling emu->streams_port and emu->streams_plain_port), starts the
+ * service thread and lends the relay to emu->streams. Returns 0, or -1 after logging why. */
+int streams_endpoint_start(struct emulator *emu, struct streams_endpoint **out);
+
+/* Closes every WebSocket and stops the thread. NULL is a no-op. */
+void streams_endpoint_stop(struct streams_endpoint *ep);
+
+#endif
