@@ -124,8 +124,8 @@ class Emulator:
 
     def command(self):
         # Every port free-picked, so tests can run side by side.
-        cmd = [EMULATOR, "--https-port", "0", "--mqtts-port", "0", "--ready-file",
-               self.ready_file]
+        cmd = [EMULATOR, "--https-port", "0", "--mqtts-port", "0", "--streams-port", "0",
+               "--ready-file", self.ready_file]
         cmd += ["--state-dir", self.state_dir] if self.state_dir else ["--ephemeral"]
         return cmd + self.args
 

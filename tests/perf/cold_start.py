@@ -57,7 +57,7 @@ def main():
                                                         "build/server/iothub-emulator"))
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    base = [args.bin, "--https-port", "0"]
+    base = [args.bin, "--https-port", "0", "--mqtts-port", "0", "--streams-port", "0"]
     rows = []
     rows.append(("baseline: --version", [time_to_exit([args.bin, "--version"])
                                           for _ in range(args.runs)]))
