@@ -201,6 +201,8 @@ void stream_service_on_device_publish(struct stream_service *svc, const char *ci
         complete(svc, &d);
         if (!d.accepted && svc->relay.close_bridge != NULL)
             svc->relay.close_bridge(svc->relay.ctx, d.id);
+        if (d.accepted && svc->relay.wake != NULL) /* the connect deadline starts now */
+            svc->relay.wake(svc->relay.ctx);
         break;
     case ANSWER_UNKNOWN:
         log_info("stream", "'%s' answered $rid=%s, which no stream has", cid, res.rid);

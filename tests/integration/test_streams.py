@@ -1,0 +1,450 @@
+"""Device streams end to end (issue 4): the POST, the MQTT request and answer, the 60-second
+handshake, and the streaming endpoint relaying bytes. Independent peers only: curl for the POST,
+paho-mqtt for the device, python3-websockets for both WebSockets.
+"""
+import asyncio
+import hashlib
+import json
+import os
+import random
+import re
+import socket
+import struct
+import time
+import unittest
+
+import websockets
+
+from harness import Emulator, policy_key, sas_token, wait_until
+from stream_peer import (PendingPost, StreamDevice, accepted_stream, bridge_id, open_socket,
+                         post_stream, refused_status, run)
+
+RW = "registryReadWrite"
+TOKEN_RE = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def echo(ws):
+    """The device's side of an echo stream: every message back, unchanged."""
+    try:
+        async for message in ws:
+            await ws.send(message)
+    except websockets.exceptions.ConnectionClosed:
+        pass
+
+
+async def ping_pong(service, messages):
+    for m in messages:
+        await service.send(m)
+        assert await service.recv() == m
+
+
+class Handshake(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        devices = ["dev%d" % i for i in range(1, 11)] + ["quiet", "idle", "echo"]
+        args = []
+        for d in devices:
+            args += ["--device", d]
+        cls.emu = Emulator(*args).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.__exit__(None, None, None)
+
+    def device(self, device_id, **kwargs):
+        d = StreamDevice(self.emu, device_id, **kwargs)
+        self.addCleanup(d.close)
+        return d
+
+    def assertError(self, res, status, code, name):
+        self.assertEqual(res.status, status, res.body)
+        self.assertEqual(res.headers.get("iothub-errorcode"), name)
+        detail = res.error()
+        self.assertEqual(detail["errorCode"], code)
+        return detail
+
+    def test_accept_follows_rule_4_and_the_topic_rule_8(self):
+        dev = self.device("dev1")
+        request, res = accepted_stream(self.emu, dev, name="ssh")
+        # Exactly the lowercase headers, True, and no body (protocol.md rule 4).
+        self.assertEqual(res.headers["iothub-streaming-is-accepted"], "True")
+        self.assertEqual(res.headers["content-length"], "0")
+        self.assertEqual(res.body, "")
+        url = res.headers["iothub-streaming-url"]
+        streams = self.emu.ready["ports"]["streams"]
+        self.assertRegex(url, r"^wss://127\.0\.0\.1:%d/bridges/[0-9a-f]{20}$" % streams)
+        token = res.headers["iothub-streaming-auth-token"]
+        self.assertRegex(token, TOKEN_RE)
+        # The topic: five levels, the name, $url fully encoded, tokens without / & = %.
+        topic = request["topic"]
+        self.assertTrue(topic.startswith("$iothub/streams/POST/ssh/?$rid="), topic)
+        self.assertNotRegex(request["raw_url"], r"[/:?&=]")
+        self.assertEqual(request["url"], url)
+        for value in (request["rid"], request["auth"]):
+            self.assertNotRegex(value, r"[/&=%]")
+        self.assertNotEqual(request["auth"], token)
+
+    def test_reject(self):
+        dev = self.device("dev2")
+        pending = PendingPost(self.emu, "dev2")
+        dev.answer(dev.next_request(), 400)
+        res = pending.result()
+        self.assertEqual(res.status, 200, res.body)
+        self.assertEqual(res.headers["iothub-streaming-is-accepted"], "False")
+        self.assertNotIn("iothub-streaming-url", res.headers)
+        self.assertNotIn("iothub-streaming-auth-token", res.headers)
+        self.assertEqual(res.body, "")
+
+    def test_no_answer_is_504_after_the_response_timeout(self):
+        dev = self.device("quiet")
+        start = time.monotonic()
+        res = post_stream(self.emu, "quiet", response_timeout=1)
+        took = time.monotonic() - start
+        dev.next_request()  # it was asked, and said nothing
+        detail = self.assertError(res, 504, 504101, "GatewayTimeout")
+        self.assertEqual(detail["message"], "Timed out waiting for the response from device.")
+        self.assertEqual(detail["info"], {"timeout": "00:00:01"})
+        self.assertGreaterEqual(took, 1.0)
+        self.assertLess(took, 4.0)
+        # A late answer changes nothing.
+        self.assertEqual(res.status, 504)
+
+    def test_requests_that_cannot_start_a_stream(self):
+        self.assertError(post_stream(self.emu, "nosuchdevice"), 404, 404001, "DeviceNotFound")
+        # Registered but not connected: 404103 at once.
+        start = time.monotonic()
+        detail = self.assertError(post_stream(self.emu, "idle"), 404, 404103, "DeviceNotOnline")
+        self.assertLess(time.monotonic() - start, 1.0)
+        self.assertIn("online", detail["message"])
+        # Connected but not subscribed to stream requests: 404103 too.
+        self.device("idle", subscribe=False)
+        detail = self.assertError(post_stream(self.emu, "idle"), 404, 404103, "DeviceNotOnline")
+        self.assertIn("subscribed", detail["message"])
+        # A bad stream name or timeout header, and the wrong credentials.
+        self.assertError(post_stream(self.emu, "dev3", name="a+b"), 400, 400004, "ArgumentInvalid")
+        self.assertError(post_stream(self.emu, "dev3", response_timeout="soon"), 400, 400004,
+                         "ArgumentInvalid")
+        for policy in ("registryRead", "device"):
+            token = sas_token(self.emu.host, policy_key(policy), policy)
+            detail = self.assertError(post_stream(self.emu, "dev3", token=token), 401, 401002,
+                                      "IotHubUnauthorizedAccess")
+            self.assertIn("ServiceConnect", detail["message"])
+
+    def exchange(self, device_first):
+        dev = self.device("echo")
+        rng = random.Random(42 if device_first else 7)
+        messages = [rng.randbytes(rng.randint(1, 64 * 1024)) for _ in range(1000)]
+
+        async def scenario():
+            pending = PendingPost(self.emu, "echo")
+            request = await asyncio.get_running_loop().run_in_executor(None, dev.next_request)
+            device_ws = None
+            if device_first:  # the C SDK connects before it publishes its answer
+                device_ws = await open_socket(self.emu, request["url"], request["auth"])
+            dev.answer(request)
+            res = await asyncio.get_running_loop().run_in_executor(None, pending.result)
+            service = await open_socket(self.emu, res.headers["iothub-streaming-url"],
+                                        res.headers["iothub-streaming-auth-token"])
+            if device_ws is None:
+                device_ws = await open_socket(self.emu, request["url"], request["auth"])
+            echoing = asyncio.create_task(echo(device_ws))
+            await ping_pong(service, messages)
+            await service.close()
+            await echoing
+        run(scenario())
+
+    def test_echo_device_first(self):
+        self.exchange(device_first=True)
+
+    def test_echo_service_first(self):
+        self.exchange(device_first=False)
+
+    def test_tokens_are_checked_before_the_upgrade(self):
+        dev = self.device("dev4")
+        request, res = accepted_stream(self.emu, dev)
+        url, service_token = res.headers["iothub-streaming-url"], \
+            res.headers["iothub-streaming-auth-token"]
+        other_request, other = accepted_stream(self.emu, dev, name="other")
+        other_url = other.headers["iothub-streaming-url"]
+
+        async def scenario():
+            self.assertEqual(await refused_status(self.emu, url, None), 401)
+            self.assertEqual(await refused_status(self.emu, url, "garbage"), 401)
+            # Another bridge's tokens do not open this one.
+            self.assertEqual(await refused_status(self.emu, url, other_request["auth"]), 401)
+            self.assertEqual(await refused_status(self.emu, url,
+                                                  other.headers["iothub-streaming-auth-token"]),
+                             401)
+            device_ws = await open_socket(self.emu, request["url"], request["auth"])
+            # Single use, whichever side presents it again.
+            self.assertEqual(await refused_status(self.emu, url, request["auth"]), 401)
+            service_ws = await open_socket(self.emu, url, service_token)
+            self.assertEqual(await refused_status(self.emu, url, service_token), 401)
+            # Unknown bridges and other paths are 404.
+            unknown = re.sub(r"/bridges/.*", "/bridges/" + "0" * 20, url)
+            self.assertNotEqual(unknown, url)
+            self.assertEqual(await refused_status(self.emu, unknown, service_token), 404)
+            self.assertEqual(await refused_status(self.emu, other_url.replace("/bridges/", "/x/"),
+                                                  other_request["auth"]), 404)
+            await service_ws.close()
+            await device_ws.close()
+        run(scenario())
+
+    def test_one_side_never_connects(self):
+        dev = self.device("dev5")
+        request, res = accepted_stream(self.emu, dev, connect_timeout=1)
+
+        async def scenario():
+            device_ws = await open_socket(self.emu, request["url"], request["auth"])
+            start = time.monotonic()
+            try:
+                await asyncio.wait_for(device_ws.recv(), 10)
+                raise AssertionError("the device got data")
+            except websockets.exceptions.ConnectionClosed as closed:
+                return time.monotonic() - start, closed.code
+        waited, code = run(scenario())
+        self.assertLess(waited, 3.0)
+        self.assertEqual(code, 1001)
+        # The service's token is no good after the deadline.
+        self.assertEqual(run(refused_status(self.emu, res.headers["iothub-streaming-url"],
+                                            res.headers["iothub-streaming-auth-token"])), 404)
+        rows = self.emu.request(
+            "GET", "/emulator/logs?category=DeviceStreams&deviceId=dev5", RW).json()
+        closed = [r for r in rows if r["operationName"] == "closed"]
+        self.assertEqual(closed[-1]["message"], "handshake_timeout")
+        self.assertEqual(closed[-1]["result"], "timeout")
+
+    def connected_pair(self, device_id):
+        dev = self.device(device_id)
+        request, res = accepted_stream(self.emu, dev)
+
+        async def open_both():
+            device_ws = await open_socket(self.emu, request["url"], request["auth"])
+            service_ws = await open_socket(self.emu, res.headers["iothub-streaming-url"],
+                                           res.headers["iothub-streaming-auth-token"])
+            return device_ws, service_ws
+        return open_both
+
+    async def closed_within(self, ws, seconds):
+        start = time.monotonic()
+        try:
+            await asyncio.wait_for(ws.recv(), seconds + 5)
+            raise AssertionError("data instead of a close")
+        except websockets.exceptions.ConnectionClosed as closed:
+            return time.monotonic() - start, closed.code, closed.reason
+
+    def test_closing_either_side_closes_the_other(self):
+        for closer, code in ((1, 4001), (0, 1000)):
+            open_both = self.connected_pair("dev6")
+
+            async def scenario():
+                sockets = await open_both()
+                waiter = asyncio.create_task(self.closed_within(sockets[1 - closer], 0.1))
+                await sockets[closer].close(code=code, reason="bye")
+                return await waiter
+            took, got_code, reason = run(scenario())
+            self.assertLess(took, 0.1)
+            self.assertEqual(got_code, code)
+            self.assertEqual(reason, "bye")
+
+    def test_a_reset_connection_closes_the_other(self):
+        open_both = self.connected_pair("dev7")
+
+        async def scenario():
+            device_ws, service_ws = await open_both()
+            waiter = asyncio.create_task(self.closed_within(device_ws, 1.0))
+            sock = service_ws.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            service_ws.transport.abort()  # RST, no Close frame: a killed client
+            return await waiter
+        took, code, _ = run(scenario())
+        self.assertLess(took, 1.0)
+        self.assertEqual(code, 1001)
+
+    def test_subprotocols_and_extensions(self):
+        dev = self.device("dev8")
+        request, res = accepted_stream(self.emu, dev)
+
+        async def scenario():
+            # The C SDK names its transport; it is echoed. C# and Node ask for none: none comes
+            # back. Node offers permessage-deflate (websockets does too): it is declined.
+            device_ws = await open_socket(self.emu, request["url"], request["auth"],
+                                          subprotocols=["MQTT"])
+            service_ws = await open_socket(self.emu, res.headers["iothub-streaming-url"],
+                                           res.headers["iothub-streaming-auth-token"])
+            result = (device_ws.subprotocol, service_ws.subprotocol,
+                      device_ws.response_headers.get("Sec-WebSocket-Extensions"),
+                      service_ws.response_headers.get("Sec-WebSocket-Extensions"))
+            await service_ws.send("text stays text")
+            got = await device_ws.recv()
+            await service_ws.close()
+            await device_ws.close()
+            return result, got
+        (device_proto, service_proto, ext1, ext2), got = run(scenario())
+        self.assertEqual((device_proto, service_proto), ("MQTT", None))
+        self.assertEqual((ext1, ext2), (None, None))
+        self.assertEqual(got, "text stays text")
+
+    def test_100_concurrent_streams_to_10_devices(self):
+        devices = [self.device("dev%d" % i) for i in range(1, 11)]
+        for d in devices:
+            d.peer.client.on_message = self.auto_accept(d)
+
+        async def one(index):
+            d = devices[index % 10]
+            res = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: post_stream(self.emu, d.id, name="s%d" % index))
+            self.assertEqual(res.headers.get("iothub-streaming-is-accepted"), "True", res.body)
+            return res
+
+        async def scenario():
+            responses = await asyncio.gather(*[one(i) for i in range(100)])
+            device_urls = {}
+            while sum(len(d.accepted) for d in devices) < 100:
+                await asyncio.sleep(0.01)  # the paho threads hand requests over
+            for d in devices:
+                for request in d.accepted:
+                    device_urls[request["url"]] = request["auth"]
+            pairs = []
+            for res in responses:
+                url = res.headers["iothub-streaming-url"]
+                device_ws = await open_socket(self.emu, url, device_urls[url])
+                service_ws = await open_socket(self.emu, url,
+                                               res.headers["iothub-streaming-auth-token"])
+                pairs.append((device_ws, service_ws))
+            echoes = [asyncio.create_task(echo(dw)) for dw, _ in pairs]
+            await asyncio.gather(*[ping_pong(sw, [os.urandom(100), b"x" * 5000, str(i).encode()])
+                                   for i, (_, sw) in enumerate(pairs)])
+            for _, sw in pairs:
+                await sw.close()
+            await asyncio.gather(*echoes)
+        run(scenario(), timeout=300)
+
+    def auto_accept(self, device):
+        device.accepted = []
+
+        def on_message(client, userdata, msg):
+            from stream_peer import parse_request
+            request = parse_request(msg.topic)
+            device.accepted.append(request)
+            client.publish("$iothub/streams/res/200/?$rid=" + request["rid"], b"", 0)
+        return on_message
+
+    def test_module_streams(self):
+        dev = self.device("dev9/mod1")
+        pending = PendingPost(self.emu, "dev9", module_id="mod1", name="modstream")
+        request = dev.next_request()
+        self.assertEqual(request["name"], "modstream")
+        dev.answer(request)
+        self.assertEqual(pending.result().headers["iothub-streaming-is-accepted"], "True")
+
+    def test_views(self):
+        dev = self.device("dev10")
+        before = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
+        request, res = accepted_stream(self.emu, dev, name="viewed")
+        sid = bridge_id(res.headers["iothub-streaming-url"])
+        streams = self.emu.request("GET", "/emulator/streams", "registryRead").json()
+        mine = [s for s in streams if s["streamId"] == sid]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual(mine[0]["state"], "accepted")
+        self.assertEqual(mine[0]["deviceId"], "dev10")
+        rows = self.emu.request("GET", "/emulator/logs?category=DeviceStreams&deviceId=dev10"
+                                "&since=" + before, "registryRead").json()
+        self.assertEqual([r["operationName"] for r in rows if r["streamId"] == sid],
+                         ["requested", "accepted"])
+        self.assertEqual(rows[-1]["statusCode"], 200)
+        endpoints = self.emu.request("GET", "/emulator/devicestreams").json()
+        self.assertEqual(endpoints, {"streamingEndpoints": [
+            "https://127.0.0.1:%d" % self.emu.ready["ports"]["streams"]]})
+        # The views need a token.
+        self.assertEqual(self.emu.request("GET", "/emulator/streams").status, 401)
+
+
+class Volume(unittest.TestCase):
+    def test_100_mb_each_way_at_once(self):
+        with Emulator("--device", "bulk") as emu:
+            dev = StreamDevice(emu, "bulk")
+            request, res = accepted_stream(emu, dev)
+            chunk = 64 * 1024
+            total = 100 * 1024 * 1024
+
+            async def pump(ws, seed):
+                rng = random.Random(seed)
+                digest = hashlib.sha256()
+                for _ in range(total // chunk):
+                    data = rng.randbytes(chunk)
+                    digest.update(data)
+                    await ws.send(data)
+                return digest.hexdigest()
+
+            async def drain(ws):
+                digest, got = hashlib.sha256(), 0
+                while got < total:
+                    data = await ws.recv()
+                    digest.update(data)
+                    got += len(data)
+                return digest.hexdigest()
+
+            async def scenario():
+                device_ws = await open_socket(emu, request["url"], request["auth"])
+                service_ws = await open_socket(emu, res.headers["iothub-streaming-url"],
+                                               res.headers["iothub-streaming-auth-token"])
+                sent_s, sent_d, got_d, got_s = await asyncio.gather(
+                    pump(service_ws, 1), pump(device_ws, 2), drain(device_ws), drain(service_ws))
+                await service_ws.close()
+                await device_ws.close()
+                return sent_s == got_d, sent_d == got_s
+            self.assertEqual(run(scenario(), timeout=600), (True, True))
+            dev.close()
+
+    def test_a_slow_reader_costs_bounded_memory(self):
+        with Emulator("--device", "slow") as emu:
+            dev = StreamDevice(emu, "slow")
+            request, res = accepted_stream(emu, dev)
+            pid = emu.proc.pid
+            total = 200 * 1024 * 1024
+            chunk = 64 * 1024
+
+            async def writer(ws):
+                block = os.urandom(chunk)
+                for _ in range(total // chunk):
+                    await ws.send(block)
+
+            async def scenario():
+                device_ws = await open_socket(emu, request["url"], request["auth"],
+                                              max_queue=1, read_limit=65536)
+                service_ws = await open_socket(emu, res.headers["iothub-streaming-url"],
+                                               res.headers["iothub-streaming-auth-token"],
+                                               write_limit=65536)
+                before = vm_rss_kib(pid)
+                sending = asyncio.create_task(writer(service_ws))
+                peak = before
+                for _ in range(50):  # the reader sleeps 5 s; RSS sampled every 100 ms
+                    await asyncio.sleep(0.1)
+                    peak = max(peak, vm_rss_kib(pid))
+                got = 0
+                while got < total:
+                    got += len(await device_ws.recv())
+                    if got % (16 * chunk) == 0:
+                        peak = max(peak, vm_rss_kib(pid))
+                await sending
+                await service_ws.close()
+                await device_ws.close()
+                return before, peak, got
+            before, peak, got = run(scenario(), timeout=600)
+            self.assertEqual(got, total)
+            self.assertLess(peak - before, 16 * 1024, "RSS grew from %d KiB to %d KiB" %
+                            (before, peak))
+            dev.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
