@@ -10,7 +10,8 @@
 
 struct chunk {
     struct chunk *next;
-    size_t len;
+    size_t len, cap;
+    int first, binary;    /* of the frame being joined */
     int flags;            /* lws_write flags: opcode, continuation, no FIN */
     unsigned char data[]; /* LWS_PRE bytes of headroom, then the payload */
 };
@@ -23,7 +24,8 @@ struct queue {
 struct bridge {
     char id[STREAM_ID_LEN + 1];
     struct lws *wsi[2];
-    struct queue to[2]; /* to[d]: waiting to be written to side d */
+    struct queue to[2];       /* to[d]: waiting to be written to side d */
+    struct chunk *joining[2]; /* joining[s]: the frame side s is sending, still in pieces */
     int paused[2];      /* side s is not read while to[1 - s] is too full */
     int closing[2];     /* close side d once to[d] is empty */
     int code_set;
@@ -53,6 +55,8 @@ static void bridge_free(void *value)
         return;
     queue_clear(&b->to[0]);
     queue_clear(&b->to[1]);
+    free(b->joining[0]);
+    free(b->joining[1]);
     free(b);
 }
 
@@ -116,32 +120,65 @@ struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side
     return b;
 }
 
-int relay_receive(struct bridge *b, enum stream_side from, const void *data, size_t len, int first,
-                  int final, int binary)
+static void enqueue(struct bridge *b, enum stream_side from, struct chunk *c)
 {
     enum stream_side to = 1 - from;
-    if (b->closing[to])
-        return 0; /* the peer is going: nothing more can reach it */
-    struct chunk *c = malloc(sizeof *c + LWS_PRE + len);
-    if (c == NULL)
-        return -1;
-    c->next = NULL;
-    c->len = len;
-    c->flags = lws_write_ws_flags(binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, first, final);
-    memcpy(c->data + LWS_PRE, data, len);
     struct queue *q = &b->to[to];
+    c->next = NULL;
     if (q->tail != NULL)
         q->tail->next = c;
     else
         q->head = c;
     q->tail = c;
-    q->bytes += len;
+    q->bytes += c->len;
     if (q->bytes > RELAY_HIGH_WATER && !b->paused[from]) {
         b->paused[from] = 1;
         lws_rx_flow_control(b->wsi[from], 0);
     }
     if (b->wsi[to] != NULL)
         lws_callback_on_writable(b->wsi[to]);
+}
+
+/* A chunk sized for the whole frame (or RELAY_FRAME_MAX of it), known from its first piece. */
+static struct chunk *start_frame(const struct relay_piece *p, int first)
+{
+    size_t size = p->len + p->remaining;
+    size_t cap = size < RELAY_FRAME_MAX ? size : RELAY_FRAME_MAX;
+    struct chunk *c = malloc(sizeof *c + LWS_PRE + (cap > 0 ? cap : 1));
+    if (c == NULL)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    c->cap = cap;
+    c->first = first;
+    c->binary = p->binary;
+    return c;
+}
+
+int relay_receive(struct bridge *b, enum stream_side from, const struct relay_piece *p)
+{
+    const unsigned char *data = p->data;
+    size_t left = p->len;
+    int first = p->first; /* a frame cut at RELAY_FRAME_MAX goes on as a continuation */
+    if (b->closing[1 - from])
+        return 0; /* the peer is going: nothing more can reach it */
+    do {
+        struct chunk *c = b->joining[from];
+        if (c == NULL && (c = b->joining[from] = start_frame(p, first)) == NULL)
+            return -1;
+        first = 0;
+        size_t n = left < c->cap - c->len ? left : c->cap - c->len;
+        memcpy(c->data + LWS_PRE + c->len, data, n);
+        c->len += n;
+        data += n;
+        left -= n;
+        int frame_done = left == 0 && p->remaining == 0;
+        if (!frame_done && c->len < c->cap)
+            break; /* more pieces of this frame to come */
+        c->flags = lws_write_ws_flags(c->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, c->first,
+                                      frame_done && p->final);
+        b->joining[from] = NULL;
+        enqueue(b, from, c);
+    } while (left > 0);
     return 0;
 }
 
@@ -195,6 +232,8 @@ int relay_left(struct relay *r, struct bridge *b, enum stream_side side, enum st
     static const char gone[] = "the peer's connection dropped";
     b->wsi[side] = NULL;
     queue_clear(&b->to[side]);
+    free(b->joining[side]);
+    b->joining[side] = NULL;
     set_close(b, side, RELAY_CLOSE_GONE, gone, sizeof gone - 1);
     int code = b->close_code;
     *first = b->first;

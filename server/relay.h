@@ -2,7 +2,9 @@
  * WebSockets of a bridge, paired, with one queue per direction.
  *
  * - Either side may come first; what it sends before its peer arrives is queued, not dropped.
- * - Frames keep their opcode (text or binary) and message boundaries; nothing is injected.
+ * - Frames keep their opcode (text or binary) and their boundaries: lws hands a frame over in
+ *   pieces (a TLS record at a time), which are joined again before the frame is passed on, up to
+ *   RELAY_FRAME_MAX; nothing is injected.
  * - A queue above RELAY_HIGH_WATER pauses its sender (lws_rx_flow_control) until it drains
  *   below RELAY_LOW_WATER, so a fast sender facing a slow reader costs bounded memory.
  * - A side that closes, or whose TCP connection drops, closes the other with the same code
@@ -19,6 +21,9 @@
 
 #define RELAY_HIGH_WATER (256 * 1024)
 #define RELAY_LOW_WATER (64 * 1024)
+/* Frames up to this size go out whole; a larger one (beyond the real gateway's 64 KiB) goes out
+ * as a fragmented message of pieces this size, which keeps memory bounded. */
+#define RELAY_FRAME_MAX (256 * 1024)
 /* For a side whose TCP connection dropped without a Close frame (1006 may not be sent). */
 #define RELAY_CLOSE_GONE 1001
 
@@ -31,10 +36,17 @@ void relay_free(struct relay *r);
 /* A side's WebSocket is up: joins (or starts) the bridge of stream id. NULL when out of memory. */
 struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side, struct lws *wsi);
 
-/* Data from side `from` (one piece of a frame, with lws's flags). Returns 0, or -1 when out of
- * memory (the caller closes the connection). */
-int relay_receive(struct bridge *b, enum stream_side from, const void *data, size_t len, int first,
-                  int final, int binary);
+/* A piece of a frame from side `from`, with lws's flags and the frame's bytes still to come
+ * (lws_remaining_packet_payload). */
+struct relay_piece {
+    const void *data;
+    size_t len;
+    size_t remaining;
+    int first, final, binary;
+};
+
+/* Returns 0, or -1 when out of memory (the caller closes the connection). */
+int relay_receive(struct bridge *b, enum stream_side from, const struct relay_piece *piece);
 
 /* Side `to` may write. Returns -1 when the connection must close now (lws then sends the Close
  * frame set with lws_close_reason), else 0. */

@@ -24,6 +24,7 @@ struct stream {
     char token[2][STREAM_TOKEN_LEN + 1];
     int token_used[2];
     int attached[2];
+    int device_gone; /* the device's WebSocket came and went before it answered */
     int connect_s;
     int64_t response_deadline, connect_deadline, handshake_deadline;
     int64_t finished_ms; /* when it became REJECTED, TIMED_OUT or CLOSED */
@@ -255,6 +256,32 @@ static void decide(struct stream *s, struct stream_decision *out, int accepted)
         memcpy(out->service_token, s->token[STREAM_SERVICE], sizeof out->service_token);
 }
 
+/* Callers hold the lock. An accepting device whose WebSocket already came and went can never
+ * connect again (its token is used): the stream is accepted, as it said, and closed at once. */
+static void apply_answer(struct stream_core *core, struct stream *s, int status, int64_t now,
+                         struct stream_decision *out, struct events *evs)
+{
+    int accepted = ih_stream_response_accepted(status);
+    s->info.answered_ms = now;
+    s->info.answer_status = status;
+    if (accepted) {
+        s->info.state = STREAM_ACCEPTED;
+        s->connect_deadline = now + s->connect_s * 1000LL;
+        if (s->connect_deadline > s->handshake_deadline)
+            s->connect_deadline = s->handshake_deadline;
+    } else {
+        finish(core, s, STREAM_REJECTED, now);
+    }
+    decide(s, out, accepted);
+    emit(evs, s, accepted ? STEP_ACCEPTED : STEP_REJECTED, STREAM_DEVICE);
+    if (accepted && s->device_gone) {
+        snprintf(s->info.close_reason, sizeof s->info.close_reason, "device_closed");
+        s->info.closed_ms = now;
+        finish(core, s, STREAM_CLOSED, now);
+        emit(evs, s, STEP_CLOSED, STREAM_DEVICE);
+    }
+}
+
 /* cid is the answering client: the device, or device/module for a module's stream. */
 static int answered_by(const struct stream *s, const char *cid)
 {
@@ -279,23 +306,10 @@ enum stream_answer_result stream_core_answer(struct stream_core *core, const cha
         r = ANSWER_UNKNOWN;
     else if (!answered_by(s, cid))
         r = ANSWER_IMPOSTOR;
-    else if (s->info.state != STREAM_REQUESTED)
-        r = ANSWER_LATE;
-    if (r == ANSWER_OK) {
-        int accepted = ih_stream_response_accepted(status);
-        s->info.answered_ms = now_ms;
-        s->info.answer_status = status;
-        if (accepted) {
-            s->info.state = STREAM_ACCEPTED;
-            s->connect_deadline = now_ms + s->connect_s * 1000LL;
-            if (s->connect_deadline > s->handshake_deadline)
-                s->connect_deadline = s->handshake_deadline;
-        } else {
-            finish(core, s, STREAM_REJECTED, now_ms);
-        }
-        decide(s, out, accepted);
-        emit(&evs, s, accepted ? STEP_ACCEPTED : STEP_REJECTED, STREAM_DEVICE);
-    }
+    else if (s->info.state != STREAM_REQUESTED || now_ms >= s->response_deadline)
+        r = ANSWER_LATE; /* past the deadline, the timeout wins even before expire runs */
+    if (r == ANSWER_OK)
+        apply_answer(core, s, status, now_ms, out, &evs);
     unlock(core, &evs);
     return r;
 }
@@ -317,7 +331,8 @@ static enum stream_attach_result check_token(struct stream *s, const char *token
 static enum stream_attach_result open_for(const struct stream *s, enum stream_side side,
                                           int64_t now)
 {
-    if (is_finished(s->info.state) || now >= s->handshake_deadline)
+    if (is_finished(s->info.state) || now >= s->handshake_deadline ||
+        (s->info.state == STREAM_ACCEPTED && now >= s->connect_deadline))
         return ATTACH_ENDED;
     /* The service learns its token from the 200, so it cannot come earlier. */
     if (side == STREAM_SERVICE && s->info.state == STREAM_REQUESTED)
@@ -369,16 +384,16 @@ void stream_core_side_down(struct stream_core *core, struct stream *s, enum stre
     lock(core);
     s->attached[side] = 0;
     s->refs--;
-    if (s->info.state == STREAM_ACCEPTED || s->info.state == STREAM_CONNECTED ||
-        s->info.state == STREAM_REQUESTED) {
+    if (s->info.state == STREAM_REQUESTED) {
+        /* Before its answer the device may still reject, or the POST time out: the stream
+         * stays open, but a device that accepts now can never connect again. */
+        s->device_gone = 1;
+    } else if (s->info.state == STREAM_ACCEPTED || s->info.state == STREAM_CONNECTED) {
         s->info.close_code = code;
         snprintf(s->info.close_reason, sizeof s->info.close_reason, "%s", reason);
         s->info.closed_ms = now_ms;
-        /* A device that leaves before it answered leaves a POST that will time out. */
-        if (s->info.state != STREAM_REQUESTED) {
-            finish(core, s, STREAM_CLOSED, now_ms);
-            emit(&evs, s, STEP_CLOSED, side);
-        }
+        finish(core, s, STREAM_CLOSED, now_ms);
+        emit(&evs, s, STEP_CLOSED, side);
     }
     unlock(core, &evs);
 }
@@ -428,6 +443,7 @@ static int expire_one(struct stream_core *core, struct stream *s, int64_t now,
     memset(e, 0, sizeof *e);
     memcpy(e->id, s->info.id, sizeof e->id);
     if (s->info.state == STREAM_REQUESTED && now >= s->response_deadline) {
+        s->info.closed_ms = now;
         finish(core, s, STREAM_TIMED_OUT, now);
         decide(s, &e->decision, 0);
         e->decision.timed_out = 1;

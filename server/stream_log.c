@@ -26,7 +26,7 @@ static int64_t step_time(const struct stream_event *ev)
         return i->connected_ms;
     case STEP_TIMED_OUT:
     case STEP_CLOSED:
-        return i->closed_ms > 0 ? i->closed_ms : i->posted_ms + i->response_timeout_s * 1000LL;
+        return i->closed_ms;
     }
     return 0;
 }

@@ -156,8 +156,13 @@ static int receive(struct lws *wsi, struct session *ss, const void *in, size_t l
     if (ss->bridge == NULL)
         return -1;
     stream_core_count(ss->stream, ss->side, len);
-    return relay_receive(ss->bridge, ss->side, in, len, lws_is_first_fragment(wsi),
-                         lws_is_final_fragment(wsi), lws_frame_is_binary(wsi));
+    struct relay_piece piece = {in,
+                                len,
+                                lws_remaining_packet_payload(wsi),
+                                lws_is_first_fragment(wsi),
+                                lws_is_final_fragment(wsi),
+                                lws_frame_is_binary(wsi)};
+    return relay_receive(ss->bridge, ss->side, &piece);
 }
 
 /* The connection is gone (closed, dropped, or refused after the claim): once only. */

@@ -127,3 +127,47 @@ def bridge_id(url):
     match = re.fullmatch(r"wss?://[^/]+:\d+/bridges/([0-9a-f]{20})", url)
     assert match, url
     return match.group(1)
+
+
+class RawSocket:
+    """A WebSocket client that reads frame by frame (python3-websockets only gives whole
+    messages): to check that the relay keeps frame boundaries."""
+
+    def __init__(self, emu, url, token):
+        import base64
+        import os
+        import socket
+        parts = urllib.parse.urlsplit(url)
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT)
+        self.sock = tls_context(emu).wrap_socket(sock, server_hostname=parts.hostname) \
+            if parts.scheme == "wss" else sock
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                           "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n"
+                           % (parts.path, parts.hostname, parts.port, key, token)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def _exactly(self, n):
+        data = b""
+        while len(data) < n:
+            more = self.sock.recv(n - len(data))
+            assert more, "connection closed"
+            data += more
+        return data
+
+    def frame(self):
+        """(fin, opcode, payload) of the next frame."""
+        b0, b1 = self._exactly(2)
+        length = b1 & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._exactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(self._exactly(8), "big")
+        return bool(b0 & 0x80), b0 & 0x0F, self._exactly(length)
+
+    def close(self):
+        self.sock.close()

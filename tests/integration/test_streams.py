@@ -16,8 +16,8 @@ import unittest
 import websockets
 
 from harness import Emulator, policy_key, sas_token, wait_until
-from stream_peer import (PendingPost, StreamDevice, accepted_stream, bridge_id, open_socket,
-                         post_stream, refused_status, run)
+from stream_peer import (PendingPost, RawSocket, StreamDevice, accepted_stream, bridge_id,
+                         open_socket, post_stream, refused_status, run)
 
 RW = "registryReadWrite"
 TOKEN_RE = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -292,6 +292,30 @@ class Handshake(unittest.TestCase):
         self.assertEqual((device_proto, service_proto), ("MQTT", None))
         self.assertEqual((ext1, ext2), (None, None))
         self.assertEqual(got, "text stays text")
+
+    def test_frames_keep_their_boundaries(self):
+        dev = self.device("dev3")
+        request, res = accepted_stream(self.emu, dev)
+        raw = RawSocket(self.emu, request["url"], request["auth"])  # over TLS, as the device
+        sizes = [1, 125, 126, 65535, 65536, 20000]
+        expected = [(True, 2, bytes([n % 256]) * n) for n in sizes] + [(True, 1, b"text")]
+
+        async def scenario():
+            service = await open_socket(self.emu, res.headers["iothub-streaming-url"],
+                                        res.headers["iothub-streaming-auth-token"])
+            reading = asyncio.get_running_loop().run_in_executor(
+                None, lambda: [raw.frame() for _ in expected])
+            for n in sizes:
+                await service.send(bytes([n % 256]) * n)
+            await service.send("text")
+            frames = await reading
+            await service.close()
+            return frames
+        # Each message arrives as the one frame it was sent as, opcode included: TLS hands it
+        # to the emulator in 16 KiB records, which must not become frames of their own.
+        frames = run(scenario())
+        raw.close()
+        self.assertEqual(frames, expected)
 
     def test_100_concurrent_streams_to_10_devices(self):
         devices = [self.device("dev%d" % i) for i in range(1, 11)]
