@@ -241,7 +241,7 @@ enum registry_result registry_open(const char *path, struct registry **out, char
     pthread_mutex_init(&reg->state_lock, NULL);
     int rc = sqlite3_open_v2(
         path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK || configure(reg, path) != REGISTRY_OK ||
+    if (rc != SQLITE_OK || configure(reg, path) != REGISTRY_OK || registry_writer_start(reg) != 0 ||
         registry_reset_connections(reg) != REGISTRY_OK) {
         snprintf(err, err_len, "cannot open the registry %s: %s", path,
                  reg->db != NULL ? sqlite3_errmsg(reg->db) : sqlite3_errstr(rc));
@@ -256,6 +256,7 @@ void registry_close(struct registry *reg)
 {
     if (reg == NULL)
         return;
+    registry_writer_stop(reg);
     sqlite3_close(reg->state_db);
     sqlite3_close(reg->db);
     pthread_mutex_destroy(&reg->lock);

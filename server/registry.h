@@ -94,6 +94,9 @@ enum registry_result registry_device_set_connected(struct registry *reg, const c
 enum registry_result registry_device_touch(struct registry *reg, const char *id);
 /* Every device Disconnected: at start, and when the broker goes away. */
 enum registry_result registry_reset_connections(struct registry *reg);
+/* These writes are queued and return at once; this returns once those made before it are in
+ * the database (the log query does it itself). */
+void registry_state_flush(struct registry *reg);
 
 /* A resource-log record (category DeviceStreams: one per stream step, issue 4). Strings may be
  * NULL; numbers are -1 when they do not apply. */

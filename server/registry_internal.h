@@ -7,6 +7,34 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+/* One queued write of the state connection (registry_state.c builds them, registry_writer.c
+ * runs them in order). */
+enum state_job_kind {
+    JOB_CONNECTED,
+    JOB_DISCONNECTED,
+    JOB_TOUCH,
+    JOB_RESET_CONNECTIONS,
+    JOB_LOG,
+};
+
+struct state_job {
+    struct state_job *next;
+    enum state_job_kind kind;
+    char time[TIME_TEXT_SIZE]; /* when it happened, not when it is written */
+    char id[IH_ID_MAX_LEN + 1];
+    struct log_record record; /* JOB_LOG; its strings point into text */
+    char text[];
+};
+
+struct state_writer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    struct state_job *head, *tail;
+    unsigned long queued, submitted, written, dropped;
+    int running, stopping;
+};
+
 struct registry {
     sqlite3 *db;       /* identity writes: synchronous=FULL, committed before the reply */
     sqlite3 *state_db; /* connection state: synchronous=NORMAL, rebuilt at every start */
@@ -14,6 +42,17 @@ struct registry {
     /* The state connection has its own lock, so a device's connect never waits for an identity
      * write's fsync (and the other way round). */
     pthread_mutex_t state_lock;
+    struct state_writer writer;
 };
+
+int registry_writer_start(struct registry *reg);
+/* Writes what is queued, then stops the thread. */
+void registry_writer_stop(struct registry *reg);
+/* Takes the job (freed once written). */
+void registry_writer_submit(struct registry *reg, struct state_job *job);
+/* Returns once every job submitted before the call is written. */
+void registry_writer_flush(struct registry *reg);
+/* The writer thread, with state_lock held: performs one job. */
+void registry_state_run(struct registry *reg, const struct state_job *job);
 
 #endif

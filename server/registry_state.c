@@ -1,64 +1,73 @@
 /* The registry's fast-changing state, on its own SQLite connection and lock with relaxed
  * durability (it is rebuilt at every start): device connection state (issue 3) and the
- * DeviceStreams log (issue 4). */
+ * DeviceStreams log (issue 4). Writes are queued for the state writer (registry_writer.c) and
+ * return at once; reads wait for what was queued before them. */
 #include "registry.h"
 #include "registry_internal.h"
 
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* Runs one UPDATE on the state connection with the id (?1, may be NULL) and now (?2). */
-static enum registry_result update_state(struct registry *reg, const char *sql, const char *id)
+static const char *const job_sql[] = {
+    [JOB_CONNECTED] = "UPDATE devices SET connection_state = 'Connected', "
+                      "connection_state_updated_time = ?2, last_activity_time = ?2 WHERE "
+                      "device_id = ?1 AND connection_state != 'Connected'",
+    [JOB_DISCONNECTED] = "UPDATE devices SET connection_state = 'Disconnected', "
+                         "connection_state_updated_time = ?2 WHERE device_id = ?1 AND "
+                         "connection_state = 'Connected'",
+    [JOB_TOUCH] = "UPDATE devices SET last_activity_time = ?2 WHERE device_id = ?1",
+    [JOB_RESET_CONNECTIONS] = "UPDATE devices SET connection_state = 'Disconnected', "
+                              "connection_state_updated_time = ?2 WHERE connection_state = "
+                              "'Connected'",
+    [JOB_LOG] = "INSERT INTO logs (time_utc, category, operation, device_id, module_id, "
+                "stream_id, stream_name, step, result, status_code, elapsed_ms, "
+                "bytes_device_to_service, bytes_service_to_device, message) VALUES (?1, ?2, "
+                "?3, ?4, ?5, ?6, ?7, ?3, ?8, ?9, ?10, ?11, ?12, ?13)",
+};
+
+static struct state_job *new_job(enum state_job_kind kind, const char *id, size_t text)
 {
-    sqlite3_stmt *st = NULL;
-    char now[TIME_TEXT_SIZE];
-    registry_now_text(now);
-    enum registry_result r = REGISTRY_OK;
-    pthread_mutex_lock(&reg->state_lock);
-    if (sqlite3_prepare_v2(reg->state_db, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_error("registry", "preparing a state update failed: %s", sqlite3_errmsg(reg->state_db));
-        r = REGISTRY_ERR;
-        goto done;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        log_error("registry", "a state update failed: %s", sqlite3_errmsg(reg->state_db));
-        r = REGISTRY_ERR;
-    }
-done:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&reg->state_lock);
-    return r;
+    struct state_job *job = calloc(1, sizeof *job + text);
+    if (job == NULL)
+        return NULL;
+    job->kind = kind;
+    registry_now_text(job->time);
+    if (id != NULL)
+        snprintf(job->id, sizeof job->id, "%s", id);
+    return job;
+}
+
+static enum registry_result submit(struct registry *reg, enum state_job_kind kind, const char *id)
+{
+    struct state_job *job = new_job(kind, id, 0);
+    if (job == NULL)
+        return REGISTRY_ERR;
+    registry_writer_submit(reg, job);
+    return REGISTRY_OK;
 }
 
 enum registry_result registry_device_set_connected(struct registry *reg, const char *id,
                                                    int connected)
 {
-    return update_state(reg,
-                        connected ? "UPDATE devices SET connection_state = 'Connected', "
-                                    "connection_state_updated_time = ?2, last_activity_time = ?2 "
-                                    "WHERE device_id = ?1 AND connection_state != 'Connected'"
-                                  : "UPDATE devices SET connection_state = 'Disconnected', "
-                                    "connection_state_updated_time = ?2 WHERE device_id = ?1 "
-                                    "AND connection_state = 'Connected'",
-                        id);
+    return submit(reg, connected ? JOB_CONNECTED : JOB_DISCONNECTED, id);
 }
 
 enum registry_result registry_device_touch(struct registry *reg, const char *id)
 {
-    return update_state(reg, "UPDATE devices SET last_activity_time = ?2 WHERE device_id = ?1", id);
+    return submit(reg, JOB_TOUCH, id);
 }
 
 enum registry_result registry_reset_connections(struct registry *reg)
 {
-    return update_state(reg,
-                        "UPDATE devices SET connection_state = 'Disconnected', "
-                        "connection_state_updated_time = ?2 WHERE connection_state = 'Connected' "
-                        "AND (?1 IS NULL OR device_id = ?1)",
-                        NULL);
+    return submit(reg, JOB_RESET_CONNECTIONS, NULL);
+}
+
+void registry_state_flush(struct registry *reg)
+{
+    registry_writer_flush(reg);
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
@@ -77,42 +86,83 @@ static void bind_number_or_null(sqlite3_stmt *st, int i, long long n)
         sqlite3_bind_null(st, i);
 }
 
+/* Copies s into the job's text and returns the copy (NULL stays NULL). */
+static const char *keep(struct state_job *job, size_t *used, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *copy = job->text + *used;
+    memcpy(copy, s, n);
+    *used += n;
+    return copy;
+}
+
+static size_t text_size(const struct log_record *r)
+{
+    const char *fields[] = {r->category,  r->operation,   r->device_id, r->module_id,
+                            r->stream_id, r->stream_name, r->result,    r->message};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        n += fields[i] != NULL ? strlen(fields[i]) + 1 : 0;
+    return n;
+}
+
 enum registry_result registry_log_append(struct registry *reg, const struct log_record *r)
 {
+    struct state_job *job = new_job(JOB_LOG, NULL, text_size(r));
+    if (job == NULL)
+        return REGISTRY_ERR;
+    size_t used = 0;
+    struct log_record *c = &job->record;
+    *c = *r;
+    if (r->time_utc[0] == '\0')
+        memcpy(c->time_utc, job->time, sizeof c->time_utc);
+    c->category = keep(job, &used, r->category);
+    c->operation = keep(job, &used, r->operation);
+    c->device_id = keep(job, &used, r->device_id);
+    c->module_id = keep(job, &used, r->module_id);
+    c->stream_id = keep(job, &used, r->stream_id);
+    c->stream_name = keep(job, &used, r->stream_name);
+    c->result = keep(job, &used, r->result);
+    c->message = keep(job, &used, r->message);
+    registry_writer_submit(reg, job);
+    return REGISTRY_OK;
+}
+
+static void bind_log_record(sqlite3_stmt *st, const struct log_record *r)
+{
+    sqlite3_bind_text(st, 1, r->time_utc, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 2, r->category);
+    bind_text_or_null(st, 3, r->operation);
+    bind_text_or_null(st, 4, r->device_id);
+    bind_text_or_null(st, 5, r->module_id);
+    bind_text_or_null(st, 6, r->stream_id);
+    bind_text_or_null(st, 7, r->stream_name);
+    bind_text_or_null(st, 8, r->result);
+    bind_number_or_null(st, 9, r->status_code);
+    bind_number_or_null(st, 10, r->elapsed_ms);
+    bind_number_or_null(st, 11, r->bytes_device_to_service);
+    bind_number_or_null(st, 12, r->bytes_service_to_device);
+    bind_text_or_null(st, 13, r->message);
+}
+
+void registry_state_run(struct registry *reg, const struct state_job *job)
+{
     sqlite3_stmt *st = NULL;
-    char now[TIME_TEXT_SIZE];
-    registry_now_text(now);
-    enum registry_result result = REGISTRY_OK;
-    pthread_mutex_lock(&reg->state_lock);
-    if (sqlite3_prepare_v2(reg->state_db,
-                           "INSERT INTO logs (time_utc, category, operation, device_id, module_id, "
-                           "stream_id, stream_name, step, result, status_code, elapsed_ms, "
-                           "bytes_device_to_service, bytes_service_to_device, message) VALUES "
-                           "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?3, ?8, ?9, ?10, ?11, ?12, ?13)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        result = REGISTRY_ERR;
-    } else {
-        sqlite3_bind_text(st, 1, r->time_utc[0] != '\0' ? r->time_utc : now, -1, SQLITE_STATIC);
-        bind_text_or_null(st, 2, r->category);
-        bind_text_or_null(st, 3, r->operation);
-        bind_text_or_null(st, 4, r->device_id);
-        bind_text_or_null(st, 5, r->module_id);
-        bind_text_or_null(st, 6, r->stream_id);
-        bind_text_or_null(st, 7, r->stream_name);
-        bind_text_or_null(st, 8, r->result);
-        bind_number_or_null(st, 9, r->status_code);
-        bind_number_or_null(st, 10, r->elapsed_ms);
-        bind_number_or_null(st, 11, r->bytes_device_to_service);
-        bind_number_or_null(st, 12, r->bytes_service_to_device);
-        bind_text_or_null(st, 13, r->message);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            result = REGISTRY_ERR;
+    if (sqlite3_prepare_v2(reg->state_db, job_sql[job->kind], -1, &st, NULL) != SQLITE_OK) {
+        log_error("registry", "preparing a state write failed: %s", sqlite3_errmsg(reg->state_db));
+        return;
     }
-    if (result != REGISTRY_OK)
-        log_error("registry", "writing a log record failed: %s", sqlite3_errmsg(reg->state_db));
+    if (job->kind == JOB_LOG) {
+        bind_log_record(st, &job->record);
+    } else {
+        bind_text_or_null(st, 1, job->id[0] != '\0' ? job->id : NULL);
+        sqlite3_bind_text(st, 2, job->time, -1, SQLITE_STATIC);
+    }
+    if (sqlite3_step(st) != SQLITE_DONE)
+        log_error("registry", "a state write failed: %s", sqlite3_errmsg(reg->state_db));
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&reg->state_lock);
-    return result;
 }
 
 static const char *column_text(sqlite3_stmt *st, int col)
@@ -148,6 +198,7 @@ enum registry_result registry_log_each(struct registry *reg, const struct log_fi
 {
     sqlite3_stmt *st = NULL;
     enum registry_result result = REGISTRY_OK;
+    registry_writer_flush(reg); /* what happened before the call is in the answer */
     pthread_mutex_lock(&reg->state_lock);
     /* The newest `limit` matches, returned oldest first. */
     if (sqlite3_prepare_v2(reg->state_db,

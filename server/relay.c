@@ -26,8 +26,8 @@ struct bridge {
     struct lws *wsi[2];
     struct queue to[2];       /* to[d]: waiting to be written to side d */
     struct chunk *joining[2]; /* joining[s]: the frame side s is sending, still in pieces */
-    int paused[2];      /* side s is not read while to[1 - s] is too full */
-    int closing[2];     /* close side d once to[d] is empty */
+    int paused[2];            /* side s is not read while to[1 - s] is too full */
+    int closing[2];           /* close side d once to[d] is empty */
     int code_set;
     enum stream_side first; /* who ended the stream, once code_set */
     int close_code;
