@@ -27,7 +27,8 @@ int bridge_bearer_parse(const char *authorization, char *token, size_t cap)
     while (*t == ' ')
         t++;
     size_t n = strcspn(t, " \t\r\n");
-    if (n == 0 || n >= cap || t[n] != '\0')
+    /* Trailing blanks are tolerated: a proxy or a hand-written header may leave them. */
+    if (n == 0 || n >= cap || t[n + strspn(t + n, " \t")] != '\0')
         return -1;
     memcpy(token, t, n);
     token[n] = '\0';
@@ -54,4 +55,34 @@ struct bridge_refusal bridge_refusal_for(enum stream_attach_result r)
     return (struct bridge_refusal){401, IH_E_UNAUTHORIZED,
                                    "Unauthorized: send 'Authorization: Bearer TOKEN' with the "
                                    "token this bridge gave your side"};
+}
+
+const char *const bridge_subprotocols[BRIDGE_SUBPROTOCOL_COUNT] = {
+    "bridge", "MQTT", "AMQP", "HTTP", "mqtt", "amqp", "http",
+};
+
+static int is_subprotocol(const char *name, size_t len)
+{
+    for (size_t i = 0; i < BRIDGE_SUBPROTOCOL_COUNT; i++) {
+        if (strlen(bridge_subprotocols[i]) == len && memcmp(bridge_subprotocols[i], name, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int bridge_subprotocol_acceptable(const char *header)
+{
+    if (header == NULL || header[strspn(header, " \t")] == '\0')
+        return 1;
+    for (const char *p = header; *p != '\0';) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end > 0 && is_subprotocol(p, end))
+            return 1;
+        p += len;
+    }
+    return 0;
 }

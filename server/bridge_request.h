@@ -17,6 +17,15 @@ int bridge_path_parse(const char *path, char id[STREAM_ID_LEN + 1]);
  * most cap - 1 characters), or -1 when absent or not a bearer token. */
 int bridge_bearer_parse(const char *authorization, char *token, size_t cap);
 
+/* The WebSocket subprotocols a client may ask for: the C SDK sends its transport's name
+ * (protocol.md rule 12), in either case; "bridge" is what a client that asks for none gets. */
+#define BRIDGE_SUBPROTOCOL_COUNT 7
+extern const char *const bridge_subprotocols[BRIDGE_SUBPROTOCOL_COUNT];
+
+/* A Sec-WebSocket-Protocol header (a comma-separated list, NULL when absent): 1 when it is
+ * absent or empty or names one of bridge_subprotocols (exact case), else 0. */
+int bridge_subprotocol_acceptable(const char *header);
+
 /* The HTTP answer to a refused upgrade: the statuses are the emulator's choice (protocol.md
  * §3.4 marks them unknown): 401 for a missing or bad token, 404 for a bridge that is not (or no
  * longer) there. */

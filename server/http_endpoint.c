@@ -1,25 +1,34 @@
 #include "http_endpoint.h"
 
+#include "deadline.h"
 #include "log.h"
 #include "rest.h"
 #include "stream_wait.h"
 
 #include <microhttpd.h>
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Idle keep-alive connections are closed after this long. */
 #define CONNECTION_TIMEOUT_SECONDS 60
 #define CONNECTION_LIMIT 8192
 /* How much body past REST_MAX_BODY is read (and dropped) so a 413 can still be sent. */
 #define DISCARD_LIMIT (1024 * 1024)
+/* At shutdown, how long the stream POSTs (answered 503 by then) have to get their answers out. */
+#define DRAIN_MS 2000
 
 struct http_endpoint {
     struct MHD_Daemon *daemon;
     struct emulator *emu;
+    /* Stream POSTs not yet over: libmicrohttpd may not be stopped with one suspended. */
+    pthread_mutex_t lock;
+    pthread_cond_t drained;
+    int deferred;
 };
 
 /* A request body as it arrives, bounded by REST_MAX_BODY. */
@@ -64,14 +73,24 @@ static void log_from_mhd(void *cls, const char *fmt, va_list ap)
     log_info("main", "libmicrohttpd: %s", line);
 }
 
+static void count_deferred(struct http_endpoint *ep, int delta)
+{
+    pthread_mutex_lock(&ep->lock);
+    ep->deferred += delta;
+    if (ep->deferred == 0)
+        pthread_cond_broadcast(&ep->drained);
+    pthread_mutex_unlock(&ep->lock);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)cls;
     (void)c;
     (void)code;
     struct request_state *st = *con_cls;
     if (st != NULL) {
+        if (st->deferred)
+            count_deferred(cls, -1);
         stream_wait_destroy(&st->wait);
         free(st->body);
         free(st);
@@ -147,6 +166,7 @@ static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *
             /* Suspended until the stream is decided, unless it already is; libmicrohttpd calls
              * again once the wait resumes the connection. */
             st->deferred = 1;
+            count_deferred(ep, 1);
             rest_response_free(&res);
             if (stream_wait_suspend(&st->wait, suspend_connection))
                 return MHD_YES;
@@ -216,6 +236,8 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
         return -1;
     }
     ep->emu = emu;
+    pthread_mutex_init(&ep->lock, NULL);
+    deadline_cond_init(&ep->drained);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (use_tls)
         flags |= MHD_USE_TLS;
@@ -228,13 +250,15 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
     ep->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, ep, MHD_OPTION_EXTERNAL_LOGGER, log_from_mhd, NULL,
         MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ep, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)CONNECTION_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)CONNECTION_LIMIT, MHD_OPTION_ARRAY, use_tls ? tls_options : tls_options + 2,
         MHD_OPTION_END);
     if (ep->daemon == NULL) {
         snprintf(err, err_len, "libmicrohttpd could not start the %s listener (see the log above)",
                  use_tls ? "HTTPS" : "HTTP");
+        pthread_cond_destroy(&ep->drained);
+        pthread_mutex_destroy(&ep->lock);
         free(ep);
         return -1;
     }
@@ -242,10 +266,34 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
     return 0;
 }
 
+/* Waits, up to DRAIN_MS, until every stream POST has its answer out. */
+static void drain(struct http_endpoint *ep)
+{
+    struct timespec until = deadline_after_ms(DRAIN_MS);
+    int rc = 0;
+    pthread_mutex_lock(&ep->lock);
+    while (ep->deferred > 0 && rc == 0)
+        rc = pthread_cond_timedwait(&ep->drained, &ep->lock, &until);
+    int left = ep->deferred;
+    pthread_mutex_unlock(&ep->lock);
+    if (left > 0)
+        log_warn("main",
+                 "%d stream request(s) still had no answer out after %d ms; stopping anyway", left,
+                 DRAIN_MS);
+}
+
+/* The stream service has answered every waiting POST (stream_service_shutdown): no new
+ * connection is taken while those answers go out, then libmicrohttpd stops. */
 void http_endpoint_stop(struct http_endpoint *ep)
 {
     if (ep == NULL)
         return;
+    MHD_socket listen_fd = MHD_quiesce_daemon(ep->daemon);
+    drain(ep);
     MHD_stop_daemon(ep->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd); /* quiesced: it is the caller's now */
+    pthread_cond_destroy(&ep->drained);
+    pthread_mutex_destroy(&ep->lock);
     free(ep);
 }

@@ -239,6 +239,7 @@ enum registry_result registry_open(const char *path, struct registry **out, char
     }
     pthread_mutex_init(&reg->lock, NULL);
     pthread_mutex_init(&reg->state_lock, NULL);
+    reg->log_limit = REGISTRY_LOG_ROWS_DEFAULT;
     int rc = sqlite3_open_v2(
         path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK || configure(reg, path) != REGISTRY_OK || registry_writer_start(reg) != 0 ||

@@ -126,6 +126,11 @@ struct log_filter {
     size_t limit;          /* the newest `limit` matching records */
 };
 
+/* The log keeps the newest rows only: older ones are deleted as new ones come, so it never
+ * holds more than a tenth over the limit. */
+#define REGISTRY_LOG_ROWS_DEFAULT 100000
+void registry_set_log_limit(struct registry *reg, size_t rows);
+
 /* Calls fn for each matching record, oldest first. */
 enum registry_result registry_log_each(struct registry *reg, const struct log_filter *f,
                                        void (*fn)(void *ctx, const struct log_record *r),

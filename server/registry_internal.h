@@ -32,6 +32,7 @@ struct state_writer {
     pthread_cond_t work, done;
     struct state_job *head, *tail;
     unsigned long queued, submitted, written, dropped;
+    unsigned long logs_since_prune; /* the writer thread's */
     int running, stopping;
 };
 
@@ -43,6 +44,7 @@ struct registry {
      * write's fsync (and the other way round). */
     pthread_mutex_t state_lock;
     struct state_writer writer;
+    _Atomic size_t log_limit; /* rows the log keeps (registry_set_log_limit) */
 };
 
 int registry_writer_start(struct registry *reg);
@@ -54,5 +56,7 @@ void registry_writer_submit(struct registry *reg, struct state_job *job);
 void registry_writer_flush(struct registry *reg);
 /* The writer thread, with state_lock held: performs one job. */
 void registry_state_run(struct registry *reg, const struct state_job *job);
+/* The writer thread, with state_lock held: deletes all but the newest `keep` log rows. */
+void registry_state_prune_logs(struct registry *reg, size_t keep);
 
 #endif

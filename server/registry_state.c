@@ -165,6 +165,28 @@ void registry_state_run(struct registry *reg, const struct state_job *job)
     sqlite3_finalize(st);
 }
 
+void registry_state_prune_logs(struct registry *reg, size_t keep)
+{
+    /* Ids only grow (INTEGER PRIMARY KEY, rows deleted from the oldest up), so the newest
+     * `keep` rows are those above MAX(id) - keep: a range delete on the primary key. */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(reg->state_db,
+                                "DELETE FROM logs WHERE id <= (SELECT MAX(id) FROM logs) - ?1", -1,
+                                &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)keep);
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE)
+        log_error("registry", "pruning the log failed: %s", sqlite3_errmsg(reg->state_db));
+    sqlite3_finalize(st);
+}
+
+void registry_set_log_limit(struct registry *reg, size_t rows)
+{
+    reg->log_limit = rows;
+}
+
 static const char *column_text(sqlite3_stmt *st, int col)
 {
     return (const char *)sqlite3_column_text(st, col);

@@ -76,13 +76,22 @@ void registry_writer_flush(struct registry *reg)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* Commits a batch in one transaction: one fsync at most, whatever its size. */
+/* Commits a batch in one transaction: one fsync at most, whatever its size. The log is pruned
+ * each time it has grown by a tenth of its limit. */
 static void write_batch(struct registry *reg, struct state_job *batch)
 {
+    struct state_writer *w = &reg->writer;
+    size_t limit = reg->log_limit;
     pthread_mutex_lock(&reg->state_lock);
     int in_tx = sqlite3_exec(reg->state_db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-    for (struct state_job *j = batch; j != NULL; j = j->next)
+    for (struct state_job *j = batch; j != NULL; j = j->next) {
         registry_state_run(reg, j);
+        w->logs_since_prune += j->kind == JOB_LOG;
+    }
+    if (w->logs_since_prune * 10 >= limit) {
+        registry_state_prune_logs(reg, limit);
+        w->logs_since_prune = 0;
+    }
     if (in_tx && sqlite3_exec(reg->state_db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         log_error("registry", "committing state writes failed: %s", sqlite3_errmsg(reg->state_db));
     pthread_mutex_unlock(&reg->state_lock);

@@ -23,6 +23,7 @@ struct queue {
 
 struct bridge {
     char id[STREAM_ID_LEN + 1];
+    struct stream *stream; /* held by the sides present, so alive while the bridge is */
     struct lws *wsi[2];
     struct queue to[2];       /* to[d]: waiting to be written to side d */
     struct chunk *joining[2]; /* joining[s]: the frame side s is sending, still in pieces */
@@ -90,16 +91,20 @@ static void set_close(struct bridge *b, enum stream_side first, int code, const 
     memcpy(b->close_reason, reason, b->close_reason_len);
 }
 
-/* Side d is to close once its queue is sent. */
+/* Side d is to close once its queue is sent; a reader too slow to take it in time is cut off. */
 static void close_after_flush(struct bridge *b, enum stream_side d)
 {
     b->closing[d] = 1;
-    if (b->wsi[d] != NULL)
+    if (b->wsi[d] != NULL) {
+        lws_set_timeout(b->wsi[d], PENDING_TIMEOUT_USER_REASON_BASE, RELAY_CLOSE_FLUSH_S);
         lws_callback_on_writable(b->wsi[d]);
+    }
 }
 
-struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side, struct lws *wsi)
+struct bridge *relay_join(struct relay *r, struct stream *stream, enum stream_side side,
+                          struct lws *wsi)
 {
+    const char *id = stream_core_id(stream);
     struct strmap_entry *e = strmap_put(&r->bridges, id);
     if (e == NULL)
         return NULL;
@@ -110,12 +115,15 @@ struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side
             return NULL;
         }
         memcpy(b->id, id, sizeof b->id - 1);
+        b->stream = stream;
         e->value = b;
     }
     struct bridge *b = e->value;
     b->wsi[side] = wsi;
     /* What the peer sent before this side came is waiting (rule 13). */
-    if (b->to[side].head != NULL || b->closing[side])
+    if (b->closing[side])
+        close_after_flush(b, side);
+    else if (b->to[side].head != NULL)
         lws_callback_on_writable(wsi);
     return b;
 }
@@ -131,6 +139,7 @@ static void enqueue(struct bridge *b, enum stream_side from, struct chunk *c)
         q->head = c;
     q->tail = c;
     q->bytes += c->len;
+    stream_core_note_queued(b->stream, to, q->bytes);
     if (q->bytes > RELAY_HIGH_WATER && !b->paused[from]) {
         b->paused[from] = 1;
         lws_rx_flow_control(b->wsi[from], 0);

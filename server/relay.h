@@ -8,7 +8,8 @@
  * - A queue above RELAY_HIGH_WATER pauses its sender (lws_rx_flow_control) until it drains
  *   below RELAY_LOW_WATER, so a fast sender facing a slow reader costs bounded memory.
  * - A side that closes, or whose TCP connection drops, closes the other with the same code
- *   (1001 for a drop) once what was queued for it is sent.
+ *   (1001 for a drop) once what was queued for it is sent, or after RELAY_CLOSE_FLUSH_S.
+ * - The peak of each queue is kept in the stream core (GET /emulator/streams shows it).
  *
  * Everything here runs on the streaming endpoint's one service thread. */
 #ifndef RELAY_H
@@ -26,6 +27,8 @@
 #define RELAY_FRAME_MAX (256 * 1024)
 /* For a side whose TCP connection dropped without a Close frame (1006 may not be sent). */
 #define RELAY_CLOSE_GONE 1001
+/* A side being closed has this long to take what is queued for it before it is cut off. */
+#define RELAY_CLOSE_FLUSH_S 10
 
 struct relay;
 struct bridge;
@@ -33,8 +36,10 @@ struct bridge;
 struct relay *relay_new(void);
 void relay_free(struct relay *r);
 
-/* A side's WebSocket is up: joins (or starts) the bridge of stream id. NULL when out of memory. */
-struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side, struct lws *wsi);
+/* A side's WebSocket is up: joins (or starts) the bridge of the stream, which the side holds
+ * (stream_core_attach) until relay_left. NULL when out of memory. */
+struct bridge *relay_join(struct relay *r, struct stream *stream, enum stream_side side,
+                          struct lws *wsi);
 
 /* A piece of a frame from side `from`, with lws's flags and the frame's bytes still to come
  * (lws_remaining_packet_payload). */

@@ -34,7 +34,7 @@ struct rest_request {
 
 struct rest_header {
     const char *name;
-    char value[160];
+    char value[512]; /* fits a streaming URL with the longest host name */
 };
 
 struct rest_response {

@@ -16,7 +16,9 @@ void rest_add_header(struct rest_response *res, const char *name, const char *va
         fatal("more than %d response headers", REST_MAX_HEADERS);
     struct rest_header *h = &res->headers[res->header_count++];
     h->name = name;
-    snprintf(h->value, sizeof h->value, "%s", value);
+    if (strlen(value) >= sizeof h->value)
+        fatal("response header %s is longer than %zu bytes", name, sizeof h->value - 1);
+    memcpy(h->value, value, strlen(value) + 1);
 }
 
 static void set_body(struct rest_response *res, int status, char *body, const char *type)

@@ -3,6 +3,7 @@
 #include "rest_routes.h"
 
 #include "stream_service.h"
+#include "time_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,18 +12,25 @@
 #define LOG_LIMIT_DEFAULT 1000
 #define LOG_LIMIT_MAX 10000
 
+/* Longer than this is not a number of seconds anyone meant. */
+#define TIMEOUT_DIGITS_MAX 10
+/* Any value above the handshake cap is clamped to it by the stream core anyway. */
+#define TIMEOUT_CLAMP_S 1000000
+
 /* Rule 2: integers; absent or 0 means the default. C# writes a TimeSpan's TotalSeconds, so a
- * fraction is tolerated and dropped. Returns -1 for anything else. */
+ * fraction is tolerated and dropped, and large values are clamped (the cap applies). Returns
+ * -1 for anything else. */
 static int timeout_header(const struct rest_request *req, const char *name)
 {
     const char *v = req->header(req->ctx, name);
     if (v == NULL || v[0] == '\0')
         return 0;
     size_t digits = strspn(v, "0123456789");
-    if (digits == 0 || digits > 6 || (v[digits] != '\0' && v[digits] != '.') ||
+    if (digits == 0 || digits > TIMEOUT_DIGITS_MAX || (v[digits] != '\0' && v[digits] != '.') ||
         (v[digits] == '.' && strspn(v + digits + 1, "0123456789") != strlen(v + digits + 1)))
         return -1;
-    return (int)strtol(v, NULL, 10);
+    long long seconds = strtoll(v, NULL, 10);
+    return seconds > TIMEOUT_CLAMP_S ? TIMEOUT_CLAMP_S : (int)seconds;
 }
 
 /* The ids and name from the path: /twins/{id}/streams/{name} or
@@ -134,7 +142,7 @@ static json_t *stream_json(const struct stream_info *i, int64_t now)
 {
     return json_pack(
         "{s:s, s:s, s:s?, s:s, s:s, s:s, s:I, s:i, s:i, s:{s:o, s:o, s:o, s:o, s:o}, s:I, s:I, "
-        "s:i, s:s}",
+        "s:{s:I, s:I}, s:i, s:s}",
         "streamId", i->id, "deviceId", i->device_id, "moduleId",
         i->module_id[0] != '\0' ? i->module_id : NULL, "streamName", i->name, "state",
         stream_state_name(i->state), "requestedUtc", i->posted_utc, "ageMs",
@@ -145,7 +153,9 @@ static json_t *stream_json(const struct stream_info *i, int64_t now)
         ms_or_null(i->side_ms[STREAM_SERVICE], i->posted_ms), "connected",
         ms_or_null(i->connected_ms, i->posted_ms), "closed", ms_or_null(i->closed_ms, i->posted_ms),
         "bytesDeviceToService", (json_int_t)i->bytes[STREAM_DEVICE], "bytesServiceToDevice",
-        (json_int_t)i->bytes[STREAM_SERVICE], "closeCode", i->close_code, "closeReason",
+        (json_int_t)i->bytes[STREAM_SERVICE], "peakQueuedBytes", "toDevice",
+        (json_int_t)i->queued_peak[STREAM_DEVICE], "toService",
+        (json_int_t)i->queued_peak[STREAM_SERVICE], "closeCode", i->close_code, "closeReason",
         i->close_reason);
 }
 
@@ -202,6 +212,15 @@ void rest_logs(struct rest_call *call)
         .since = rest_query_value(call->req, "since", since, sizeof since),
         .limit = LOG_LIMIT_DEFAULT,
     };
+    char since_utc[TIME_TEXT_NORMAL_SIZE];
+    if (call->req->query(call->req->ctx, "since") != NULL) {
+        if (f.since == NULL || time_text_normalize(f.since, since_utc) != 0) {
+            rest_error(call->res, IH_E_ARGUMENT_INVALID,
+                       "since must be an ISO 8601 time, like 2026-11-26T04:51:19Z");
+            return;
+        }
+        f.since = since_utc;
+    }
     const char *limit = rest_query_value(call->req, "top", top, sizeof top);
     if (limit != NULL) {
         long v = strspn(limit, "0123456789") == strlen(limit) ? strtol(limit, NULL, 10) : 0;
@@ -227,13 +246,9 @@ void rest_devicestreams(struct rest_call *call)
     const struct emulator *emu = call->emu;
     json_t *endpoints = json_array();
     char url[300];
-    if (emu->streams_port != CONFIG_PORT_OFF) {
-        snprintf(url, sizeof url, "https://%s:%d", emu->host_name, emu->streams_port);
+    if (stream_service_endpoint(emu, 1, "https", url, sizeof url) == 0)
         json_array_append_new(endpoints, json_string(url));
-    }
-    if (emu->streams_plain_port != CONFIG_PORT_OFF) {
-        snprintf(url, sizeof url, "http://%s:%d", emu->host_name, emu->streams_plain_port);
+    if (stream_service_endpoint(emu, 0, "http", url, sizeof url) == 0)
         json_array_append_new(endpoints, json_string(url));
-    }
     rest_json(call->res, 200, json_pack("{s:o}", "streamingEndpoints", endpoints));
 }

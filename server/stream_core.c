@@ -21,6 +21,7 @@ struct stream {
     struct stream *newer, *older; /* all streams, newest first */
     struct stream_info info;      /* under the core's lock, but for the byte counters below */
     _Atomic uint64_t bytes[2];
+    _Atomic uint64_t queued_peak[2];
     char token[2][STREAM_TOKEN_LEN + 1];
     int token_used[2];
     int attached[2];
@@ -34,6 +35,11 @@ struct stream {
 
 struct stream_core {
     pthread_mutex_t lock;
+    /* Taken before the core's lock is released and held while observers run, so events reach
+     * them in the order they happened whatever thread made them. Observers never call the
+     * core. */
+    pthread_mutex_t delivery;
+    int shut; /* the emulator is stopping: no new streams */
     struct stream_core_settings settings;
     struct strmap by_id, by_rid;
     struct stream *newest, *oldest;
@@ -44,6 +50,13 @@ struct stream_core {
 struct events {
     struct stream_event ev[EVENTS_MAX];
     int count;
+};
+
+/* The streams one deadline pass decided: expiries[i] and its events evs[i]. */
+struct expired {
+    struct stream_expiry *expiries;
+    struct events *evs;
+    size_t count, cap;
 };
 
 static const char *const state_names[] = {"requested", "accepted",  "rejected",
@@ -61,18 +74,42 @@ const char *stream_step_name(enum stream_step s)
     return step_names[s];
 }
 
+const char *stream_side_name(enum stream_side side)
+{
+    return side == STREAM_DEVICE ? "device" : "service";
+}
+
 static void lock(struct stream_core *core)
 {
     pthread_mutex_lock(&core->lock);
 }
 
-static void unlock(struct stream_core *core, struct events *evs)
+/* Releases the core, then hands the events of lists[0..n) to the observer, in order. */
+static void unlock_deliver(struct stream_core *core, const struct events *lists, size_t n)
 {
-    pthread_mutex_unlock(&core->lock);
-    for (int i = 0; evs != NULL && i < evs->count; i++) {
-        if (core->settings.observer != NULL)
-            core->settings.observer(core->settings.observer_ctx, &evs->ev[i]);
+    int any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= lists[i].count > 0;
+    if (!any || core->settings.observer == NULL) {
+        pthread_mutex_unlock(&core->lock);
+        return;
     }
+    pthread_mutex_lock(&core->delivery);
+    pthread_mutex_unlock(&core->lock);
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < lists[i].count; j++)
+            core->settings.observer(core->settings.observer_ctx, &lists[i].ev[j]);
+    }
+    pthread_mutex_unlock(&core->delivery);
+}
+
+static void unlock(struct stream_core *core, const struct events *evs)
+{
+    if (evs == NULL) {
+        pthread_mutex_unlock(&core->lock);
+        return;
+    }
+    unlock_deliver(core, evs, 1);
 }
 
 static void snapshot(const struct stream *s, struct stream_info *out)
@@ -80,6 +117,8 @@ static void snapshot(const struct stream *s, struct stream_info *out)
     *out = s->info;
     out->bytes[0] = atomic_load_explicit(&s->bytes[0], memory_order_relaxed);
     out->bytes[1] = atomic_load_explicit(&s->bytes[1], memory_order_relaxed);
+    out->queued_peak[0] = atomic_load_explicit(&s->queued_peak[0], memory_order_relaxed);
+    out->queued_peak[1] = atomic_load_explicit(&s->queued_peak[1], memory_order_relaxed);
 }
 
 static void emit(struct events *evs, const struct stream *s, enum stream_step step,
@@ -106,6 +145,7 @@ struct stream_core *stream_core_new(const struct stream_core_settings *s)
     }
     core->settings = *s;
     pthread_mutex_init(&core->lock, NULL);
+    pthread_mutex_init(&core->delivery, NULL);
     return core;
 }
 
@@ -120,6 +160,7 @@ void stream_core_free(struct stream_core *core)
     strmap_free(&core->by_id, NULL);
     strmap_free(&core->by_rid, NULL);
     pthread_mutex_destroy(&core->lock);
+    pthread_mutex_destroy(&core->delivery);
     free(core);
 }
 
@@ -205,18 +246,20 @@ static int index_stream(struct stream_core *core, struct stream *s)
     return 0;
 }
 
-int stream_core_open(struct stream_core *core, const struct stream_open *req, int64_t now_ms,
-                     struct stream_tickets *out)
+enum stream_open_result stream_core_open(struct stream_core *core, const struct stream_open *req,
+                                         int64_t now_ms, struct stream_tickets *out)
 {
     struct stream *s = calloc(1, sizeof *s);
     struct events evs = {.count = 0};
     if (s == NULL || prepare(core, s, req, now_ms) != 0) {
         free(s);
-        return -1;
+        return STREAM_OPEN_FAILED;
     }
     lock(core);
-    int rc = index_stream(core, s);
-    if (rc == 0) {
+    enum stream_open_result rc = core->shut                   ? STREAM_OPEN_SHUT
+                                 : index_stream(core, s) == 0 ? STREAM_OPEN_OK
+                                                              : STREAM_OPEN_FAILED;
+    if (rc == STREAM_OPEN_OK) {
         link_newest(core, s);
         memcpy(out->id, s->info.id, sizeof out->id);
         memcpy(out->rid, s->info.rid, sizeof out->rid);
@@ -226,7 +269,7 @@ int stream_core_open(struct stream_core *core, const struct stream_open *req, in
         emit(&evs, s, STEP_REQUESTED, STREAM_DEVICE);
     }
     unlock(core, &evs);
-    if (rc != 0)
+    if (rc != STREAM_OPEN_OK)
         free(s);
     return rc;
 }
@@ -306,6 +349,8 @@ enum stream_answer_result stream_core_answer(struct stream_core *core, const cha
         r = ANSWER_UNKNOWN;
     else if (!answered_by(s, cid))
         r = ANSWER_IMPOSTOR;
+    else if (s->info.answered_ms != 0)
+        r = ANSWER_DUPLICATE;
     else if (s->info.state != STREAM_REQUESTED || now_ms >= s->response_deadline)
         r = ANSWER_LATE; /* past the deadline, the timeout wins even before expire runs */
     if (r == ANSWER_OK)
@@ -403,6 +448,15 @@ void stream_core_count(struct stream *s, enum stream_side from, size_t n)
     atomic_fetch_add_explicit(&s->bytes[from], n, memory_order_relaxed);
 }
 
+void stream_core_note_queued(struct stream *s, enum stream_side to, size_t queued)
+{
+    uint64_t peak = atomic_load_explicit(&s->queued_peak[to], memory_order_relaxed);
+    while (queued > peak &&
+           !atomic_compare_exchange_weak_explicit(&s->queued_peak[to], &peak, queued,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
 const char *stream_core_id(const struct stream *s)
 {
     return s->info.id;
@@ -436,30 +490,32 @@ static void prune(struct stream_core *core, int64_t now)
     }
 }
 
-/* One stream's deadlines; fills e and returns 1 when one passed. */
-static int expire_one(struct stream_core *core, struct stream *s, int64_t now,
-                      struct stream_expiry *e, struct events *evs)
+static int is_due(const struct stream *s, int64_t now)
+{
+    return (s->info.state == STREAM_REQUESTED && now >= s->response_deadline) ||
+           (s->info.state == STREAM_ACCEPTED && now >= s->connect_deadline);
+}
+
+/* Applies the deadline that passed for s (is_due): fills e and the event. */
+static void expire_one(struct stream_core *core, struct stream *s, int64_t now,
+                       struct stream_expiry *e, struct events *evs)
 {
     memset(e, 0, sizeof *e);
     memcpy(e->id, s->info.id, sizeof e->id);
-    if (s->info.state == STREAM_REQUESTED && now >= s->response_deadline) {
+    if (s->info.state == STREAM_REQUESTED) {
         s->info.closed_ms = now;
         finish(core, s, STREAM_TIMED_OUT, now);
         decide(s, &e->decision, 0);
         e->decision.timed_out = 1;
         e->close_sides = s->attached[STREAM_DEVICE];
         emit(evs, s, STEP_TIMED_OUT, STREAM_DEVICE);
-        return 1;
+        return;
     }
-    if (s->info.state == STREAM_ACCEPTED && now >= s->connect_deadline) {
-        snprintf(s->info.close_reason, sizeof s->info.close_reason, "handshake_timeout");
-        s->info.closed_ms = now;
-        finish(core, s, STREAM_CLOSED, now);
-        e->close_sides = 1;
-        emit(evs, s, STEP_CLOSED, STREAM_DEVICE);
-        return 1;
-    }
-    return 0;
+    snprintf(s->info.close_reason, sizeof s->info.close_reason, "handshake_timeout");
+    s->info.closed_ms = now;
+    finish(core, s, STREAM_CLOSED, now);
+    e->close_sides = 1;
+    emit(evs, s, STEP_CLOSED, STREAM_DEVICE);
 }
 
 static int64_t next_deadline_locked(struct stream_core *core)
@@ -475,24 +531,50 @@ static int64_t next_deadline_locked(struct stream_core *core)
     return next;
 }
 
+static int grow_expired(struct expired *x)
+{
+    size_t cap = x->cap > 0 ? 2 * x->cap : 16;
+    struct stream_expiry *expiries = realloc(x->expiries, cap * sizeof *expiries);
+    if (expiries != NULL)
+        x->expiries = expiries;
+    struct events *evs = expiries != NULL ? realloc(x->evs, cap * sizeof *evs) : NULL;
+    if (evs == NULL)
+        return -1;
+    x->evs = evs;
+    x->cap = cap;
+    return 0;
+}
+
+/* Callers hold the lock: every stream past a deadline, in one pass. Returns 0, or -1 when
+ * memory ran short and the rest must wait for another pass. */
+static int collect_expired(struct stream_core *core, int64_t now, struct expired *x)
+{
+    for (struct stream *s = core->oldest; s != NULL; s = s->newer) {
+        if (!is_due(s, now))
+            continue;
+        if (x->count == x->cap && grow_expired(x) != 0)
+            return -1;
+        x->evs[x->count].count = 0;
+        expire_one(core, s, now, &x->expiries[x->count], &x->evs[x->count]);
+        x->count++;
+    }
+    return 0;
+}
+
 int64_t stream_core_expire(struct stream_core *core, int64_t now_ms,
                            void (*fn)(void *ctx, const struct stream_expiry *e), void *ctx)
 {
-    for (;;) {
-        struct events evs = {.count = 0};
-        struct stream_expiry e;
-        int found = 0;
-        lock(core);
-        for (struct stream *s = core->oldest; s != NULL && !found; s = s->newer)
-            found = expire_one(core, s, now_ms, &e, &evs);
-        if (!found)
-            prune(core, now_ms);
-        int64_t next = found ? 0 : next_deadline_locked(core);
-        unlock(core, &evs);
-        if (!found)
-            return next;
-        fn(ctx, &e);
-    }
+    struct expired x = {NULL, NULL, 0, 0};
+    lock(core);
+    int short_of_memory = collect_expired(core, now_ms, &x) != 0;
+    prune(core, now_ms);
+    int64_t next = short_of_memory ? now_ms : next_deadline_locked(core);
+    unlock_deliver(core, x.evs, x.count);
+    for (size_t i = 0; i < x.count; i++)
+        fn(ctx, &x.expiries[i]);
+    free(x.expiries);
+    free(x.evs);
+    return next;
 }
 
 int64_t stream_core_next_deadline(struct stream_core *core)
@@ -547,9 +629,12 @@ void stream_core_cancel(struct stream_core *core, const char *id, int64_t now_ms
     unlock(core, &evs);
 }
 
-void stream_core_abandon_waits(struct stream_core *core,
-                               void (*fn)(void *ctx, struct stream_wait *w), void *ctx)
+void stream_core_shut(struct stream_core *core, void (*fn)(void *ctx, struct stream_wait *w),
+                      void *ctx)
 {
+    lock(core);
+    core->shut = 1;
+    unlock(core, NULL);
     for (;;) {
         struct stream_wait *w = NULL;
         lock(core);

@@ -59,11 +59,12 @@ struct stream_info {
     enum stream_state state;
     int response_timeout_s, connect_timeout_s;
     int64_t posted_ms, answered_ms, side_ms[2], connected_ms, closed_ms;
-    int answer_status;     /* the device's status, once it answered */
-    char posted_utc[32];   /* the POST's wall-clock time, for the views */
-    uint64_t bytes[2];     /* bytes[STREAM_DEVICE]: sent by the device to the service */
-    int close_code;        /* WebSocket close code, 0 when none */
-    char close_reason[64]; /* service_closed, device_closed, handshake_timeout, ... */
+    int answer_status;       /* the device's status, once it answered */
+    char posted_utc[32];     /* the POST's wall-clock time, for the views */
+    uint64_t bytes[2];       /* bytes[STREAM_DEVICE]: sent by the device to the service */
+    uint64_t queued_peak[2]; /* the most bytes ever waiting for a side (queued_peak[to]) */
+    int close_code;          /* WebSocket close code, 0 when none */
+    char close_reason[64];   /* service_closed, device_closed, handshake_timeout, ... */
 };
 
 struct stream_event {
@@ -105,16 +106,22 @@ struct stream_tickets {
     int response_timeout_s;
 };
 
-/* A new stream in REQUESTED, with its ids and tokens. Returns 0, or -1 when out of memory or
- * randomness. */
-int stream_core_open(struct stream_core *core, const struct stream_open *req, int64_t now_ms,
-                     struct stream_tickets *out);
+enum stream_open_result {
+    STREAM_OPEN_OK,
+    STREAM_OPEN_FAILED, /* out of memory or randomness */
+    STREAM_OPEN_SHUT,   /* stream_core_shut was called: the emulator is stopping */
+};
+
+/* A new stream in REQUESTED, with its ids and tokens. */
+enum stream_open_result stream_core_open(struct stream_core *core, const struct stream_open *req,
+                                         int64_t now_ms, struct stream_tickets *out);
 
 enum stream_answer_result {
     ANSWER_OK,
-    ANSWER_UNKNOWN, /* no stream has this $rid */
-    ANSWER_LATE,    /* the stream was decided already (timed out) */
-    ANSWER_IMPOSTOR /* another client answered a request it was not sent */
+    ANSWER_UNKNOWN,   /* no stream has this $rid */
+    ANSWER_LATE,      /* the stream was decided already (timed out) */
+    ANSWER_DUPLICATE, /* the device answered this request before */
+    ANSWER_IMPOSTOR   /* another client answered a request it was not sent */
 };
 
 struct stream_decision {
@@ -159,6 +166,9 @@ void stream_core_side_down(struct stream_core *core, struct stream *s, enum stre
 /* Counts bytes a side sent; lock-free, from the relay. */
 void stream_core_count(struct stream *s, enum stream_side from, size_t n);
 
+/* The relay has `queued` bytes waiting for side `to`: keeps the peak (lock-free). */
+void stream_core_note_queued(struct stream *s, enum stream_side to, size_t queued);
+
 const char *stream_core_id(const struct stream *s);
 
 struct stream_expiry {
@@ -185,11 +195,13 @@ int stream_core_list(struct stream_core *core, struct stream_info **out, size_t 
  * which the caller answers itself. */
 void stream_core_cancel(struct stream_core *core, const char *id, int64_t now_ms);
 
-/* Completes every POST still waiting (shutdown): fn gets each wait. */
-void stream_core_abandon_waits(struct stream_core *core,
-                               void (*fn)(void *ctx, struct stream_wait *w), void *ctx);
+/* The emulator is stopping: new streams are refused (STREAM_OPEN_SHUT), and fn completes
+ * every POST still waiting. */
+void stream_core_shut(struct stream_core *core, void (*fn)(void *ctx, struct stream_wait *w),
+                      void *ctx);
 
 const char *stream_state_name(enum stream_state s);
 const char *stream_step_name(enum stream_step s);
+const char *stream_side_name(enum stream_side side); /* "device" or "service" */
 
 #endif

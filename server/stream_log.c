@@ -60,11 +60,6 @@ static int status_of(const struct stream_event *ev)
     }
 }
 
-static const char *side_name(enum stream_side side)
-{
-    return side == STREAM_DEVICE ? "device" : "service";
-}
-
 /* The narration of the product page's five handshake steps (protocol.md §8). */
 static void narrate(const struct stream_event *ev, long long ms)
 {
@@ -101,7 +96,7 @@ static void narrate(const struct stream_event *ev, long long ms)
         log_trace("stream",
                   "[%s] step %d/5: the %s's WebSocket is up at the streaming endpoint, "
                   "%lld ms after the request",
-                  i->id, ev->side == STREAM_DEVICE ? 4 : 5, side_name(ev->side), ms);
+                  i->id, ev->side == STREAM_DEVICE ? 4 : 5, stream_side_name(ev->side), ms);
         return;
     case STEP_CONNECTED:
         log_trace("stream",
@@ -147,7 +142,7 @@ static void write_row(struct registry *reg, const struct stream_event *ev, long 
     if (closed)
         snprintf(message, sizeof message, "%s", i->close_reason);
     else if (ev->step == STEP_SIDE_CONNECTED)
-        snprintf(message, sizeof message, "%s connected", side_name(ev->side));
+        snprintf(message, sizeof message, "%s connected", stream_side_name(ev->side));
     struct log_record r = {
         .category = "DeviceStreams",
         .operation = stream_step_name(ev->step),

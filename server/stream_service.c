@@ -7,6 +7,7 @@
 
 #include "protocol/streams_topic.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 struct stream_service {
     struct emulator *emu;
     struct stream_core *core;
+    /* Lent by the streaming endpoint; called by the MQTT, HTTP and lws threads, so they are
+     * swapped and called under relay_lock: once set to none, no call is running. */
+    pthread_mutex_t relay_lock;
     struct stream_relay_ops relay;
 };
 
@@ -47,6 +51,7 @@ struct stream_service *stream_service_new(struct emulator *emu)
         free(svc);
         return NULL;
     }
+    pthread_mutex_init(&svc->relay_lock, NULL);
     return svc;
 }
 
@@ -55,6 +60,7 @@ void stream_service_free(struct stream_service *svc)
     if (svc == NULL)
         return;
     stream_core_free(svc->core);
+    pthread_mutex_destroy(&svc->relay_lock);
     free(svc);
 }
 
@@ -65,18 +71,46 @@ struct stream_core *stream_service_core(struct stream_service *svc)
 
 void stream_service_set_relay(struct stream_service *svc, const struct stream_relay_ops *ops)
 {
+    pthread_mutex_lock(&svc->relay_lock);
     svc->relay = *ops;
+    pthread_mutex_unlock(&svc->relay_lock);
+}
+
+/* Deadlines changed: the streaming endpoint re-arms its timer. */
+static void relay_wake(struct stream_service *svc)
+{
+    pthread_mutex_lock(&svc->relay_lock);
+    if (svc->relay.wake != NULL)
+        svc->relay.wake(svc->relay.ctx);
+    pthread_mutex_unlock(&svc->relay_lock);
+}
+
+static void relay_close_bridge(struct stream_service *svc, const char *id)
+{
+    pthread_mutex_lock(&svc->relay_lock);
+    if (svc->relay.close_bridge != NULL)
+        svc->relay.close_bridge(svc->relay.ctx, id);
+    pthread_mutex_unlock(&svc->relay_lock);
+}
+
+int stream_service_endpoint(const struct emulator *emu, int tls, const char *scheme, char *out,
+                            size_t cap)
+{
+    int port = tls ? emu->streams_port : emu->streams_plain_port;
+    if (port == CONFIG_PORT_OFF)
+        return -1;
+    int n = snprintf(out, cap, "%s://%s:%d", scheme, emu->host_name, port);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 int stream_service_url(const struct emulator *emu, const char *id, char *out, size_t cap)
 {
     /* wss always when it is served: the C device uses TLS whatever the scheme (rule 11). */
     int tls = emu->streams_port != CONFIG_PORT_OFF;
-    int port = tls ? emu->streams_port : emu->streams_plain_port;
-    if (port == CONFIG_PORT_OFF)
+    char base[300];
+    if (stream_service_endpoint(emu, tls, tls ? "wss" : "ws", base, sizeof base) != 0)
         return -1;
-    int n =
-        snprintf(out, cap, "%s://%s:%d/bridges/%s", tls ? "wss" : "ws", emu->host_name, port, id);
+    int n = snprintf(out, cap, "%s/bridges/%s", base, id);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -152,7 +186,13 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
     struct stream_open req = {p->device_id,         p->module_id, p->name, p->response_timeout_s,
                               p->connect_timeout_s, wait,         posted};
     struct stream_tickets t;
-    if (stream_core_open(svc->core, &req, stream_clock_ms(), &t) != 0) {
+    switch (stream_core_open(svc->core, &req, stream_clock_ms(), &t)) {
+    case STREAM_OPEN_OK:
+        break;
+    case STREAM_OPEN_SHUT:
+        snprintf(reason, reason_len, "the emulator is stopping");
+        return STREAM_POST_UNAVAILABLE;
+    case STREAM_OPEN_FAILED:
         snprintf(reason, reason_len, "the emulator could not open a stream (out of memory)");
         return STREAM_POST_UNAVAILABLE;
     }
@@ -162,8 +202,7 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
         snprintf(reason, reason_len, "the stream request could not be sent to '%s'", cid);
         return STREAM_POST_UNAVAILABLE;
     }
-    if (svc->relay.wake != NULL)
-        svc->relay.wake(svc->relay.ctx);
+    relay_wake(svc);
     return STREAM_POST_PENDING;
 }
 
@@ -199,10 +238,10 @@ void stream_service_on_device_publish(struct stream_service *svc, const char *ci
     switch (stream_core_answer(svc->core, cid, res.rid, res.status, stream_clock_ms(), &d)) {
     case ANSWER_OK:
         complete(svc, &d);
-        if (!d.accepted && svc->relay.close_bridge != NULL)
-            svc->relay.close_bridge(svc->relay.ctx, d.id);
-        if (d.accepted && svc->relay.wake != NULL) /* the connect deadline starts now */
-            svc->relay.wake(svc->relay.ctx);
+        if (!d.accepted)
+            relay_close_bridge(svc, d.id);
+        else
+            relay_wake(svc); /* the connect deadline starts now */
         break;
     case ANSWER_UNKNOWN:
         log_info("stream", "'%s' answered $rid=%s, which no stream has", cid, res.rid);
@@ -214,6 +253,12 @@ void stream_service_on_device_publish(struct stream_service *svc, const char *ci
         log_info("stream", "'%s' answered $rid=%s too late: the stream had timed out", cid,
                  res.rid);
         break;
+    case ANSWER_DUPLICATE:
+        log_info("stream",
+                 "'%s' answered $rid=%s again (status %d): the first answer stands, this one "
+                 "is ignored",
+                 cid, res.rid, res.status);
+        break;
     }
     ih_stream_response_free(&res);
 }
@@ -221,8 +266,8 @@ void stream_service_on_device_publish(struct stream_service *svc, const char *ci
 void stream_service_on_expiry(struct stream_service *svc, const struct stream_expiry *e)
 {
     complete(svc, &e->decision);
-    if (e->close_sides && svc->relay.close_bridge != NULL)
-        svc->relay.close_bridge(svc->relay.ctx, e->id);
+    if (e->close_sides)
+        relay_close_bridge(svc, e->id);
 }
 
 static void abandon(void *ctx, struct stream_wait *w)
@@ -235,5 +280,5 @@ static void abandon(void *ctx, struct stream_wait *w)
 void stream_service_shutdown(struct stream_service *svc)
 {
     if (svc != NULL)
-        stream_core_abandon_waits(svc->core, abandon, svc);
+        stream_core_shut(svc->core, abandon, svc);
 }

@@ -54,8 +54,14 @@ void stream_service_on_device_publish(struct stream_service *svc, const char *ci
 /* A deadline passed (called by the streaming endpoint's timer). */
 void stream_service_on_expiry(struct stream_service *svc, const struct stream_expiry *e);
 
-/* Completes every waiting POST with 503 (before the main endpoint stops). */
+/* Refuses new streams and completes every waiting POST with 503 (before the main endpoint
+ * stops). */
 void stream_service_shutdown(struct stream_service *svc);
+
+/* The streaming endpoint's base URL, SCHEME://HOST:PORT, for its TLS (tls) or plain listener.
+ * 0, or -1 when that listener is off. */
+int stream_service_endpoint(const struct emulator *emu, int tls, const char *scheme, char *out,
+                            size_t cap);
 
 /* The streaming URL of a bridge: wss://HOST:PORT/bridges/ID (rule 11). 0, or -1 when no
  * streaming listener is up. */

@@ -18,15 +18,20 @@ void stream_wait_destroy(struct stream_wait *w)
 void stream_wait_complete(struct stream_wait *w, const struct stream_result *r)
 {
     pthread_mutex_lock(&w->lock);
+    int resume = 0;
+    void (*fn)(void *ctx) = w->resume;
+    void *ctx = w->ctx;
     if (!w->done) {
         w->result = *r;
         w->done = 1;
-        if (w->suspended) {
-            w->suspended = 0;
-            w->resume(w->ctx);
-        }
+        resume = w->suspended;
+        w->suspended = 0;
     }
     pthread_mutex_unlock(&w->lock);
+    /* Outside the lock, and w untouched: once resumed, the HTTP thread may answer the request
+     * and free w at once (it cannot before: a suspended request is not served). */
+    if (resume)
+        fn(ctx);
 }
 
 int stream_wait_suspend(struct stream_wait *w, void (*suspend)(void *ctx))

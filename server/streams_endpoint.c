@@ -22,6 +22,7 @@
 #define SERVICE_BUFFER (RX_BUFFER + 4096)
 #define AUTH_HEADER_MAX 256
 #define PATH_MAX_LEN 256
+#define PROTOCOL_HEADER_MAX 256
 /* Deadline closes: the peer never came, or the device turned the stream down. */
 #define CLOSE_UNPAIRED 1001
 #define CLOSE_UNPAIRED_REASON "the stream ended before both sides connected"
@@ -49,14 +50,21 @@ struct session {
     int peer_code; /* the close code this side sent, 0 if none */
 };
 
-static const char *side_name(enum stream_side side)
-{
-    return side == STREAM_DEVICE ? "device" : "service";
-}
-
 static struct streams_endpoint *endpoint_of(struct lws *wsi)
 {
     return lws_context_user(lws_get_context(wsi));
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    default:
+        return "Not Found";
+    }
 }
 
 /* The refusal goes out as a complete HTTP/1.1 response written by hand: lws's helpers answer an
@@ -75,8 +83,7 @@ static int refuse(struct lws *wsi, const struct bridge_refusal *r)
     int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
                      "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
                      "iothub-errorcode: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     r->status, r->status == 401 ? "Unauthorized" : "Not Found",
-                     ih_error_name(r->code), body_len, body);
+                     r->status, reason_phrase(r->status), ih_error_name(r->code), body_len, body);
     free(body);
     if (n <= 0 || (size_t)n >= sizeof buf - LWS_PRE ||
         lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0)
@@ -111,6 +118,17 @@ static enum stream_attach_result read_request(struct lws *wsi, char id[STREAM_ID
     return ATTACH_OK;
 }
 
+/* lws would drop, without an answer, an upgrade asking only for subprotocols it does not
+ * serve; such a request gets a 400 here instead. */
+static int subprotocol_acceptable(struct lws *wsi)
+{
+    char header[PROTOCOL_HEADER_MAX];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) <= 0)
+        return 1;
+    return lws_hdr_copy(wsi, header, sizeof header, WSI_TOKEN_PROTOCOL) >= 0 &&
+           bridge_subprotocol_acceptable(header);
+}
+
 /* Before the 101 (protocol.md §3.3): the path and the token, checked without using it up. */
 static int admit(struct streams_endpoint *ep, struct lws *wsi)
 {
@@ -119,9 +137,14 @@ static int admit(struct streams_endpoint *ep, struct lws *wsi)
     enum stream_attach_result r = read_request(wsi, id, token);
     if (r == ATTACH_OK)
         r = stream_core_attach(ep->core, id, token, 0, stream_clock_ms(), &side, NULL);
-    if (r == ATTACH_OK)
-        return 0;
     struct bridge_refusal refusal = bridge_refusal_for(r);
+    if (r == ATTACH_OK && subprotocol_acceptable(wsi))
+        return 0;
+    if (r == ATTACH_OK)
+        refusal = (struct bridge_refusal){400, IH_E_ARGUMENT_INVALID,
+                                          "none of the WebSocket subprotocols asked for is "
+                                          "served here; ask for none, or one of bridge, MQTT, "
+                                          "AMQP, HTTP (any of them in lowercase too)"};
     log_refusal(ep, id, &refusal, "at the upgrade");
     return refuse(wsi, &refusal);
 }
@@ -144,7 +167,7 @@ static int claim(struct streams_endpoint *ep, struct lws *wsi, struct session *s
 
 static int established(struct streams_endpoint *ep, struct lws *wsi, struct session *ss)
 {
-    ss->bridge = relay_join(ep->relay, stream_core_id(ss->stream), ss->side, wsi);
+    ss->bridge = relay_join(ep->relay, ss->stream, ss->side, wsi);
     if (ss->bridge == NULL)
         return -1;
     stream_core_side_up(ep->core, ss->stream, ss->side, stream_clock_ms());
@@ -173,7 +196,7 @@ static void release(struct streams_endpoint *ep, struct session *ss)
     enum stream_side first = ss->side;
     int code = ss->bridge != NULL ? relay_left(ep->relay, ss->bridge, ss->side, &first) : 0;
     char reason[32];
-    snprintf(reason, sizeof reason, "%s_closed", side_name(first));
+    snprintf(reason, sizeof reason, "%s_closed", stream_side_name(first));
     stream_core_side_down(ep->core, ss->stream, ss->side, code, reason, stream_clock_ms());
     ss->stream = NULL;
     ss->bridge = NULL;
@@ -224,6 +247,19 @@ static void run_handed_work(struct streams_endpoint *ep)
         rearm_timer(ep);
 }
 
+/* Every subprotocol a client may ask for (bridge_subprotocols, filled in by create_context);
+ * lws echoes the first one requested that is in this list, and a request without one gets
+ * the first, "bridge", and no Sec-WebSocket-Protocol. No extensions are offered, so
+ * permessage-deflate is declined. */
+static struct lws_protocols protocols[BRIDGE_SUBPROTOCOL_COUNT + 1];
+
+/* By name: a vhost may hold its own copy of the protocol table. */
+static int is_first_protocol(struct lws *wsi)
+{
+    const struct lws_protocols *p = lws_get_protocol(wsi);
+    return p != NULL && p->name != NULL && strcmp(p->name, bridge_subprotocols[0]) == 0;
+}
+
 static int on_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                  size_t len)
 {
@@ -256,25 +292,24 @@ static int on_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         return refuse(wsi, &r) > 0 ? 0 : -1;
     }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        run_handed_work(ep);
+        /* lws calls every protocol of every vhost: the work is done once, for "bridge". */
+        if (is_first_protocol(wsi))
+            run_handed_work(ep);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
 
-/* Every subprotocol a client may ask for: the C SDK sends the name of its transport
- * (protocol.md rule 12); lws echoes the first one requested that is in this list, and a
- * request without one gets "bridge" and no Sec-WebSocket-Protocol. No extensions are offered,
- * so permessage-deflate is declined. */
-#define WS_PROTOCOL(name)                                                                          \
-    {                                                                                              \
-        name, on_ws, sizeof(struct session), RX_BUFFER, 0, NULL, 0                                 \
+static void fill_protocols(void)
+{
+    for (size_t i = 0; i < BRIDGE_SUBPROTOCOL_COUNT; i++) {
+        protocols[i].name = bridge_subprotocols[i];
+        protocols[i].callback = on_ws;
+        protocols[i].per_session_data_size = sizeof(struct session);
+        protocols[i].rx_buffer_size = RX_BUFFER;
     }
-static const struct lws_protocols protocols[] = {
-    WS_PROTOCOL("bridge"), WS_PROTOCOL("MQTT"), WS_PROTOCOL("AMQP"), WS_PROTOCOL("HTTP"),
-    WS_PROTOCOL("mqtt"),   WS_PROTOCOL("amqp"), WS_PROTOCOL("http"), {NULL, NULL, 0, 0, 0, NULL, 0},
-};
+}
 
 /* Thread-safe: deadlines changed, the timer must be re-armed. */
 static void op_wake(void *ctx)
@@ -299,9 +334,15 @@ static void op_close_bridge(void *ctx, const char *id)
             ep->close_cap = cap;
         }
     }
-    if (ep->close_count < ep->close_cap)
+    int queued = ep->close_count < ep->close_cap;
+    if (queued)
         snprintf(ep->close_ids[ep->close_count++], STREAM_ID_LEN + 1, "%s", id);
     pthread_mutex_unlock(&ep->lock);
+    if (!queued)
+        log_error("streams",
+                  "out of memory: stream %s is over but its WebSockets could not be closed now; "
+                  "they close when their peers do",
+                  id);
     lws_cancel_service(ep->ctx);
 }
 
@@ -369,6 +410,7 @@ static int create_context(struct streams_endpoint *ep)
     info.pt_serv_buf_size = SERVICE_BUFFER;
     info.user = ep;
     info.count_threads = 1;
+    fill_protocols();
     lws_set_log_level(LLL_ERR, NULL);
     ep->ctx = lws_create_context(&info);
     return ep->ctx != NULL ? 0 : -1;
@@ -407,6 +449,8 @@ void streams_endpoint_stop(struct streams_endpoint *ep)
 {
     if (ep == NULL)
         return;
+    /* Once set to none, no other thread calls in (stream_service_set_relay waits for calls in
+     * progress); then the service thread is stopped, and the context can go. */
     struct stream_relay_ops none = {NULL, NULL, NULL};
     stream_service_set_relay(ep->emu->streams, &none);
     atomic_store(&ep->stopping, 1);

@@ -97,6 +97,9 @@ START_TEST(bearer_accepts_any_scheme_case)
     check_bearer_ok("bearer x", "x");
     check_bearer_ok("BEARER   x", "x");
     check_bearer_ok("bEaReR tok-en_1", "tok-en_1");
+    /* Trailing blanks are dropped. */
+    check_bearer_ok("Bearer x ", "x");
+    check_bearer_ok("Bearer x \t ", "x");
     /* A token of the core's form. */
     check_bearer_ok("Bearer ucHqFGN0o9Vh-ojlhELmXyTUol05iuAhigMckeI-vlb",
                     "ucHqFGN0o9Vh-ojlhELmXyTUol05iuAhigMckeI-vlb");
@@ -114,6 +117,8 @@ START_TEST(bearer_refuses_other_forms)
     check_bearer_refused("Bearer    ", 64);
     check_bearer_refused("Bearer a b", 64);
     check_bearer_refused("Bearer a\tb", 64);
+    check_bearer_refused("Bearer a b ", 64);
+    check_bearer_refused("Bearer a\r\n", 64);
     check_bearer_refused("Bearerx", 64);
     check_bearer_refused(" Bearer x", 64);
 }
@@ -167,6 +172,34 @@ START_TEST(refusal_statuses)
 }
 END_TEST
 
+START_TEST(subprotocols_accepted)
+{
+    /* Absent or empty: the client gets "bridge" and no Sec-WebSocket-Protocol. */
+    ck_assert_int_eq(bridge_subprotocol_acceptable(NULL), 1);
+    ck_assert_int_eq(bridge_subprotocol_acceptable(""), 1);
+    ck_assert_int_eq(bridge_subprotocol_acceptable("  "), 1);
+    for (size_t i = 0; i < BRIDGE_SUBPROTOCOL_COUNT; i++)
+        ck_assert_int_eq(bridge_subprotocol_acceptable(bridge_subprotocols[i]), 1);
+    /* One known entry in a list is enough, wherever it is. */
+    ck_assert_int_eq(bridge_subprotocol_acceptable("chat, MQTT"), 1);
+    ck_assert_int_eq(bridge_subprotocol_acceptable("AMQP,chat"), 1);
+    ck_assert_int_eq(bridge_subprotocol_acceptable(" x ,\tbridge\t, y"), 1);
+    ck_assert_int_eq(bridge_subprotocol_acceptable(",,http,"), 1);
+}
+END_TEST
+
+START_TEST(subprotocols_refused)
+{
+    ck_assert_int_eq(bridge_subprotocol_acceptable("chat"), 0);
+    ck_assert_int_eq(bridge_subprotocol_acceptable("chat, superchat"), 0);
+    ck_assert_int_eq(bridge_subprotocol_acceptable("Mqtt"), 0); /* case is exact */
+    ck_assert_int_eq(bridge_subprotocol_acceptable("MQTTX"), 0);
+    ck_assert_int_eq(bridge_subprotocol_acceptable("MQ TT"), 0);
+    ck_assert_int_eq(bridge_subprotocol_acceptable(",,"), 0);
+    ck_assert_int_eq(bridge_subprotocol_acceptable("bridg"), 0);
+}
+END_TEST
+
 static Suite *bridge_request_suite(void)
 {
     Suite *s = suite_create("bridge_request");
@@ -177,6 +210,8 @@ static Suite *bridge_request_suite(void)
     tcase_add_test(tc, bearer_refuses_other_forms);
     tcase_add_test(tc, bearer_token_length_cap);
     tcase_add_test(tc, refusal_statuses);
+    tcase_add_test(tc, subprotocols_accepted);
+    tcase_add_test(tc, subprotocols_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -524,6 +524,52 @@ START_TEST(recreated_device_is_a_new_generation)
 }
 END_TEST
 
+static void collect_operation(void *ctx, const struct log_record *r)
+{
+    char *ops = ctx;
+    strcat(ops, r->operation);
+    strcat(ops, " ");
+}
+
+static void append_log(const char *operation)
+{
+    struct log_record r = {.category = "DeviceStreams",
+                           .operation = operation,
+                           .device_id = "dev",
+                           .status_code = -1,
+                           .elapsed_ms = -1,
+                           .bytes_device_to_service = -1,
+                           .bytes_service_to_device = -1};
+    ck_assert_int_eq(registry_log_append(reg, &r), REGISTRY_OK);
+}
+
+/* The log keeps its newest rows: never more than a tenth over its limit, and the newest always. */
+START_TEST(log_is_pruned_to_its_limit)
+{
+    registry_set_log_limit(reg, 10);
+    char name[16], ops[1024];
+    for (int i = 0; i < 25; i++) {
+        snprintf(name, sizeof name, "op%d", i);
+        append_log(name);
+        registry_state_flush(reg); /* one batch each: a prune can follow any of them */
+    }
+    struct log_filter f = {.limit = 1000};
+    ops[0] = '\0';
+    ck_assert_int_eq(registry_log_each(reg, &f, collect_operation, ops), REGISTRY_OK);
+    ck_assert_str_eq(ops, "op15 op16 op17 op18 op19 op20 op21 op22 op23 op24 ");
+
+    /* However the writes are batched, the rows past the limit are gone once they are in. */
+    registry_set_log_limit(reg, 4);
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "b%d", i);
+        append_log(name);
+    }
+    ops[0] = '\0';
+    ck_assert_int_eq(registry_log_each(reg, &f, collect_operation, ops), REGISTRY_OK);
+    ck_assert_str_eq(ops, "b2 b3 b4 b5 ");
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
     Suite *s = suite_create("registry");
@@ -550,6 +596,7 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, unusual_ids);
     tcase_add_test(tc, status_updated_time_follows_status);
     tcase_add_test(tc, recreated_device_is_a_new_generation);
+    tcase_add_test(tc, log_is_pruned_to_its_limit);
     suite_add_tcase(s, tc);
     return s;
 }

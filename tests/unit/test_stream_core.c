@@ -153,6 +153,8 @@ static const char *answer_name(enum stream_answer_result r)
         return "ANSWER_UNKNOWN";
     case ANSWER_LATE:
         return "ANSWER_LATE";
+    case ANSWER_DUPLICATE:
+        return "ANSWER_DUPLICATE";
     case ANSWER_IMPOSTOR:
         return "ANSWER_IMPOSTOR";
     }
@@ -457,11 +459,11 @@ START_TEST(answer_unknown_impostor_late)
     /* An impostor is told so even then. */
     check_answer("other", t.rid, 200, T0 + DEFAULT_RESPONSE_S * 1000LL + 1, ANSWER_IMPOSTOR, NULL);
 
-    /* A second answer to an accepted stream is late too, and changes nothing. */
+    /* A second answer to an accepted stream is a duplicate, and changes nothing. */
     struct stream_tickets u;
     open_default(&u);
     check_answer("dev", u.rid, 200, T0 + 10, ANSWER_OK, NULL);
-    check_answer("dev", u.rid, 400, T0 + 20, ANSWER_LATE, NULL);
+    check_answer("dev", u.rid, 400, T0 + 20, ANSWER_DUPLICATE, NULL);
     struct stream_info info = info_of(u.id);
     ck_assert_int_eq((int)info.state, (int)STREAM_ACCEPTED);
     ck_assert_int_eq(info.answer_status, 200);
@@ -470,7 +472,7 @@ START_TEST(answer_unknown_impostor_late)
     struct stream_tickets v;
     open_default(&v);
     check_answer("dev", v.rid, 400, T0 + 10, ANSWER_OK, NULL);
-    check_answer("dev", v.rid, 200, T0 + 20, ANSWER_LATE, NULL);
+    check_answer("dev", v.rid, 200, T0 + 20, ANSWER_DUPLICATE, NULL);
     check_state(v.id, STREAM_REJECTED);
 }
 END_TEST
@@ -910,6 +912,15 @@ START_TEST(bytes_are_counted_per_side)
     ck_assert_uint_eq(list[0].bytes[STREAM_SERVICE], 39 + 65536);
     free(list);
 
+    /* The relay's queue peaks are kept per direction. */
+    stream_core_note_queued(dev, STREAM_SERVICE, 1000);
+    stream_core_note_queued(dev, STREAM_SERVICE, 300);
+    stream_core_note_queued(svc, STREAM_DEVICE, 70);
+    stream_core_note_queued(svc, STREAM_SERVICE, 2000);
+    info = info_of(t.id);
+    ck_assert_uint_eq(info.queued_peak[STREAM_SERVICE], 2000);
+    ck_assert_uint_eq(info.queued_peak[STREAM_DEVICE], 70);
+
     stream_core_side_down(core, dev, STREAM_DEVICE, 1000, "device_closed", T0 + 400);
     /* The close carries the totals. */
     const struct stream_event *e = event_at(events() - 1);
@@ -1179,9 +1190,6 @@ START_TEST(cancel_drops_the_wait)
     struct expiries x;
     expire(T0 + 5000, &x);
     ck_assert_int_eq(x.count, 0);
-    int counts[5] = {0};
-    stream_core_abandon_waits(core, count_wait, counts);
-    ck_assert_int_eq(counts[4], 0);
     /* A late answer is late. */
     check_answer("dev", t.rid, 200, T0 + 20, ANSWER_LATE, NULL);
     /* Cancelling again, or an unknown id, does nothing. */
@@ -1198,7 +1206,26 @@ START_TEST(cancel_drops_the_wait)
 }
 END_TEST
 
-START_TEST(abandon_hands_out_each_wait_once)
+/* More streams than one growth step decided in one pass: each once, with its event. */
+START_TEST(expire_decides_many_streams_in_one_pass)
+{
+    enum { MANY = 100 };
+    for (int i = 0; i < MANY; i++) {
+        struct stream_tickets t;
+        open_full("dev", NULL, 0, 0, NULL, T0 + i, &t);
+    }
+    int before = events();
+    struct expiries x;
+    int64_t next = expire(T0 + DEFAULT_RESPONSE_S * 1000LL + MANY, &x);
+    ck_assert_int_eq(x.count, MANY);
+    ck_assert_int_eq(events() - before, MANY);
+    ck_assert_int_eq(next, -1);
+    expire(T0 + DEFAULT_RESPONSE_S * 1000LL + MANY + 1, &x);
+    ck_assert_int_eq(x.count, 0);
+}
+END_TEST
+
+START_TEST(shut_refuses_new_streams_and_hands_out_each_wait_once)
 {
     struct stream_tickets t[5];
     open_full("dev", NULL, 0, 0, &waits[0], T0, &t[0]);
@@ -1213,7 +1240,7 @@ START_TEST(abandon_hands_out_each_wait_once)
     stream_core_cancel(core, t[3].id, T0 + 10);
 
     int counts[5] = {0};
-    stream_core_abandon_waits(core, count_wait, counts);
+    stream_core_shut(core, count_wait, counts);
     ck_assert_int_eq(counts[0], 1);
     ck_assert_int_eq(counts[1], 0);
     ck_assert_int_eq(counts[2], 1);
@@ -1221,8 +1248,12 @@ START_TEST(abandon_hands_out_each_wait_once)
     ck_assert_int_eq(counts[4], 2);
     /* Twice: nothing more. */
     memset(counts, 0, sizeof counts);
-    stream_core_abandon_waits(core, count_wait, counts);
+    stream_core_shut(core, count_wait, counts);
     ck_assert_int_eq(counts[4], 0);
+    /* The doors are closed: no new stream. */
+    struct stream_open req = {"dev", NULL, "ssh", 0, 0, NULL, NULL};
+    struct stream_tickets late;
+    ck_assert_int_eq((int)stream_core_open(core, &req, T0 + 20, &late), (int)STREAM_OPEN_SHUT);
     /* Their timeouts (and the accepted stream's connect deadline) no longer carry a wait. */
     struct expiries x;
     expire(T0 + DEFAULT_RESPONSE_S * 1000LL, &x);
@@ -1621,7 +1652,8 @@ static Suite *stream_core_suite(void)
     tcase_add_test(tc, list_newest_first);
     tcase_add_test(tc, list_empty);
     tcase_add_test(tc, cancel_drops_the_wait);
-    tcase_add_test(tc, abandon_hands_out_each_wait_once);
+    tcase_add_test(tc, expire_decides_many_streams_in_one_pass);
+    tcase_add_test(tc, shut_refuses_new_streams_and_hands_out_each_wait_once);
     tcase_add_test(tc, state_and_step_names);
     tcase_add_test(tc, log_result_per_step);
     suite_add_tcase(s, tc);
