@@ -1,6 +1,6 @@
 #include "broker.h"
 
-#include "deadline.h"
+#include "util/deadline.h"
 #include "log.h"
 
 #include <errno.h>

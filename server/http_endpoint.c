@@ -1,6 +1,6 @@
 #include "http_endpoint.h"
 
-#include "deadline.h"
+#include "util/deadline.h"
 #include "log.h"
 #include "rest.h"
 #include "stream_wait.h"

@@ -1,6 +1,6 @@
 #include "hub_client.h"
 
-#include "deadline.h"
+#include "util/deadline.h"
 #include "log.h"
 
 #include <mosquitto.h>

@@ -1,5 +1,7 @@
 #include "listen_socket.h"
 
+#include "transport/tcp.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -42,17 +44,6 @@ static int fill_address(const char *addr, int port, struct sockaddr_storage *ss,
     return -1;
 }
 
-static int bound_port_of(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
 enum listen_result listen_socket_open(const char *addr, int port, int *fd_out, int *bound_port,
                                       int *err_no)
 {
@@ -76,7 +67,7 @@ enum listen_result listen_socket_open(const char *addr, int port, int *fd_out, i
         return classify(*err_no);
     }
     *fd_out = fd;
-    *bound_port = bound_port_of(fd);
+    *bound_port = ih_tcp_local_port(fd);
     return LISTEN_OK;
 }
 

@@ -124,3 +124,43 @@ ih_result ih_error_body(enum ih_error_code code, const char *message, const char
     free(inner_text);
     return *out != NULL ? IH_OK : IH_ERR_NOMEM;
 }
+
+/* The inner object: {"errorCode":N,"message":"..."} (other members ignored). */
+static int read_inner(json_t *inner, struct ih_error_detail *d)
+{
+    json_t *code = json_object_get(inner, "errorCode");
+    json_t *message = json_object_get(inner, "message");
+    if (!json_is_integer(code) && !json_is_string(message))
+        return -1;
+    if (json_is_integer(code))
+        d->code = (long)json_integer_value(code);
+    if (json_is_string(message))
+        snprintf(d->message, sizeof d->message, "%s", json_string_value(message));
+    return 0;
+}
+
+ih_result ih_error_parse(const char *body, size_t len, struct ih_error_detail *detail)
+{
+    memset(detail, 0, sizeof *detail);
+    json_t *outer = body != NULL ? json_loadb(body, len, JSON_DECODE_ANY, NULL) : NULL;
+    int rc = -1;
+    if (json_is_object(outer)) {
+        json_t *message = json_object_get(outer, "Message");
+        json_t *inner = json_is_string(message)
+                            ? json_loads(json_string_value(message), JSON_DECODE_ANY, NULL)
+                            : NULL;
+        if (json_is_object(inner))
+            rc = read_inner(inner, detail);
+        else if (json_is_string(message)) {
+            snprintf(detail->message, sizeof detail->message, "%s", json_string_value(message));
+            rc = 0;
+        } else {
+            rc = read_inner(outer, detail);
+        }
+        json_decref(inner);
+    }
+    json_decref(outer);
+    if (rc != 0)
+        memset(detail, 0, sizeof *detail);
+    return rc == 0 ? IH_OK : IH_ERR_SYNTAX;
+}

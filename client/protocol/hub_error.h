@@ -48,6 +48,17 @@ ih_result ih_error_tracking_id(const char *hex32, const struct timespec *now, ch
 ih_result ih_error_body(enum ih_error_code code, const char *message, const char *tracking_id,
                         const struct timespec *now, json_t *info, char **out);
 
+/* What a client reads back from an error body: the nested form above, the flat inner object on
+ * its own, or {"Message":"plain text"}. */
+struct ih_error_detail {
+    long code;         /* errorCode, 0 when the body has none */
+    char message[512]; /* the message, "" when the body has none */
+};
+
+/* Parses body (len bytes, need not be NUL-terminated). IH_ERR_SYNTAX when it is not one of the
+ * forms above; detail is then empty. */
+ih_result ih_error_parse(const char *body, size_t len, struct ih_error_detail *detail);
+
 /* ISO 8601 UTC with 7 fractional digits, as the hub writes timestampUtc. */
 ih_result ih_format_timestamp_utc(const struct timespec *t, char *out, size_t cap);
 

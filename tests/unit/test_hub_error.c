@@ -290,6 +290,66 @@ START_TEST(body_for_every_code)
 }
 END_TEST
 
+/* A real capture (protocol.md §1.4) and the emulator's own bodies read back. */
+START_TEST(parse_nested_form)
+{
+    static const char captured[] =
+        "{\"Message\":\"{\\\"errorCode\\\":504101,\\\"trackingId\\\":\\\"cce1-TimeStamp:"
+        "02/11/2020 01:36:39\\\",\\\"message\\\":\\\"Timed out waiting for the response from "
+        "device.\\\",\\\"info\\\":{\\\"timeout\\\":\\\"00:01:00\\\"},\\\"timestampUtc\\\":"
+        "\\\"2020-02-11T01:36:39.4565857Z\\\"}\",\"ExceptionMessage\":\"\"}";
+    struct ih_error_detail d;
+    ck_assert_result(ih_error_parse(captured, strlen(captured), &d), IH_OK);
+    ck_assert_int_eq(d.code, 504101);
+    ck_assert_str_eq(d.message, "Timed out waiting for the response from device.");
+
+    char *body = NULL;
+    ck_assert_result(
+        ih_error_body(IH_E_DEVICE_NOT_FOUND, "no \"dev\" here", HEX32, &fixed_time, NULL, &body),
+        IH_OK);
+    ck_assert_result(ih_error_parse(body, strlen(body), &d), IH_OK);
+    ck_assert_int_eq(d.code, 404001);
+    ck_assert_str_eq(d.message, "no \"dev\" here");
+    free(body);
+}
+END_TEST
+
+START_TEST(parse_other_forms)
+{
+    struct ih_error_detail d;
+    static const char flat[] = "{\"errorCode\":401002,\"message\":\"Unauthorized\"}";
+    ck_assert_result(ih_error_parse(flat, strlen(flat), &d), IH_OK);
+    ck_assert_int_eq(d.code, 401002);
+    ck_assert_str_eq(d.message, "Unauthorized");
+    static const char plain[] = "{\"Message\":\"ErrorCode:IotHubUnauthorizedAccess;Unauthorized\"}";
+    ck_assert_result(ih_error_parse(plain, strlen(plain), &d), IH_OK);
+    ck_assert_int_eq(d.code, 0);
+    ck_assert_str_eq(d.message, "ErrorCode:IotHubUnauthorizedAccess;Unauthorized");
+    /* Not NUL-terminated: only len bytes are read. */
+    ck_assert_result(ih_error_parse(flat, strlen(flat) - 1, &d), IH_ERR_SYNTAX);
+}
+END_TEST
+
+START_TEST(parse_refuses_the_rest)
+{
+    static const char *const bad[] = {"",          "null",
+                                      "[]",        "42",
+                                      "\"text\"",  "{}",
+                                      "{\"a\":1}", "{\"errorCode\":\"x\"}",
+                                      "<html>",    "{\"Message\":5}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct ih_error_detail d;
+        d.code = 99;
+        ck_assert_msg(ih_error_parse(bad[i], strlen(bad[i]), &d) == IH_ERR_SYNTAX, "accepted %s",
+                      bad[i]);
+        ck_assert_int_eq(d.code, 0);
+        ck_assert_str_eq(d.message, "");
+    }
+    struct ih_error_detail d;
+    ck_assert_result(ih_error_parse(NULL, 0, &d), IH_ERR_SYNTAX);
+}
+END_TEST
+
 static Suite *hub_error_suite(void)
 {
     Suite *s = suite_create("hub_error");
@@ -307,6 +367,9 @@ static Suite *hub_error_suite(void)
     tcase_add_test(body, body_escapes_message);
     tcase_add_test(body, body_non_utf8_message_falls_back);
     tcase_add_test(body, body_for_every_code);
+    tcase_add_test(body, parse_nested_form);
+    tcase_add_test(body, parse_other_forms);
+    tcase_add_test(body, parse_refuses_the_rest);
     suite_add_tcase(s, body);
     return s;
 }

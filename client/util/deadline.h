@@ -1,6 +1,6 @@
-/* Absolute deadlines for pthread_cond_timedwait on condition variables made with
- * deadline_cond_init: they measure CLOCK_MONOTONIC, so a change of the wall clock neither
- * stretches nor cuts a wait. */
+/* Shared by the emulator and the clients. Absolute deadlines for pthread_cond_timedwait on
+ * condition variables made with deadline_cond_init: they measure CLOCK_MONOTONIC, so a change of
+ * the wall clock neither stretches nor cuts a wait. */
 #ifndef DEADLINE_H
 #define DEADLINE_H
 

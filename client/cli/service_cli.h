@@ -1,0 +1,33 @@
+/* iothub-service, the command-line service client (issue 5): its options and commands. */
+#ifndef IH_SERVICE_CLI_H
+#define IH_SERVICE_CLI_H
+
+#include "iothub_service.h"
+
+struct service_cli {
+    /* From flags and the environment. */
+    const char *connection_string, *ca_file;
+    int https_port;
+    const char *name, *module, *ws_protocol, *listen;
+    int response_timeout_s, connect_timeout_s, local_port, top;
+    int json, stdio;
+    /* The positional arguments after the command. */
+    char **args;
+    int arg_count;
+    struct iothub_service *svc;
+};
+
+/* Says what went wrong with a call, and what to do about it; returns CLI_FAILED. */
+int service_cli_report(const struct service_cli *cli, const char *doing,
+                       const struct iothub_error *err);
+
+int cmd_stream(struct service_cli *cli);
+int cmd_echo(struct service_cli *cli);
+int cmd_proxy(struct service_cli *cli);
+int cmd_device(struct service_cli *cli);
+
+/* Initiates a stream to the command's device and opens it; on failure says why and returns
+ * CLI_FAILED or CLI_REJECTED. */
+int service_cli_open_stream(struct service_cli *cli, struct iothub_stream **out);
+
+#endif

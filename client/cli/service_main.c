@@ -1,0 +1,199 @@
+/* iothub-service: start device streams, run the service side of the echo sample and of the
+ * local proxy, and manage the device registry (issue 5). */
+#include "cli_common.h"
+#include "service_cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENV_CONNECTION_STRING "IOTHUB_CONNECTION_STRING"
+#define ENV_CA_FILE "IOTHUB_CA_FILE"
+#define ENV_HTTPS_PORT "IOTHUB_HTTPS_PORT"
+
+static const char usage[] =
+    "usage: iothub-service [options] COMMAND ...\n"
+    "\n"
+    "Commands:\n"
+    "  stream DEVICE            start a stream and print the device's answer (--json for JSON);\n"
+    "                           exits 0 when accepted, 3 when the device said no\n"
+    "  echo DEVICE              send stdin's lines through a stream and print what comes back\n"
+    "  proxy DEVICE --local-port PORT\n"
+    "                           service local proxy: each connection to PORT gets its own stream\n"
+    "  proxy DEVICE --stdio     one stream on stdin/stdout, for ssh -o ProxyCommand\n"
+    "  device create|show|delete|connection-string ID\n"
+    "  device list [--top N]    the device registry\n"
+    "\n"
+    "Options:\n"
+    "  --connection-string CS   a policy's connection string (or $IOTHUB_CONNECTION_STRING);\n"
+    "                           streams need ServiceConnect, the registry RegistryRead/Write\n"
+    "  --ca FILE                the CA of the hub's certificate, e.g. the emulator's ca.pem\n"
+    "                           (or $IOTHUB_CA_FILE; default: the system's CAs)\n"
+    "  --https-port PORT        the hub's HTTPS port (or $IOTHUB_HTTPS_PORT; default 443)\n"
+    "  --name NAME              the stream name (default: the command's name)\n"
+    "  --module MODULE          stream to a module of the device\n"
+    "  --response-timeout S     how long the hub waits for the device's answer (default 60)\n"
+    "  --connect-timeout S      how long both sides have to connect (default 60)\n"
+    "  --listen ADDRESS         where --local-port listens (default 127.0.0.1)\n"
+    "  --ws-protocol VALUE      ask for this Sec-WebSocket-Protocol on the stream\n"
+    "  --json                   stream: print the result as JSON\n"
+    "  --help, --version\n";
+
+enum option_id {
+    OPT_CONNECTION_STRING = 256,
+    OPT_CA,
+    OPT_HTTPS_PORT,
+    OPT_NAME,
+    OPT_MODULE,
+    OPT_RESPONSE_TIMEOUT,
+    OPT_CONNECT_TIMEOUT,
+    OPT_LOCAL_PORT,
+    OPT_LISTEN,
+    OPT_WS_PROTOCOL,
+    OPT_TOP,
+    OPT_JSON,
+    OPT_STDIO,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+static const struct option options[] = {
+    {"connection-string", required_argument, NULL, OPT_CONNECTION_STRING},
+    {"ca", required_argument, NULL, OPT_CA},
+    {"https-port", required_argument, NULL, OPT_HTTPS_PORT},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"module", required_argument, NULL, OPT_MODULE},
+    {"response-timeout", required_argument, NULL, OPT_RESPONSE_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"local-port", required_argument, NULL, OPT_LOCAL_PORT},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"ws-protocol", required_argument, NULL, OPT_WS_PROTOCOL},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"stdio", no_argument, NULL, OPT_STDIO},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option; returns 0, 1 to stop with success (help, version), or -1. */
+static int take_option(struct service_cli *cli, int id, const char *arg, const char **port)
+{
+    switch (id) {
+    case OPT_CONNECTION_STRING:
+        cli->connection_string = arg;
+        return 0;
+    case OPT_CA:
+        cli->ca_file = arg;
+        return 0;
+    case OPT_HTTPS_PORT:
+        *port = arg;
+        return 0;
+    case OPT_NAME:
+        cli->name = arg;
+        return 0;
+    case OPT_MODULE:
+        cli->module = arg;
+        return 0;
+    case OPT_RESPONSE_TIMEOUT:
+        return cli_parse_int(arg, "--response-timeout", 1, 3600, &cli->response_timeout_s);
+    case OPT_CONNECT_TIMEOUT:
+        return cli_parse_int(arg, "--connect-timeout", 1, 3600, &cli->connect_timeout_s);
+    case OPT_LOCAL_PORT:
+        return cli_parse_int(arg, "--local-port", 0, 65535, &cli->local_port);
+    case OPT_LISTEN:
+        cli->listen = arg;
+        return 0;
+    case OPT_WS_PROTOCOL:
+        cli->ws_protocol = arg;
+        return 0;
+    case OPT_TOP:
+        return cli_parse_int(arg, "--top", 1, 1000, &cli->top);
+    case OPT_JSON:
+        cli->json = 1;
+        return 0;
+    case OPT_STDIO:
+        cli->stdio = 1;
+        return 0;
+    case OPT_HELP:
+        fputs(usage, stdout);
+        return 1;
+    case OPT_VERSION:
+        printf("iothub-service %s\n", IOTHUB_VERSION);
+        return 1;
+    default:
+        fputs(usage, stderr);
+        return -1;
+    }
+}
+
+static int parse(int argc, char **argv, struct service_cli *cli)
+{
+    const char *port = NULL;
+    cli->local_port = -1;
+    cli->listen = "127.0.0.1";
+    int id, rc = 0;
+    while (rc == 0 && (id = getopt_long(argc, argv, "", options, NULL)) != -1)
+        rc = take_option(cli, id, optarg, &port);
+    if (rc != 0)
+        return rc;
+    cli->connection_string = cli_flag_or_env(cli->connection_string, ENV_CONNECTION_STRING);
+    cli->ca_file = cli_flag_or_env(cli->ca_file, ENV_CA_FILE);
+    port = cli_flag_or_env(port, ENV_HTTPS_PORT);
+    if (port != NULL && cli_parse_int(port, "the HTTPS port", 1, 65535, &cli->https_port) != 0)
+        return -1;
+    cli->args = argv + optind;
+    cli->arg_count = argc - optind;
+    if (cli->arg_count == 0) {
+        fputs(usage, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static int connect_client(struct service_cli *cli)
+{
+    struct iothub_service_options o = {cli->connection_string, cli->ca_file, cli->https_port, 0};
+    struct iothub_error err;
+    if (cli->connection_string == NULL) {
+        cli_error("no connection string: pass --connection-string or set %s (the emulator "
+                  "prints the iothubowner one in its ready line)",
+                  ENV_CONNECTION_STRING);
+        return -1;
+    }
+    if (iothub_service_new(&o, &cli->svc, &err) != 0) {
+        cli_error("%s", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct service_cli cli;
+    memset(&cli, 0, sizeof cli);
+    cli_set_program("iothub-service");
+    cli_ignore_sigpipe();
+    int rc = parse(argc, argv, &cli);
+    if (rc != 0)
+        return rc > 0 ? CLI_OK : CLI_USAGE;
+    static const struct {
+        const char *name;
+        int (*run)(struct service_cli *cli);
+    } commands[] = {
+        {"stream", cmd_stream}, {"echo", cmd_echo}, {"proxy", cmd_proxy}, {"device", cmd_device}};
+    int (*run)(struct service_cli *) = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(cli.args[0], commands[i].name) == 0)
+            run = commands[i].run;
+    }
+    if (run == NULL) {
+        cli_error("unknown command '%s' (try --help)", cli.args[0]);
+        return CLI_USAGE;
+    }
+    if (connect_client(&cli) != 0)
+        return CLI_FAILED;
+    rc = run(&cli);
+    iothub_service_free(cli.svc);
+    return rc;
+}

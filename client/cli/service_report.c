@@ -1,0 +1,64 @@
+/* Turning a failed call into one line that says what happened and what to do. */
+#include "cli_common.h"
+#include "service_cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static int mentions(const char *text, const char *word)
+{
+    return strcasestr(text, word) != NULL;
+}
+
+/* What to do, for the failures people meet first. */
+static const char *fix_for(const struct iothub_error *err, const char *device, char *buf,
+                           size_t cap)
+{
+    if (err->status == 0 && (mentions(err->message, "certificate") ||
+                             mentions(err->message, "ssl") || mentions(err->message, "tls")))
+        return "pass --ca with the emulator's ca.pem (its path is in the ready line) or set "
+               "IOTHUB_CA_FILE";
+    if (err->status == 0 && mentions(err->message, "no answer from the hub"))
+        return "is the hub running? Pass its HTTPS port with --https-port or IOTHUB_HTTPS_PORT "
+               "(default 443)";
+    switch (err->code) {
+    case 401002:
+        return "the connection string's policy or key is not accepted; streams need a policy "
+               "with ServiceConnect (service, iothubowner)";
+    case 404001:
+        snprintf(buf, cap, "register it first: iothub-service device create %s", device);
+        return buf;
+    case 404103:
+        return "start the device (iothub-device with its connection string) so that it listens "
+               "for stream requests";
+    case 504101:
+        return "the device got the request but did not answer in time";
+    case 409001:
+        snprintf(buf, cap, "it exists already: iothub-service device show %s", device);
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+int service_cli_report(const struct service_cli *cli, const char *doing,
+                       const struct iothub_error *err)
+{
+    char buf[400];
+    /* The device id: after "stream" or "echo"..., or after "device VERB". */
+    const char *device = cli->arg_count >= 3 && strcmp(cli->args[0], "device") == 0 ? cli->args[2]
+                         : cli->arg_count >= 2                                      ? cli->args[1]
+                                                                                    : "ID";
+    const char *fix = fix_for(err, device, buf, sizeof buf);
+    char code[24] = "";
+    if (err->code != 0)
+        snprintf(code, sizeof code, " (%ld)", err->code);
+    if (err->status != 0)
+        cli_error("%s: HTTP %d%s%s%s: %s%s%s", doing, err->status, err->name[0] ? " " : "",
+                  err->name, code, err->message, fix != NULL ? "; " : "", fix != NULL ? fix : "");
+    else
+        cli_error("%s: %s%s%s", doing, err->message, fix != NULL ? "; " : "",
+                  fix != NULL ? fix : "");
+    return CLI_FAILED;
+}

@@ -1,0 +1,31 @@
+/* The device agent's stream sessions (issue 5): each stream request is answered by the
+ * --accept policy (and, for the proxy, by whether the target takes a connection), then the
+ * device side of the stream is opened and echoed or bridged to the target. */
+#ifndef IH_AGENT_H
+#define IH_AGENT_H
+
+#include "mqtt_link.h"
+
+#include "transport/loop.h"
+
+enum agent_mode { AGENT_ECHO, AGENT_PROXY };
+
+struct agent {
+    enum agent_mode mode;
+    char target_host[256];
+    int target_port;
+    const char *const *accept; /* stream names to accept; NULL accepts all */
+    int accept_count;
+    const char *ws_protocol; /* Sec-WebSocket-Protocol to ask for, or NULL */
+    struct ih_loop *loop;
+    struct mqtt_link *link;
+    int announced; /* the listening line went out */
+};
+
+/* mqtt_link's on_request: starts a session for the request topic. */
+void agent_on_request(void *ctx, const char *topic);
+
+/* mqtt_link's on_listening: says so, on stdout the first time (scripts wait for the line). */
+void agent_on_listening(void *ctx);
+
+#endif

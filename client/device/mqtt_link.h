@@ -1,0 +1,42 @@
+/* The device agent's MQTT connection to the hub (issue 5, protocol.md §2.1-2.2): MQTT 3.1.1
+ * over TLS with libmosquitto, as the Azure SDKs connect: client id = device id (or
+ * device/module), user name HOST/ID/?api-version=..., a device SAS token as the password,
+ * clean session off. It subscribes at QoS 0 to $iothub/streams/POST/# and
+ * $iothub/streams/res/# (rule 7) on every connection, reconnects with backoff, and renews its
+ * SAS token before it expires by reconnecting with a new one. */
+#ifndef IH_MQTT_LINK_H
+#define IH_MQTT_LINK_H
+
+#include <stddef.h>
+
+struct mqtt_link;
+
+struct mqtt_link_options {
+    const char *host;                  /* the hub's host name: the SAS audience and the user name */
+    const char *connect_host;          /* where to connect: HostName, or GatewayHostName */
+    int port;                          /* 8883 unless told otherwise */
+    const char *device_id, *module_id; /* module_id NULL for a device */
+    const char *key;                   /* base64 device key; NULL when a fixed token is given */
+    const char *fixed_token;           /* SharedAccessSignature=... from the connection string */
+    const char *ca_file;               /* NULL for the system's CAs */
+    int sas_ttl_s;                     /* lifetime of each token made from the key */
+    /* A stream request arrived (on the MQTT thread; return quickly). */
+    void (*on_request)(void *ctx, const char *topic);
+    /* The subscriptions are granted (after every connect). */
+    void (*on_listening)(void *ctx);
+    void *ctx;
+};
+
+/* Starts the connection thread. Returns 0, or -1 with err. */
+int mqtt_link_start(const struct mqtt_link_options *o, struct mqtt_link **out, char *err,
+                    size_t err_len);
+
+/* Publishes the device's answer to a stream request (QoS 0, empty payload, rule 9); any
+ * thread. Returns 0, or -1 when it could not be sent (not connected). */
+int mqtt_link_answer(struct mqtt_link *link, const char *rid, int status);
+
+/* Blocks until the link gives up for good (the hub refused the credentials); returns the
+ * reason in err. */
+void mqtt_link_wait_fatal(struct mqtt_link *link, char *err, size_t err_len);
+
+#endif

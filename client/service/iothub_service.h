@@ -1,0 +1,140 @@
+/* iothub-service: a thin C client for the service side of IoT Hub device streams, and for the
+ * hub's device registry. It speaks what the Azure service SDKs speak (protocol.md §1, §3, §5),
+ * so it works against IoT Hub's wire contract and against iothub-emulator.
+ *
+ *   struct iothub_service *svc;
+ *   struct iothub_error err;
+ *   struct iothub_service_options o = {.connection_string = cs, .ca_file = "ca.pem"};
+ *   if (iothub_service_new(&o, &svc, &err) != 0) ...
+ *   struct iothub_stream_request req = {.device_id = "dev1", .name = "ssh"};
+ *   struct iothub_stream_result res;
+ *   if (iothub_stream_initiate(svc, &req, &res, &err) != 0 || !res.accepted) ...
+ *   struct iothub_stream *s;
+ *   if (iothub_stream_open(svc, &res, NULL, &s, &err) != 0) ...
+ *   iothub_stream_write(s, "hello", 5);
+ *   n = iothub_stream_read(s, buf, sizeof buf);
+ *   iothub_stream_free(s);
+ *   iothub_service_free(svc);
+ *
+ * Threading and events: there are no callbacks. Every call blocks its caller until it is done
+ * (or its timeout passes) and may be made from any thread; the network I/O of a client runs on
+ * one internal thread (libwebsockets). A stream may be read by one thread while another writes
+ * to it. Reads wait for data; writes wait only while 256 KiB are already queued for the peer, so
+ * a slow peer slows its writer instead of growing memory. Free every stream before the client.
+ *
+ * Errors: a failed call returns -1 and fills struct iothub_error: the HTTP status with the hub's
+ * errorCode and message when the hub answered, or status 0 with a message saying what went
+ * wrong and how to fix it. */
+#ifndef IOTHUB_SERVICE_H
+#define IOTHUB_SERVICE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iothub_error {
+    int status;        /* HTTP status, or 0 when there was no answer from the hub */
+    long code;         /* the hub's errorCode (404001...), 0 when none */
+    char name[64];     /* the iothub-errorcode header (DeviceNotFound...), "" when none */
+    char message[640]; /* what happened, and for local failures what to do */
+};
+
+struct iothub_service_options {
+    /* HostName=...;SharedAccessKeyName=...;SharedAccessKey=... (a policy with ServiceConnect
+     * for streams, RegistryRead/RegistryWrite for the registry). */
+    const char *connection_string;
+    /* PEM file of the CA that signed the hub's certificate (the emulator's ca.pem); NULL for
+     * the system's trusted CAs. */
+    const char *ca_file;
+    /* The main endpoint's port: 0 for 443, the hub's (and the SDKs') only port. */
+    int port;
+    /* Lifetime of the SAS tokens the client makes, in seconds: 0 for 3600. */
+    int sas_ttl_s;
+};
+
+struct iothub_service;
+
+int iothub_service_new(const struct iothub_service_options *o, struct iothub_service **out,
+                       struct iothub_error *err);
+void iothub_service_free(struct iothub_service *svc);
+
+/* The hub's host name, from the connection string. */
+const char *iothub_service_host(const struct iothub_service *svc);
+
+/* ---- device streams ---- */
+
+struct iothub_stream_request {
+    const char *device_id;
+    const char *module_id;  /* NULL for a device stream */
+    const char *name;       /* the stream name (no '/', '?', '#', '+') */
+    int response_timeout_s; /* 0: the hub's default (60 s) */
+    int connect_timeout_s;  /* 0: the hub's default (60 s) */
+};
+
+struct iothub_stream_result {
+    int accepted;    /* the device's answer */
+    char url[1024];  /* when accepted: the streaming endpoint's wss:// URL */
+    char token[512]; /* when accepted: the service side's bearer token */
+};
+
+/* POST /twins/{id}[/modules/{m}]/streams/{name}: asks the device, through the hub, and waits
+ * for its answer. Returns 0 when the device answered (accepted or not), -1 otherwise. */
+int iothub_stream_initiate(struct iothub_service *svc, const struct iothub_stream_request *req,
+                           struct iothub_stream_result *out, struct iothub_error *err);
+
+struct iothub_stream;
+
+/* Opens the service side's WebSocket of an accepted stream, with its bearer token.
+ * subprotocol: NULL (as the service SDKs) or a Sec-WebSocket-Protocol value to ask for. */
+int iothub_stream_open(struct iothub_service *svc, const struct iothub_stream_result *accepted,
+                       const char *subprotocol, struct iothub_stream **out,
+                       struct iothub_error *err);
+
+/* Up to cap bytes; blocks until there are some. Returns the count, 0 once the stream is closed
+ * and everything was read, -1 on a connection error. */
+ssize_t iothub_stream_read(struct iothub_stream *s, void *buf, size_t cap);
+
+/* Sends len bytes (binary frames of at most 64 KiB). Returns 0, or -1 when the stream is
+ * closed. */
+int iothub_stream_write(struct iothub_stream *s, const void *buf, size_t len);
+
+/* Sends what is queued, then a Close with code (1000 for a normal end) and reason. */
+void iothub_stream_close(struct iothub_stream *s, int code, const char *reason);
+
+/* The close code the other side's close brought (1006 when the connection dropped), 0 while
+ * open; reason (may be NULL) gets its reason. */
+int iothub_stream_close_code(struct iothub_stream *s, char *reason, size_t reason_len);
+
+/* Closes (1000) if open, waits until the connection is gone, frees. */
+void iothub_stream_free(struct iothub_stream *s);
+
+/* ---- the device registry (protocol.md §5) ---- */
+
+/* The JSON of a device (GET /devices/{id}); *json is a new string the caller frees. */
+int iothub_device_get(struct iothub_service *svc, const char *device_id, char **json,
+                      struct iothub_error *err);
+
+/* Creates a device with generated SAS keys (PUT /devices/{id}); *json is the new device. */
+int iothub_device_create(struct iothub_service *svc, const char *device_id, char **json,
+                         struct iothub_error *err);
+
+/* Up to top devices (GET /devices?top=N), a JSON array. */
+int iothub_device_list(struct iothub_service *svc, int top, char **json, struct iothub_error *err);
+
+/* DELETE /devices/{id}, unconditionally (If-Match: *). */
+int iothub_device_delete(struct iothub_service *svc, const char *device_id,
+                         struct iothub_error *err);
+
+/* The device's connection string, HostName=...;DeviceId=...;SharedAccessKey=<primary key>,
+ * read from the registry. *out is a new string the caller frees. */
+int iothub_device_connection_string(struct iothub_service *svc, const char *device_id, char **out,
+                                    struct iothub_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

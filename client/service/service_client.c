@@ -1,0 +1,441 @@
+#include "iothub_service.h"
+
+#include "transport/http_call.h"
+#include "transport/loop.h"
+#include "transport/wsock.h"
+
+#include "protocol/connstr.h"
+#include "protocol/hub_error.h"
+#include "protocol/percent.h"
+#include "protocol/sas.h"
+
+#include <jansson.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The api-version the C# SDK's 2020 device-streams port sends (protocol.md §1.1). */
+#define API_VERSION "2020-09-30"
+#define DEFAULT_PORT 443
+#define DEFAULT_SAS_TTL_S 3600
+#define REGISTRY_TIMEOUT_MS 30000
+/* Like C#: the HTTP call may take the hub's two timeouts plus 15 s (protocol.md §1.1). */
+#define STREAM_DEFAULT_TIMEOUT_S 60
+#define STREAM_CALL_MARGIN_S 15
+#define WS_OPEN_TIMEOUT_MS 20000
+#define USER_AGENT "iothub-service/0.1"
+
+struct iothub_service {
+    struct ih_loop *loop;
+    char *host, *policy, *key;
+    int port, sas_ttl_s;
+    char base_url[300];
+};
+
+struct iothub_stream {
+    struct ih_wsock *ws;
+};
+
+static void set_error(struct iothub_error *err, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(struct iothub_error *err, int status, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    memset(err, 0, sizeof *err);
+    err->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+static int read_connection_string(struct iothub_service *svc, const char *text,
+                                  struct iothub_error *err)
+{
+    struct ih_connstr cs;
+    struct ih_diag why = {{0}};
+    enum ih_connstr_kind kind;
+    if (text == NULL || text[0] == '\0') {
+        set_error(err, 0,
+                  "no service connection string (HostName=...;SharedAccessKeyName=...;"
+                  "SharedAccessKey=...)");
+        return -1;
+    }
+    if (ih_connstr_parse(text, strlen(text), &cs, &why) != IH_OK ||
+        ih_connstr_classify(&cs, &kind, &why) != IH_OK || kind != IH_CONNSTR_SERVICE ||
+        ih_key_check(cs.shared_access_key, &why) != IH_OK) {
+        set_error(err, 0, "the connection string is not a service connection string: %s",
+                  why.msg[0] != '\0' ? why.msg
+                                     : "it names a device; use a policy's (SharedAccessKeyName=)");
+        ih_connstr_free(&cs);
+        return -1;
+    }
+    svc->host = strdup(cs.host_name);
+    svc->policy = strdup(cs.shared_access_key_name);
+    svc->key = strdup(cs.shared_access_key);
+    ih_connstr_free(&cs);
+    if (svc->host == NULL || svc->policy == NULL || svc->key == NULL) {
+        set_error(err, 0, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int iothub_service_new(const struct iothub_service_options *o, struct iothub_service **out,
+                       struct iothub_error *err)
+{
+    struct iothub_service *svc = calloc(1, sizeof *svc);
+    char why[256];
+    if (svc == NULL) {
+        set_error(err, 0, "out of memory");
+        return -1;
+    }
+    svc->port = o->port > 0 ? o->port : DEFAULT_PORT;
+    svc->sas_ttl_s = o->sas_ttl_s > 0 ? o->sas_ttl_s : DEFAULT_SAS_TTL_S;
+    int rc = read_connection_string(svc, o->connection_string, err);
+    if (rc == 0 && o->ca_file != NULL && access(o->ca_file, R_OK) != 0) {
+        set_error(err, 0, "cannot read the CA file %s", o->ca_file);
+        rc = -1;
+    }
+    struct ih_loop_options lo = {o->ca_file};
+    if (rc == 0 && ih_loop_new(&lo, &svc->loop, why, sizeof why) != 0) {
+        set_error(err, 0, "%s", why);
+        rc = -1;
+    }
+    snprintf(svc->base_url, sizeof svc->base_url, "https://%s:%d",
+             svc->host != NULL ? svc->host : "", svc->port);
+    if (rc != 0) {
+        iothub_service_free(svc);
+        return -1;
+    }
+    *out = svc;
+    return 0;
+}
+
+void iothub_service_free(struct iothub_service *svc)
+{
+    if (svc == NULL)
+        return;
+    ih_loop_free(svc->loop);
+    free(svc->host);
+    free(svc->policy);
+    free(svc->key);
+    free(svc);
+}
+
+const char *iothub_service_host(const struct iothub_service *svc)
+{
+    return svc->host;
+}
+
+/* A fresh policy token for the hub (sr = the host name, protocol.md §4.1). */
+static char *make_token(struct iothub_service *svc)
+{
+    char *token = NULL;
+    long long expiry = (long long)time(NULL) + svc->sas_ttl_s;
+    return ih_sas_create(svc->host, svc->key, svc->policy, expiry, &token) == IH_OK ? token : NULL;
+}
+
+/* The hub's error from a non-2xx answer: the iothub-errorcode header and the body's
+ * errorCode and message (protocol.md §6). */
+static void hub_error(const struct ih_http_response *res, const char *error_name,
+                      struct iothub_error *err)
+{
+    struct ih_error_detail d;
+    ih_error_parse(res->body, res->body_len, &d);
+    set_error(err, res->status, "%s",
+              d.message[0] != '\0' ? d.message : "the hub answered with an error and no message");
+    err->code = d.code;
+    snprintf(err->name, sizeof err->name, "%s", error_name != NULL ? error_name : "");
+}
+
+struct hub_call {
+    const char *method;
+    const char *path; /* with its query */
+    const char *body; /* JSON, or NULL */
+    struct ih_http_header extra[3];
+    const char *keep[IH_HTTP_MAX_HEADERS - 1]; /* besides iothub-errorcode */
+    int timeout_ms;
+};
+
+/* Sends one call to the main endpoint. Returns 0 with res filled for a 2xx, else -1 with err
+ * (res freed). res->values[0] is iothub-errorcode; call->keep[i] is in res->values[i + 1]. */
+static int call_hub(struct iothub_service *svc, const struct hub_call *call,
+                    struct ih_http_response *res, struct iothub_error *err)
+{
+    char url[2048], why[300];
+    char *token = make_token(svc);
+    if (token == NULL) {
+        set_error(err, 0, "could not make a SAS token from the connection string's key");
+        return -1;
+    }
+    snprintf(url, sizeof url, "%s%s", svc->base_url, call->path);
+    struct ih_http_request req = {
+        .method = call->method,
+        .url = url,
+        .headers = {{"authorization", token},
+                    {"user-agent", USER_AGENT},
+                    {"accept", "application/json"}},
+        .body = call->body,
+        .body_len = call->body != NULL ? strlen(call->body) : 0,
+        .content_type = "application/json; charset=utf-8",
+        .keep = {"iothub-errorcode"},
+        .timeout_ms = call->timeout_ms,
+    };
+    for (int i = 0; i < 3 && call->extra[i].name != NULL; i++)
+        req.headers[3 + i] = call->extra[i];
+    for (int i = 0; i < IH_HTTP_MAX_HEADERS - 1 && call->keep[i] != NULL; i++)
+        req.keep[1 + i] = call->keep[i];
+    int rc = ih_http_call(svc->loop, &req, res, why, sizeof why);
+    free(token);
+    if (rc != 0) {
+        set_error(err, 0, "no answer from the hub at %s: %s", svc->base_url, why);
+        return -1;
+    }
+    if (res->status < 200 || res->status > 299) {
+        hub_error(res, res->values[0], err);
+        ih_http_response_free(res);
+        return -1;
+    }
+    return 0;
+}
+
+static char *encode(const char *segment)
+{
+    char *out = NULL;
+    return ih_pct_encode(segment, strlen(segment), &out) == IH_OK ? out : NULL;
+}
+
+static int stream_path(const struct iothub_stream_request *r, char *out, size_t cap)
+{
+    char *device = encode(r->device_id);
+    if (device == NULL)
+        return -1;
+    int n;
+    /* The module id and the stream name go raw, as the SDKs send them (protocol.md §1.1). */
+    if (r->module_id != NULL)
+        n = snprintf(out, cap, "/twins/%s/modules/%s/streams/%s?api-version=" API_VERSION, device,
+                     r->module_id, r->name);
+    else
+        n = snprintf(out, cap, "/twins/%s/streams/%s?api-version=" API_VERSION, device, r->name);
+    free(device);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int read_stream_answer(const struct ih_http_response *res, struct iothub_stream_result *out,
+                              struct iothub_error *err)
+{
+    const char *accepted = res->values[1], *url = res->values[2], *token = res->values[3];
+    if (accepted == NULL || (strcmp(accepted, "True") != 0 && strcmp(accepted, "False") != 0)) {
+        set_error(err, res->status,
+                  "the hub's answer has no iothub-streaming-is-accepted: True|False");
+        return -1;
+    }
+    out->accepted = strcmp(accepted, "True") == 0;
+    if (!out->accepted)
+        return 0;
+    if (url == NULL || token == NULL || strlen(url) >= sizeof out->url ||
+        strlen(token) >= sizeof out->token) {
+        set_error(err, res->status,
+                  "the hub accepted the stream but sent no usable iothub-streaming-url and "
+                  "iothub-streaming-auth-token");
+        return -1;
+    }
+    snprintf(out->url, sizeof out->url, "%s", url);
+    snprintf(out->token, sizeof out->token, "%s", token);
+    return 0;
+}
+
+int iothub_stream_initiate(struct iothub_service *svc, const struct iothub_stream_request *req,
+                           struct iothub_stream_result *out, struct iothub_error *err)
+{
+    char path[1024], connect[16], response[16];
+    memset(out, 0, sizeof *out);
+    if (req->device_id == NULL || req->name == NULL || stream_path(req, path, sizeof path) != 0) {
+        set_error(err, 0, "a stream needs a device id and a name");
+        return -1;
+    }
+    snprintf(connect, sizeof connect, "%d", req->connect_timeout_s);
+    snprintf(response, sizeof response, "%d", req->response_timeout_s);
+    struct hub_call call = {
+        .method = "POST",
+        .path = path,
+        .keep = {"iothub-streaming-is-accepted", "iothub-streaming-url",
+                 "iothub-streaming-auth-token"},
+    };
+    int i = 0;
+    /* Sent only when greater than 0, like C# (protocol.md §1.1). */
+    if (req->connect_timeout_s > 0)
+        call.extra[i++] =
+            (struct ih_http_header){"iothub-streaming-connect-timeout-in-seconds", connect};
+    if (req->response_timeout_s > 0)
+        call.extra[i++] =
+            (struct ih_http_header){"iothub-streaming-response-timeout-in-seconds", response};
+    int waits = (req->response_timeout_s > 0 ? req->response_timeout_s : STREAM_DEFAULT_TIMEOUT_S) +
+                (req->connect_timeout_s > 0 ? req->connect_timeout_s : STREAM_DEFAULT_TIMEOUT_S);
+    call.timeout_ms = (waits + STREAM_CALL_MARGIN_S) * 1000;
+    struct ih_http_response res;
+    if (call_hub(svc, &call, &res, err) != 0)
+        return -1;
+    int rc = read_stream_answer(&res, out, err);
+    ih_http_response_free(&res);
+    return rc;
+}
+
+int iothub_stream_open(struct iothub_service *svc, const struct iothub_stream_result *accepted,
+                       const char *subprotocol, struct iothub_stream **out,
+                       struct iothub_error *err)
+{
+    char why[300];
+    struct iothub_stream *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        set_error(err, 0, "out of memory");
+        return -1;
+    }
+    struct ih_wsock_options o = {accepted->url, accepted->token, subprotocol, WS_OPEN_TIMEOUT_MS};
+    if (!accepted->accepted || ih_wsock_open(svc->loop, &o, &s->ws, why, sizeof why) != 0) {
+        set_error(err, 0, "cannot open the stream's WebSocket %s: %s", accepted->url,
+                  accepted->accepted ? why : "the stream was not accepted");
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+ssize_t iothub_stream_read(struct iothub_stream *s, void *buf, size_t cap)
+{
+    return ih_wsock_read(s->ws, buf, cap);
+}
+
+int iothub_stream_write(struct iothub_stream *s, const void *buf, size_t len)
+{
+    return ih_wsock_write(s->ws, buf, len);
+}
+
+void iothub_stream_close(struct iothub_stream *s, int code, const char *reason)
+{
+    ih_wsock_close(s->ws, code, reason);
+}
+
+int iothub_stream_close_code(struct iothub_stream *s, char *reason, size_t reason_len)
+{
+    return ih_wsock_close_code(s->ws, reason, reason_len);
+}
+
+void iothub_stream_free(struct iothub_stream *s)
+{
+    if (s == NULL)
+        return;
+    ih_wsock_free(s->ws);
+    free(s);
+}
+
+/* ---- registry ---- */
+
+static int device_path(const char *device_id, char *out, size_t cap)
+{
+    char *device = device_id != NULL && device_id[0] != '\0' ? encode(device_id) : NULL;
+    if (device == NULL)
+        return -1;
+    int n = snprintf(out, cap, "/devices/%s?api-version=" API_VERSION, device);
+    free(device);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* A registry call whose answer body is the result. */
+static int registry_call(struct iothub_service *svc, struct hub_call *call, char **json,
+                         struct iothub_error *err)
+{
+    struct ih_http_response res;
+    call->timeout_ms = REGISTRY_TIMEOUT_MS;
+    if (call_hub(svc, call, &res, err) != 0)
+        return -1;
+    if (json != NULL) {
+        *json = res.body != NULL ? res.body : strdup("");
+        res.body = NULL;
+    }
+    ih_http_response_free(&res);
+    return json == NULL || *json != NULL ? 0 : -1;
+}
+
+int iothub_device_get(struct iothub_service *svc, const char *device_id, char **json,
+                      struct iothub_error *err)
+{
+    char path[512];
+    if (device_path(device_id, path, sizeof path) != 0) {
+        set_error(err, 0, "a device id is needed");
+        return -1;
+    }
+    struct hub_call call = {.method = "GET", .path = path};
+    return registry_call(svc, &call, json, err);
+}
+
+int iothub_device_create(struct iothub_service *svc, const char *device_id, char **json,
+                         struct iothub_error *err)
+{
+    char path[512];
+    if (device_path(device_id, path, sizeof path) != 0) {
+        set_error(err, 0, "a device id is needed");
+        return -1;
+    }
+    /* Empty keys: the hub generates them (protocol.md §5, as Node sends a create). */
+    json_t *device =
+        json_pack("{s:s, s:{s:s, s:{s:s, s:s}}}", "deviceId", device_id, "authentication", "type",
+                  "sas", "symmetricKey", "primaryKey", "", "secondaryKey", "");
+    char *body = device != NULL ? json_dumps(device, JSON_COMPACT) : NULL;
+    json_decref(device);
+    if (body == NULL) {
+        set_error(err, 0, "out of memory");
+        return -1;
+    }
+    struct hub_call call = {.method = "PUT", .path = path, .body = body};
+    int rc = registry_call(svc, &call, json, err);
+    free(body);
+    return rc;
+}
+
+int iothub_device_list(struct iothub_service *svc, int top, char **json, struct iothub_error *err)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/devices?top=%d&api-version=" API_VERSION, top > 0 ? top : 1000);
+    struct hub_call call = {.method = "GET", .path = path};
+    return registry_call(svc, &call, json, err);
+}
+
+int iothub_device_delete(struct iothub_service *svc, const char *device_id,
+                         struct iothub_error *err)
+{
+    char path[512];
+    if (device_path(device_id, path, sizeof path) != 0) {
+        set_error(err, 0, "a device id is needed");
+        return -1;
+    }
+    struct hub_call call = {.method = "DELETE", .path = path, .extra = {{"if-match", "*"}}};
+    return registry_call(svc, &call, NULL, err);
+}
+
+int iothub_device_connection_string(struct iothub_service *svc, const char *device_id, char **out,
+                                    struct iothub_error *err)
+{
+    char *json = NULL;
+    if (iothub_device_get(svc, device_id, &json, err) != 0)
+        return -1;
+    json_t *device = json_loads(json, 0, NULL);
+    free(json);
+    const char *key = NULL;
+    json_unpack(device, "{s:{s:{s:s}}}", "authentication", "symmetricKey", "primaryKey", &key);
+    struct ih_connstr cs = {
+        .host_name = svc->host, .device_id = (char *)device_id, .shared_access_key = (char *)key};
+    int rc = key != NULL && key[0] != '\0' && ih_connstr_format(&cs, out) == IH_OK ? 0 : -1;
+    if (rc != 0)
+        set_error(err, 0, "device '%s' has no SAS primary key in the registry", device_id);
+    json_decref(device);
+    return rc;
+}

@@ -1,0 +1,320 @@
+#include "http_call.h"
+
+#include "url.h"
+
+#include "util/deadline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_TIMEOUT_MS 30000
+#define RELEASE_WAIT_MS 10000
+#define HEADER_NAME_MAX 64
+
+struct call {
+    struct ih_loop_conn conn; /* first: the loop passes WSI_DESTROY on through it */
+    struct ih_loop *loop;
+    const struct ih_http_request *req;
+    struct ih_http_response *res;
+    struct ih_url url;
+    char host_header[IH_URL_HOST_MAX + 8];
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    struct lws *wsi;
+    int done, gone, jobs, kill;
+    size_t body_cap;
+    char error[256];
+};
+
+/* ---- the loop thread ---- */
+
+/* Callers hold the lock. */
+static void finish(struct call *c, const char *error)
+{
+    if (!c->done && error != NULL)
+        snprintf(c->error, sizeof c->error, "%s", error);
+    c->done = 1;
+    pthread_cond_broadcast(&c->changed);
+}
+
+static void connect_now(void *arg)
+{
+    struct call *c = arg;
+    struct lws_client_connect_info i;
+    memset(&i, 0, sizeof i);
+    i.context = ih_loop_context(c->loop);
+    i.vhost = ih_loop_vhost(c->loop);
+    i.address = c->url.host;
+    i.port = c->url.port;
+    i.path = c->url.path;
+    i.host = c->host_header;
+    i.method = c->req->method;
+    i.ssl_connection = c->url.tls ? LCCSCF_USE_SSL : 0;
+    i.local_protocol_name = IH_LOOP_PROTOCOL_HTTP;
+    i.userdata = c;
+    i.alpn = "http/1.1";
+    struct lws *wsi = lws_client_connect_via_info(&i);
+    pthread_mutex_lock(&c->lock);
+    c->jobs--;
+    if (wsi == NULL) {
+        finish(c, "the connection could not be started");
+        c->gone = 1;
+    } else if (!c->gone) {
+        c->wsi = wsi;
+    }
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void kill_now(void *arg)
+{
+    struct call *c = arg;
+    pthread_mutex_lock(&c->lock);
+    c->jobs--;
+    if (c->wsi != NULL && !c->gone)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+                      unsigned char *end)
+{
+    char with_colon[HEADER_NAME_MAX + 2];
+    snprintf(with_colon, sizeof with_colon, "%s:", name);
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)with_colon,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+static int append_headers(struct call *c, struct lws *wsi, void *in, size_t len)
+{
+    unsigned char **p = in, *end = *p + len;
+    const struct ih_http_request *r = c->req;
+    for (int i = 0; i < IH_HTTP_MAX_HEADERS && r->headers[i].name != NULL; i++) {
+        if (add_header(wsi, r->headers[i].name, r->headers[i].value, p, end) != 0)
+            return -1;
+    }
+    int sends_body = r->body != NULL && r->body_len > 0;
+    if (sends_body && add_header(wsi, "content-type", r->content_type, p, end) != 0)
+        return -1;
+    if (strcmp(r->method, "GET") != 0) {
+        /* The SDKs send Content-Length: 0 on the stream POST (protocol.md §1.1). */
+        char length[24];
+        snprintf(length, sizeof length, "%zu", sends_body ? r->body_len : 0);
+        if (add_header(wsi, "content-length", length, p, end) != 0)
+            return -1;
+    }
+    if (sends_body) {
+        lws_client_http_body_pending(wsi, 1);
+        lws_callback_on_writable(wsi);
+    }
+    return 0;
+}
+
+static int send_body(struct call *c, struct lws *wsi)
+{
+    const struct ih_http_request *r = c->req;
+    unsigned char *buf = malloc(LWS_PRE + r->body_len);
+    if (buf == NULL)
+        return -1;
+    memcpy(buf + LWS_PRE, r->body, r->body_len);
+    int n = lws_write(wsi, buf + LWS_PRE, r->body_len, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    lws_client_http_body_pending(wsi, 0);
+    return n < 0 ? -1 : 0;
+}
+
+static void keep_headers(struct call *c, struct lws *wsi)
+{
+    char name[HEADER_NAME_MAX + 2], value[IH_HTTP_HEADER_VALUE_MAX];
+    for (int i = 0; i < IH_HTTP_MAX_HEADERS && c->req->keep[i] != NULL; i++) {
+        int n = snprintf(name, sizeof name, "%s:", c->req->keep[i]);
+        if (lws_hdr_custom_copy(wsi, value, sizeof value, name, n) >= 0)
+            c->res->values[i] = strdup(value);
+    }
+}
+
+static int append_body(struct call *c, const void *in, size_t len)
+{
+    struct ih_http_response *res = c->res;
+    if (res->body_len + len > IH_HTTP_BODY_MAX) {
+        finish(c, "the response body is too large");
+        return -1;
+    }
+    if (res->body_len + len + 1 > c->body_cap) {
+        size_t cap = c->body_cap > 0 ? c->body_cap : 4096;
+        while (cap < res->body_len + len + 1)
+            cap *= 2;
+        char *grown = realloc(res->body, cap);
+        if (grown == NULL) {
+            finish(c, "out of memory");
+            return -1;
+        }
+        res->body = grown;
+        c->body_cap = cap;
+    }
+    memcpy(res->body + res->body_len, in, len);
+    res->body_len += len;
+    res->body[res->body_len] = '\0';
+    return 0;
+}
+
+static int read_more(struct lws *wsi)
+{
+    char buf[LWS_PRE + 4096];
+    char *p = buf + LWS_PRE;
+    int len = (int)sizeof buf - LWS_PRE;
+    return lws_http_client_read(wsi, &p, &len) < 0 ? -1 : 0;
+}
+
+static int on_event(struct call *c, struct lws *wsi, enum lws_callback_reasons reason, void *in,
+                    size_t len)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->lock);
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+        c->res->status = (int)lws_http_client_http_response(wsi);
+        keep_headers(c, wsi);
+        break;
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+        rc = append_body(c, in, len);
+        break;
+    case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+        finish(c, NULL);
+        rc = -1; /* one request per connection */
+        break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        finish(c, in != NULL ? (const char *)in : "the connection failed");
+        break;
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+        finish(c, "the connection closed before the response was complete");
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        finish(c, "the connection closed before the response was complete");
+        c->wsi = NULL;
+        c->gone = 1;
+        break;
+    default:
+        break;
+    }
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+static void on_destroyed(void *self)
+{
+    on_event(self, NULL, LWS_CALLBACK_WSI_DESTROY, NULL, 0);
+}
+
+int ih_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    struct call *c = user;
+    if (c == NULL)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        return append_headers(c, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
+        return lws_http_is_redirected_to_get(wsi) ? 0 : send_body(c, wsi);
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
+        return read_more(wsi);
+    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+    case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+    case LWS_CALLBACK_WSI_DESTROY:
+        return on_event(c, wsi, reason, in, len);
+    default:
+        return 0;
+    }
+}
+
+/* ---- the caller's thread ---- */
+
+static int post_job(struct call *c, void (*fn)(void *ctx))
+{
+    c->jobs++;
+    if (ih_loop_post(c->loop, fn, c) == 0)
+        return 0;
+    c->jobs--;
+    return -1;
+}
+
+/* Lock held: waits for the result, then for lws to let go of the connection. */
+static void run(struct call *c, int timeout_ms)
+{
+    struct timespec until = deadline_after_ms(timeout_ms);
+    int timed_out = 0;
+    if (post_job(c, connect_now) != 0) {
+        finish(c, "out of memory");
+        c->gone = 1;
+    }
+    while (!c->done && !timed_out)
+        timed_out = pthread_cond_timedwait(&c->changed, &c->lock, &until) == ETIMEDOUT;
+    if (timed_out) {
+        snprintf(c->error, sizeof c->error, "no response from %.200s:%d within %d s", c->url.host,
+                 c->url.port, timeout_ms / 1000);
+        c->done = 1;
+        post_job(c, kill_now);
+    }
+    until = deadline_after_ms(RELEASE_WAIT_MS);
+    while ((!c->gone || c->jobs > 0) &&
+           pthread_cond_timedwait(&c->changed, &c->lock, &until) != ETIMEDOUT)
+        ;
+}
+
+int ih_http_call(struct ih_loop *loop, const struct ih_http_request *req,
+                 struct ih_http_response *res, char *err, size_t err_len)
+{
+    memset(res, 0, sizeof *res);
+    struct call *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    if (ih_url_parse(req->url, &c->url) != 0) {
+        snprintf(err, err_len, "'%.200s' is not an http:// or https:// URL", req->url);
+        free(c);
+        return -1;
+    }
+    c->conn.destroyed = on_destroyed;
+    c->loop = loop;
+    c->req = req;
+    c->res = res;
+    snprintf(c->host_header, sizeof c->host_header, "%s", c->url.host);
+    pthread_mutex_init(&c->lock, NULL);
+    deadline_cond_init(&c->changed);
+    pthread_mutex_lock(&c->lock);
+    run(c, req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
+    int released = c->gone && c->jobs == 0;
+    int rc = c->error[0] == '\0' && res->status > 0 ? 0 : -1;
+    if (rc != 0)
+        snprintf(err, err_len, "%s", c->error[0] != '\0' ? c->error : "no response");
+    pthread_mutex_unlock(&c->lock);
+    if (rc != 0)
+        ih_http_response_free(res);
+    /* Not released in time: lws may still call back with it, so it is kept (a bounded leak
+     * beats a use after free). */
+    if (released) {
+        pthread_cond_destroy(&c->changed);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+    }
+    return rc;
+}
+
+void ih_http_response_free(struct ih_http_response *res)
+{
+    free(res->body);
+    for (int i = 0; i < IH_HTTP_MAX_HEADERS; i++)
+        free(res->values[i]);
+    memset(res, 0, sizeof *res);
+}

@@ -1,0 +1,51 @@
+/* One HTTPS request and its response, blocking the caller (issue 5): the service's calls to the
+ * hub's main endpoint, the stream POST (protocol.md §1.1) and the registry's REST calls (§5).
+ * The I/O runs on the loop's thread; any thread may call. */
+#ifndef IH_HTTP_CALL_H
+#define IH_HTTP_CALL_H
+
+#include "loop.h"
+
+#include <stddef.h>
+
+/* Responses larger than this are refused (the registry's largest is a 1000-device list). */
+#define IH_HTTP_BODY_MAX (8 * 1024 * 1024)
+#define IH_HTTP_MAX_HEADERS 8
+#define IH_HTTP_HEADER_VALUE_MAX 1024
+
+struct ih_http_header {
+    const char *name; /* lowercase */
+    const char *value;
+};
+
+struct ih_http_request {
+    const char *method;
+    const char *url; /* https://HOST[:PORT]/PATH?QUERY, or http:// */
+    struct ih_http_header headers[IH_HTTP_MAX_HEADERS]; /* name NULL ends the list */
+    const char *body;                                   /* NULL for none */
+    size_t body_len;
+    const char *content_type; /* for a body */
+    /* Response headers to keep, by lowercase name (NULL ends the list). */
+    const char *keep[IH_HTTP_MAX_HEADERS];
+    int timeout_ms; /* the whole call; 0 for 30 s */
+};
+
+struct ih_http_response {
+    int status;
+    char *body; /* NUL-terminated; NULL when empty */
+    size_t body_len;
+    /* values[i] for request.keep[i]: NULL when the response had no such header */
+    char *values[IH_HTTP_MAX_HEADERS];
+};
+
+/* Returns 0 once a response arrived (any status), or -1 with err saying why there is none. */
+int ih_http_call(struct ih_loop *loop, const struct ih_http_request *req,
+                 struct ih_http_response *res, char *err, size_t err_len);
+
+void ih_http_response_free(struct ih_http_response *res);
+
+/* The loop's lws callback for HTTP. */
+int ih_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+
+#endif

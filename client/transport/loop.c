@@ -1,0 +1,180 @@
+#include "loop.h"
+
+#include "http_call.h"
+#include "wsock.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Long enough for a stream POST (response plus connect timeout, both up to 60 s); the callers
+ * keep their own, shorter deadlines. */
+#define LWS_TIMEOUT_SECONDS 300
+/* Debian's bundle of the system's trusted CAs. */
+#define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+/* Frames of up to 64 KiB (the real gateway's limit) arrive in one piece. */
+#define RX_BUFFER (64 * 1024)
+
+struct job {
+    struct job *next;
+    void (*fn)(void *ctx);
+    void *ctx;
+};
+
+struct ih_loop {
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    pthread_t thread;
+    atomic_int stopping;
+    pthread_mutex_t lock;
+    struct job *head, *tail;
+};
+
+/* Jobs run in order, outside the lock (a job may post another). */
+static void run_jobs(struct ih_loop *loop)
+{
+    pthread_mutex_lock(&loop->lock);
+    struct job *j = loop->head;
+    loop->head = loop->tail = NULL;
+    pthread_mutex_unlock(&loop->lock);
+    while (j != NULL) {
+        struct job *next = j->next;
+        j->fn(j->ctx);
+        free(j);
+        j = next;
+    }
+}
+
+static int loop_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        struct ih_loop *loop = lws_context_user(lws_get_context(wsi));
+        run_jobs(loop);
+        return 0;
+    }
+    if (reason == LWS_CALLBACK_WSI_DESTROY && user != NULL) {
+        struct ih_loop_conn *conn = user;
+        conn->destroyed(user);
+        return 0;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* The first protocol gets the wake-ups (lws calls every protocol with them; only this one
+ * acts). */
+static const struct lws_protocols protocols[] = {
+    {"ih-loop", loop_callback, 0, 0, 0, NULL, 0},
+    {IH_LOOP_PROTOCOL_WS, ih_wsock_callback, 0, RX_BUFFER, 0, NULL, 0},
+    {IH_LOOP_PROTOCOL_HTTP, ih_http_callback, 0, 16 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void *service_loop(void *arg)
+{
+    struct ih_loop *loop = arg;
+    while (!atomic_load(&loop->stopping)) {
+        if (lws_service(loop->ctx, 0) < 0)
+            break;
+    }
+    return NULL;
+}
+
+static int create_context(struct ih_loop *loop, const struct ih_loop_options *o, char *err,
+                          size_t err_len)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.user = loop;
+    info.count_threads = 1;
+    lws_set_log_level(LLL_ERR, NULL);
+    if ((loop->ctx = lws_create_context(&info)) == NULL) {
+        snprintf(err, err_len, "libwebsockets could not start");
+        return -1;
+    }
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.timeout_secs = LWS_TIMEOUT_SECONDS;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.client_ssl_ca_filepath = o != NULL && o->ca_file != NULL ? o->ca_file : SYSTEM_CA_FILE;
+    if ((loop->vhost = lws_create_vhost(loop->ctx, &info)) == NULL) {
+        snprintf(err, err_len, "cannot load the CA file %s (is it a PEM certificate?)",
+                 info.client_ssl_ca_filepath);
+        return -1;
+    }
+    return 0;
+}
+
+int ih_loop_new(const struct ih_loop_options *o, struct ih_loop **out, char *err, size_t err_len)
+{
+    struct ih_loop *loop = calloc(1, sizeof *loop);
+    if (loop == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&loop->lock, NULL);
+    int rc = create_context(loop, o, err, err_len);
+    if (rc == 0 && pthread_create(&loop->thread, NULL, service_loop, loop) != 0) {
+        snprintf(err, err_len, "cannot start a thread");
+        rc = -1;
+    }
+    if (rc != 0) {
+        if (loop->ctx != NULL)
+            lws_context_destroy(loop->ctx);
+        pthread_mutex_destroy(&loop->lock);
+        free(loop);
+        return -1;
+    }
+    *out = loop;
+    return 0;
+}
+
+void ih_loop_free(struct ih_loop *loop)
+{
+    if (loop == NULL)
+        return;
+    atomic_store(&loop->stopping, 1);
+    lws_cancel_service(loop->ctx);
+    pthread_join(loop->thread, NULL);
+    lws_context_destroy(loop->ctx);
+    /* None should be left (the connections were gone first); they cannot run now. */
+    for (struct job *j = loop->head, *next; j != NULL; j = next) {
+        next = j->next;
+        free(j);
+    }
+    pthread_mutex_destroy(&loop->lock);
+    free(loop);
+}
+
+int ih_loop_post(struct ih_loop *loop, void (*fn)(void *ctx), void *ctx)
+{
+    struct job *j = malloc(sizeof *j);
+    if (j == NULL)
+        return -1;
+    j->next = NULL;
+    j->fn = fn;
+    j->ctx = ctx;
+    pthread_mutex_lock(&loop->lock);
+    if (loop->tail != NULL)
+        loop->tail->next = j;
+    else
+        loop->head = j;
+    loop->tail = j;
+    pthread_mutex_unlock(&loop->lock);
+    lws_cancel_service(loop->ctx);
+    return 0;
+}
+
+struct lws_context *ih_loop_context(struct ih_loop *loop)
+{
+    return loop->ctx;
+}
+
+struct lws_vhost *ih_loop_vhost(struct ih_loop *loop)
+{
+    return loop->vhost;
+}

@@ -1,0 +1,45 @@
+/* The clients' event loop (issue 5): one libwebsockets context with one service thread, on which
+ * every HTTPS call and every stream WebSocket of a client runs. Other threads hand it work with
+ * ih_loop_post: lws calls are made on its thread only (DESIGN.md §3: lws is woken from other
+ * threads with lws_cancel_service). */
+#ifndef IH_LOOP_H
+#define IH_LOOP_H
+
+#include <libwebsockets.h>
+
+#include <stddef.h>
+
+struct ih_loop;
+
+struct ih_loop_options {
+    /* PEM file of the CAs that sign the servers' certificates (the emulator's ca.pem); NULL
+     * for the system's store. */
+    const char *ca_file;
+};
+
+/* Returns 0, or -1 with err filled. */
+int ih_loop_new(const struct ih_loop_options *o, struct ih_loop **out, char *err, size_t err_len);
+
+/* Stops the thread. Every connection must be gone first (ih_wsock_free, calls returned). */
+void ih_loop_free(struct ih_loop *loop);
+
+/* Thread-safe: fn(ctx) runs on the loop's thread soon, in the order posted. Returns 0, or -1
+ * when out of memory (fn will not run). */
+int ih_loop_post(struct ih_loop *loop, void (*fn)(void *ctx), void *ctx);
+
+/* For the connection modules, on the loop's thread. */
+struct lws_context *ih_loop_context(struct ih_loop *loop);
+struct lws_vhost *ih_loop_vhost(struct ih_loop *loop);
+
+/* Every connection's user data (lws userdata) starts with this. Once a client connection's
+ * protocol is dropped, lws delivers its last callback, LWS_CALLBACK_WSI_DESTROY, to the vhost's
+ * first protocol, the loop's: it passes it on through here. */
+struct ih_loop_conn {
+    void (*destroyed)(void *self);
+};
+
+/* The loop's protocol names (connections pick theirs with local_protocol_name). */
+#define IH_LOOP_PROTOCOL_WS "ih-ws"
+#define IH_LOOP_PROTOCOL_HTTP "ih-http"
+
+#endif

@@ -1,0 +1,269 @@
+"""The project's clients end to end (issue 5): iothub-device and iothub-service against the
+real emulator over TLS, and OpenSSH through a stream: ssh with the service proxy as its
+ProxyCommand and through its local port, scp of 50 MB, the target down, the registry commands.
+"""
+import concurrent.futures
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from client_peers import (DEVICE, SERVICE, Sshd, client_env, device_agent, free_port,
+                          local_proxy, service)
+from harness import Emulator, wait_until
+from test_mqtt import broker_pid
+
+DEVICES = ["echodev", "sshdev", "downdev", "choosy", "proto", "renew", "moddev"]
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Clients(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        args = []
+        for d in DEVICES:
+            args += ["--device", d]
+        cls.emu = Emulator(*args).start()
+        try:
+            cls.sshd = Sshd()
+            cls.ssh_agent = device_agent(cls.emu, "sshdev",
+                                         ["proxy", "--target", "127.0.0.1:%d" % cls.sshd.port])
+        except BaseException:
+            cls.emu.__exit__(None, None, None)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ssh_agent.stop()
+        cls.sshd.stop()
+        cls.emu.__exit__(None, None, None)
+
+    def agent(self, device_id, mode_args, *options):
+        a = device_agent(self.emu, device_id, mode_args, *options)
+        self.addCleanup(a.stop)
+        return a
+
+    def ssh(self, *args, proxy_command=True, port=None, timeout=60):
+        cmd = ["ssh", *self.sshd.ssh_options()]
+        if proxy_command:
+            cmd += ["-o", "ProxyCommand=%s proxy sshdev --stdio --name ssh" % SERVICE,
+                    "%s@sshdev" % self.sshd.user]
+        else:
+            cmd += ["-p", str(port), "%s@127.0.0.1" % self.sshd.user]
+        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
+                              env=client_env(self.emu))
+
+    def test_echo_end_to_end(self):
+        agent = self.agent("echodev", ["echo"])
+        lines = "".join("line %d: %s\n" % (i, "x" * i) for i in range(200))
+        done = service(self.emu, "echo", "echodev", input=lines)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout, lines)
+        wait_until(lambda: "stream 'echo' closed" in agent.stderr(), what="the agent's close line")
+        self.assertIn("%d bytes from the service" % len(lines), agent.stderr())
+
+    def test_stream_command(self):
+        self.agent("echodev", ["echo"])
+        done = service(self.emu, "stream", "echodev", "--name", "probe", "--json")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        result = json.loads(done.stdout)
+        self.assertEqual(result["isAccepted"], True)
+        self.assertRegex(result["uri"], r"^wss://127\.0\.0\.1:%d/bridges/[0-9a-f]{20}$"
+                         % self.emu.ready["ports"]["streams"])
+        self.assertRegex(result["authorizationToken"], r"^[A-Za-z0-9_-]+$")
+        text = service(self.emu, "stream", "echodev", "--response-timeout", "5")
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertTrue(text.stdout.startswith("accepted\nurl: wss://"), text.stdout)
+
+    def test_accept_list(self):
+        agent = self.agent("choosy", ["echo"], "--accept", "ssh", "--accept", "rdp")
+        refused = service(self.emu, "stream", "choosy", "--name", "telnet", "--json")
+        self.assertEqual(refused.returncode, 3, refused.stderr)
+        self.assertEqual(json.loads(refused.stdout), {"isAccepted": False})
+        self.assertIn("rejected", refused.stderr)
+        self.assertIn("stream 'telnet' rejected", agent.stderr())
+        allowed = service(self.emu, "echo", "choosy", "--name", "rdp", input="hi\n")
+        self.assertEqual((allowed.returncode, allowed.stdout), (0, "hi\n"), allowed.stderr)
+
+    def test_ssh_through_the_stdio_proxy(self):
+        done = self.ssh("echo", "ok")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout, "ok\n")
+
+    def test_scp_of_50_mb(self):
+        with tempfile.TemporaryDirectory() as d:
+            src, dst, back = (os.path.join(d, n) for n in ("src.bin", "dst.bin", "back.bin"))
+            with open(src, "wb") as f:
+                f.write(os.urandom(50 * 1000 * 1000))
+            scp = ["scp", *self.sshd.ssh_options(),
+                   "-o", "ProxyCommand=%s proxy sshdev --stdio --name ssh" % SERVICE]
+            remote = "%s@sshdev:%s" % (self.sshd.user, dst)
+            up = subprocess.run(scp + [src, remote], capture_output=True, text=True,
+                                timeout=300, env=client_env(self.emu))
+            self.assertEqual(up.returncode, 0, up.stderr)
+            self.assertEqual(sha256_of(dst), sha256_of(src))
+            down = subprocess.run(scp + [remote, back], capture_output=True, text=True,
+                                  timeout=300, env=client_env(self.emu))
+            self.assertEqual(down.returncode, 0, down.stderr)
+            self.assertEqual(sha256_of(back), sha256_of(src))
+
+    def test_five_parallel_sessions_through_the_local_port(self):
+        proxy, port = local_proxy(self.emu, "sshdev", "--name", "ssh")
+        self.addCleanup(proxy.stop)
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:
+            runs = list(pool.map(lambda i: self.ssh("echo", "session-%d" % i,
+                                                    proxy_command=False, port=port), range(5)))
+        for i, done in enumerate(runs):
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertEqual(done.stdout, "session-%d\n" % i)
+
+    def test_target_down(self):
+        agent = self.agent("downdev", ["proxy", "--target", "127.0.0.1:%d" % free_port()])
+        start = time.monotonic()
+        done = service(self.emu, "proxy", "downdev", "--stdio", "--name", "ssh", input="")
+        took = time.monotonic() - start
+        self.assertNotEqual(done.returncode, 0)
+        self.assertLess(took, 2.0)
+        self.assertIn("the device rejected it", done.stderr)
+        self.assertIn("target is down", agent.stderr())
+        self.assertIn("Connection refused", agent.stderr())
+
+    def test_registry_commands_round_trip(self):
+        created = service(self.emu, "device", "create", "fresh-1")
+        self.assertEqual(created.returncode, 0, created.stderr)
+        self.assertEqual(json.loads(created.stdout)["deviceId"], "fresh-1")
+        again = service(self.emu, "device", "create", "fresh-1")
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("409 DeviceAlreadyExists (409001)", again.stderr)
+        shown = service(self.emu, "device", "show", "fresh-1")
+        self.assertEqual(json.loads(shown.stdout), json.loads(created.stdout))
+        listed = service(self.emu, "device", "list")
+        self.assertIn("fresh-1", [line.split()[0] for line in listed.stdout.splitlines()])
+        cs = service(self.emu, "device", "connection-string", "fresh-1").stdout.strip()
+        key = json.loads(created.stdout)["authentication"]["symmetricKey"]["primaryKey"]
+        self.assertEqual(cs, "HostName=127.0.0.1;DeviceId=fresh-1;SharedAccessKey=" + key)
+        # The printed connection string works: a device connects with it and echoes.
+        agent = device_agent(self.emu, "fresh-1", ["echo"],
+                             env=client_env(self.emu, IOTHUB_DEVICE_CONNECTION_STRING=cs))
+        self.addCleanup(agent.stop)
+        echoed = service(self.emu, "echo", "fresh-1", input="through fresh-1\n")
+        self.assertEqual(echoed.stdout, "through fresh-1\n", echoed.stderr)
+        deleted = service(self.emu, "device", "delete", "fresh-1")
+        self.assertEqual((deleted.returncode, deleted.stdout), (0, "deleted fresh-1\n"))
+        gone = service(self.emu, "device", "show", "fresh-1")
+        self.assertEqual(gone.returncode, 1)
+        self.assertIn("404 DeviceNotFound (404001)", gone.stderr)
+        self.assertIn("iothub-service device create fresh-1", gone.stderr)
+
+    def test_module_stream(self):
+        self.agent("moddev/mod1", ["echo"])
+        done = service(self.emu, "echo", "moddev", "--module", "mod1", input="to a module\n")
+        self.assertEqual((done.returncode, done.stdout), (0, "to a module\n"), done.stderr)
+
+    def test_the_c_sdk_subprotocol_option(self):
+        agent = self.agent("proto", ["echo"], "--ws-protocol", "MQTT")
+        done = service(self.emu, "echo", "proto", input="framed\n")
+        self.assertEqual(done.stdout, "framed\n", done.stderr)
+        self.assertIn("subprotocol MQTT", agent.stderr())
+
+    def test_sas_token_is_renewed(self):
+        agent = self.agent("renew", ["echo"], "--sas-ttl", "5")
+        wait_until(lambda: "renewing the SAS token" in agent.stderr(), timeout=15,
+                   what="a renewal")
+        wait_until(lambda: "connected again" in agent.stderr(), timeout=15,
+                   what="the reconnection")
+        done = service(self.emu, "echo", "renew", input="after renewal\n")
+        self.assertEqual(done.stdout, "after renewal\n", done.stderr)
+
+    def test_errors_name_the_fix(self):
+        env = client_env(self.emu)
+        del env["IOTHUB_CONNECTION_STRING"]
+        done = service(self.emu, "device", "list", env=env)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn("--connection-string", done.stderr)
+        done = service(self.emu, "device", "list",
+                       env=client_env(self.emu, IOTHUB_CA_FILE="/etc/ssl/certs/ca-certificates.crt"))
+        self.assertEqual(done.returncode, 1)
+        self.assertIn("--ca", done.stderr)
+        done = service(self.emu, "device", "list",
+                       env=client_env(self.emu, IOTHUB_HTTPS_PORT=str(free_port())))
+        self.assertEqual(done.returncode, 1)
+        self.assertIn("--https-port", done.stderr)
+        done = service(self.emu, "stream", "nosuchdevice")
+        self.assertIn("404 DeviceNotFound", done.stderr)
+        done = service(self.emu, "stream", "downdev", "--name", "x")
+        self.assertIn("404 DeviceNotOnline", done.stderr)
+        self.assertIn("start the device", done.stderr)
+        # A wrong key: the agent says the hub refused it, and stops.
+        bad = client_env(self.emu, IOTHUB_DEVICE_CONNECTION_STRING=(
+            "HostName=127.0.0.1;DeviceId=echodev;SharedAccessKey=" + "A" * 43 + "="))
+        refused = subprocess.run([DEVICE, "echo"], capture_output=True, text=True, timeout=30,
+                                 env=bad)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("refused 'echodev'", refused.stderr)
+        self.assertIn("check the connection string's key", refused.stderr)
+
+
+class Reconnection(unittest.TestCase):
+    def test_the_agent_reconnects_when_the_broker_restarts(self):
+        with Emulator("--device", "phoenix") as emu:
+            agent = device_agent(emu, "phoenix", ["echo"])
+            self.addCleanup(agent.stop)
+            os.kill(broker_pid(emu), signal.SIGKILL)
+            wait_until(lambda: "connected again" in agent.stderr(), timeout=30,
+                       what="the agent's reconnection")
+            self.assertIn("lost", agent.stderr())
+            done = service(emu, "echo", "phoenix", input="back again\n")
+            self.assertEqual(done.stdout, "back again\n", done.stderr)
+
+
+class Library(unittest.TestCase):
+    """libiothub-service as a user gets it: installed, found with pkg-config, used by the example
+    program of its header."""
+
+    def test_installed_library_with_pkg_config(self):
+        build = os.environ["IOTHUB_BUILD_DIR"]
+        example = os.path.join(os.environ["IOTHUB_SOURCE_DIR"], "client", "examples",
+                               "stream_echo.c")
+        with tempfile.TemporaryDirectory() as prefix, Emulator("--device", "libdev") as emu:
+            subprocess.run(["cmake", "--install", build, "--prefix", prefix], check=True,
+                           capture_output=True)
+            pc_dirs = [root for root, _, files in os.walk(prefix)
+                       if "iothub-service.pc" in files]
+            self.assertEqual(len(pc_dirs), 1)
+            env = dict(os.environ, PKG_CONFIG_PATH=pc_dirs[0])
+            flags = subprocess.run(["pkg-config", "--cflags", "--libs", "iothub-service"],
+                                   capture_output=True, text=True, env=env, check=True)
+            libdir = subprocess.run(["pkg-config", "--variable=libdir", "iothub-service"],
+                                    capture_output=True, text=True, env=env,
+                                    check=True).stdout.strip()
+            program = os.path.join(prefix, "stream_echo")
+            cc = subprocess.run(["cc", "-Wall", "-Werror", example, "-o", program,
+                                 *flags.stdout.split()], capture_output=True, text=True)
+            self.assertEqual(cc.returncode, 0, cc.stderr)
+            agent = device_agent(emu, "libdev", ["echo"])
+            self.addCleanup(agent.stop)
+            run = subprocess.run([program, "libdev", "hello from the library"],
+                                 capture_output=True, text=True, timeout=60,
+                                 env=client_env(emu, LD_LIBRARY_PATH=libdir))
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertEqual(run.stdout, "hello from the library\n")
+            # The installed CLI finds its library without LD_LIBRARY_PATH.
+            installed = subprocess.run([os.path.join(prefix, "bin", "iothub-service"),
+                                        "--version"], capture_output=True, text=True)
+            self.assertEqual(installed.returncode, 0, installed.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
