@@ -15,10 +15,13 @@ static int mentions(const char *text, const char *word)
 static const char *fix_for(const struct iothub_error *err, const char *device, char *buf,
                            size_t cap)
 {
-    if (err->status == 0 && (mentions(err->message, "certificate") ||
-                             mentions(err->message, "ssl") || mentions(err->message, "tls")))
+    if (err->status == 0 &&
+        (mentions(err->message, "certificate") || mentions(err->message, "verify")))
         return "pass --ca with the emulator's ca.pem (its path is in the ready line) or set "
                "IOTHUB_CA_FILE";
+    if (err->status == 0 && mentions(err->message, "SSL"))
+        return "is that port the hub's HTTPS port? Pass it with --https-port or "
+               "IOTHUB_HTTPS_PORT (default 443)";
     if (err->status == 0 && mentions(err->message, "no answer from the hub"))
         return "is the hub running? Pass its HTTPS port with --https-port or IOTHUB_HTTPS_PORT "
                "(default 443)";

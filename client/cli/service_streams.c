@@ -8,7 +8,10 @@
 
 #include <jansson.h>
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +127,8 @@ static void *print_echoes(void *arg)
     return NULL;
 }
 
-/* Waits until sent bytes came back, the stream closed, or the drain time passed. */
+/* Waits until sent bytes came back, the stream closed, or the drain time passed; says what is
+ * missing. */
 static int wait_echoed(struct echo *e, size_t sent)
 {
     struct timespec until = deadline_after_ms(ECHO_DRAIN_MS);
@@ -132,9 +136,14 @@ static int wait_echoed(struct echo *e, size_t sent)
     int rc = 0;
     while (e->received < sent && !e->closed && rc == 0)
         rc = pthread_cond_timedwait(&e->changed, &e->lock, &until);
-    int done = e->received >= sent;
+    size_t received = e->received;
+    int closed = e->closed;
     pthread_mutex_unlock(&e->lock);
-    return done ? 0 : -1;
+    if (received >= sent)
+        return 0;
+    cli_error("only %zu of %zu bytes came back before the stream %s", received, sent,
+              closed ? "closed" : "went quiet");
+    return -1;
 }
 
 int cmd_echo(struct service_cli *cli)
@@ -150,7 +159,11 @@ int cmd_echo(struct service_cli *cli)
     pthread_mutex_init(&e.lock, NULL);
     deadline_cond_init(&e.changed);
     pthread_t printer;
-    pthread_create(&printer, NULL, print_echoes, &e);
+    if (pthread_create(&printer, NULL, print_echoes, &e) != 0) {
+        cli_error("cannot start a thread");
+        iothub_stream_free(e.s);
+        return CLI_FAILED;
+    }
     char *line = NULL;
     size_t cap = 0, sent = 0;
     ssize_t n;
@@ -162,11 +175,8 @@ int cmd_echo(struct service_cli *cli)
         sent += (size_t)n;
     }
     free(line);
-    if (rc == CLI_OK && wait_echoed(&e, sent) != 0) {
-        cli_error("only %zu of %zu bytes came back before the stream %s", e.received, sent,
-                  e.closed ? "closed" : "went quiet");
+    if (rc == CLI_OK && wait_echoed(&e, sent) != 0)
         rc = CLI_FAILED;
-    }
     iothub_stream_close(e.s, 1000, "done");
     pthread_join(printer, NULL);
     iothub_stream_free(e.s);
@@ -213,6 +223,11 @@ static int relay_local(struct service_cli *cli, int in_fd, int out_fd)
     return rc;
 }
 
+/* Local connections served at once, at most; more are closed at once, with a message. */
+#define CONNECTIONS_MAX 256
+
+static atomic_int connections;
+
 struct connection {
     struct service_cli *cli;
     int fd;
@@ -224,7 +239,49 @@ static void *serve_connection(void *arg)
     relay_local(c->cli, c->fd, c->fd);
     close(c->fd);
     free(c);
+    atomic_fetch_sub(&connections, 1);
     return NULL;
+}
+
+/* Takes the next connection; keeps going through errors that pass (too many files open, a
+ * connection reset before it was taken). Returns -1 only when the listener itself failed. */
+static int next_connection(int listener)
+{
+    for (;;) {
+        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+            cli_error("cannot take a connection (%s); waiting", strerror(errno));
+            poll(NULL, 0, 100); /* back off instead of spinning on the same error */
+        } else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO) {
+            cli_error("the listener failed: %s", strerror(errno));
+            return -1;
+        }
+    }
+}
+
+static void start_connection(struct service_cli *cli, int fd)
+{
+    struct connection *c = malloc(sizeof *c);
+    pthread_t t;
+    if (c == NULL || atomic_fetch_add(&connections, 1) >= CONNECTIONS_MAX) {
+        cli_error("%d connections are open already: closing a new one", CONNECTIONS_MAX);
+        atomic_fetch_sub(&connections, c != NULL ? 1 : 0);
+        free(c);
+        close(fd);
+        return;
+    }
+    c->cli = cli;
+    c->fd = fd;
+    if (pthread_create(&t, NULL, serve_connection, c) != 0) {
+        cli_error("cannot start a thread for a connection");
+        atomic_fetch_sub(&connections, 1);
+        close(fd);
+        free(c);
+        return;
+    }
+    pthread_detach(t);
 }
 
 static int serve_local_port(struct service_cli *cli)
@@ -239,24 +296,11 @@ static int serve_local_port(struct service_cli *cli)
     printf("iothub-service: listening on %s:%d, each connection a stream to '%s'\n", cli->listen,
            ih_tcp_local_port(listener), cli->args[1]);
     fflush(stdout);
-    for (;;) {
-        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-        struct connection *c = fd >= 0 ? malloc(sizeof *c) : NULL;
-        pthread_t t;
-        if (c == NULL) {
-            if (fd >= 0)
-                close(fd);
-            continue;
-        }
-        c->cli = cli;
-        c->fd = fd;
-        if (pthread_create(&t, NULL, serve_connection, c) != 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        pthread_detach(t);
-    }
+    int fd;
+    while ((fd = next_connection(listener)) >= 0)
+        start_connection(cli, fd);
+    close(listener);
+    return CLI_FAILED;
 }
 
 int cmd_proxy(struct service_cli *cli)

@@ -7,6 +7,7 @@
 
 #include <mosquitto.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,11 @@ struct mqtt_link {
     char fatal_reason[400];
     int sub_mid[2], granted;
     int connected_once; /* for the backoff: reset after every accepted connection */
+    /* Answers wait here while the connection is not up: a PUBLISH must not go out ahead of a
+     * new connection's CONNECT. Under lock. */
+    int up;
+    char **pending;
+    size_t pending_count;
 };
 
 static void set_fatal(struct mqtt_link *l, const char *reason)
@@ -55,6 +61,27 @@ static int is_fatal(struct mqtt_link *l)
     int fatal = l->fatal;
     pthread_mutex_unlock(&l->lock);
     return fatal;
+}
+
+/* Callers hold the lock. */
+static void send_pending(struct mqtt_link *l)
+{
+    for (size_t i = 0; i < l->pending_count; i++) {
+        mosquitto_publish(l->mosq, NULL, l->pending[i], 0, NULL, 0, false);
+        free(l->pending[i]);
+    }
+    free(l->pending);
+    l->pending = NULL;
+    l->pending_count = 0;
+}
+
+static void set_up(struct mqtt_link *l, int up)
+{
+    pthread_mutex_lock(&l->lock);
+    l->up = up;
+    if (up)
+        send_pending(l);
+    pthread_mutex_unlock(&l->lock);
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -76,19 +103,23 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     }
     l->connected_once = 1;
     l->granted = 0;
+    set_up(l, 1);
     /* Rule 7: both filters at QoS 0, as the C and C# SDKs subscribe. */
     if (mosquitto_subscribe(mosq, &l->sub_mid[0], POST_FILTER, 0) != MOSQ_ERR_SUCCESS ||
-        mosquitto_subscribe(mosq, &l->sub_mid[1], RES_FILTER, 0) != MOSQ_ERR_SUCCESS)
+        mosquitto_subscribe(mosq, &l->sub_mid[1], RES_FILTER, 0) != MOSQ_ERR_SUCCESS) {
         cli_info("could not subscribe to stream requests; reconnecting");
+        mosquitto_disconnect(mosq);
+    }
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, const int *qos)
 {
-    (void)mosq;
     struct mqtt_link *l = obj;
     if (count < 1 || qos[0] == 0x80) {
-        cli_error("the hub refused the subscription %s",
+        /* Connected but deaf is worse than retrying: reconnect, with the backoff. */
+        cli_error("the hub refused the subscription %s; reconnecting",
                   mid == l->sub_mid[0] ? POST_FILTER : RES_FILTER);
+        mosquitto_disconnect(mosq);
         return;
     }
     if (mid == l->sub_mid[0] || mid == l->sub_mid[1])
@@ -133,6 +164,7 @@ static int serve_connection(struct mqtt_link *l, long long renew_at)
             return 0;
         if (renew_at > 0 && (long long)time(NULL) >= renew_at) {
             cli_info("renewing the SAS token: reconnecting");
+            set_up(l, 0);
             mosquitto_disconnect(l->mosq);
             mosquitto_loop(l->mosq, LOOP_WAIT_MS, 1);
             return 1;
@@ -149,12 +181,19 @@ static void *run(void *arg)
         if (is_fatal(l))
             break;
         l->connected_once = 0;
+        set_up(l, 0);
         int rc = mosquitto_connect(l->mosq, l->o.connect_host, l->o.port, KEEPALIVE_S);
+        int renewed = rc == MOSQ_ERR_SUCCESS && serve_connection(l, renew_at);
+        set_up(l, 0); /* answers wait for the next connection */
         if (rc != MOSQ_ERR_SUCCESS) {
-            cli_info("cannot connect to %s:%d (%s); retrying in %d s", l->o.connect_host, l->o.port,
-                     rc == MOSQ_ERR_ERRNO ? "connection failed" : mosquitto_strerror(rc), backoff);
-        } else if (serve_connection(l, renew_at)) {
-            continue; /* renewed: at once */
+            cli_info("cannot connect to %s:%d (%s)%s; retrying in %d s", l->o.connect_host,
+                     l->o.port, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
+                     rc == MOSQ_ERR_TLS ? ": is the CA right? Pass the emulator's ca.pem with "
+                                          "--ca or IOTHUB_CA_FILE"
+                                        : "",
+                     backoff);
+        } else if (renewed) {
+            continue; /* at once */
         } else if (!is_fatal(l)) {
             cli_info("the connection to the hub was lost; reconnecting in %d s", backoff);
         }
@@ -224,14 +263,35 @@ int mqtt_link_start(const struct mqtt_link_options *o, struct mqtt_link **out, c
     return 0;
 }
 
+/* Answers waiting for a connection, at most: more are dropped (the hub times them out). */
+#define PENDING_MAX 256
+
 int mqtt_link_answer(struct mqtt_link *l, const char *rid, int status)
 {
     char *topic = NULL;
     if (ih_topic_format_stream_response(status, rid, &topic) != IH_OK)
         return -1;
-    int rc = mosquitto_publish(l->mosq, NULL, topic, 0, NULL, 0, false);
-    free(topic);
-    return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
+    int rc = 0;
+    pthread_mutex_lock(&l->lock);
+    if (l->up) {
+        rc =
+            mosquitto_publish(l->mosq, NULL, topic, 0, NULL, 0, false) == MOSQ_ERR_SUCCESS ? 0 : -1;
+        free(topic);
+    } else if (l->pending_count < PENDING_MAX) {
+        char **grown = realloc(l->pending, (l->pending_count + 1) * sizeof *grown);
+        if (grown != NULL) {
+            l->pending = grown;
+            l->pending[l->pending_count++] = topic;
+        } else {
+            free(topic);
+            rc = -1;
+        }
+    } else {
+        free(topic);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return rc;
 }
 
 void mqtt_link_wait_fatal(struct mqtt_link *l, char *err, size_t err_len)

@@ -93,8 +93,8 @@ int iothub_stream_open(struct iothub_service *svc, const struct iothub_stream_re
                        const char *subprotocol, struct iothub_stream **out,
                        struct iothub_error *err);
 
-/* Up to cap bytes; blocks until there are some. Returns the count, 0 once the stream is closed
- * and everything was read, -1 on a connection error. */
+/* Up to cap bytes; blocks until there are some. Returns the count, or 0 once the stream is
+ * closed and everything was read (iothub_stream_close_code says how it ended). */
 ssize_t iothub_stream_read(struct iothub_stream *s, void *buf, size_t cap);
 
 /* Sends len bytes (binary frames of at most 64 KiB). Returns 0, or -1 when the stream is

@@ -6,6 +6,8 @@
 
 #include "protocol/connstr.h"
 #include "protocol/hub_error.h"
+#include "protocol/identity.h"
+#include "protocol/streams_topic.h"
 #include "protocol/percent.h"
 #include "protocol/sas.h"
 
@@ -28,6 +30,9 @@
 #define STREAM_CALL_MARGIN_S 15
 #define WS_OPEN_TIMEOUT_MS 20000
 #define USER_AGENT "iothub-service/0.1"
+/* Characters a raw path segment may hold as they are (RFC 3986 pchar less '%'). */
+#define IH_RAW_SAFE                                                                                \
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@"
 
 struct iothub_service {
     struct ih_loop *loop;
@@ -148,6 +153,8 @@ static void hub_error(const struct ih_http_response *res, const char *error_name
                       struct iothub_error *err)
 {
     struct ih_error_detail d;
+    if (err == NULL)
+        return;
     ih_error_parse(res->body, res->body_len, &d);
     set_error(err, res->status, "%s",
               d.message[0] != '\0' ? d.message : "the hub answered with an error and no message");
@@ -212,6 +219,34 @@ static char *encode(const char *segment)
     return ih_pct_encode(segment, strlen(segment), &out) == IH_OK ? out : NULL;
 }
 
+/* The name and the module id travel raw (protocol.md §1.1), so they must be valid as they are. */
+static int check_target(const struct iothub_stream_request *r, struct iothub_error *err)
+{
+    struct ih_diag why = {{0}};
+    if (r->device_id == NULL || r->name == NULL) {
+        set_error(err, 0, "a stream needs a device id and a name");
+        return -1;
+    }
+    if (ih_id_check(r->device_id, strlen(r->device_id), "device id", &why) != IH_OK ||
+        (r->module_id != NULL &&
+         ih_id_check(r->module_id, strlen(r->module_id), "module id", &why) != IH_OK) ||
+        ih_stream_name_check(r->name, strlen(r->name), &why) != IH_OK) {
+        set_error(err, 0, "%s", why.msg);
+        return -1;
+    }
+    if (r->module_id != NULL && strspn(r->module_id, IH_RAW_SAFE) != strlen(r->module_id)) {
+        set_error(err, 0, "module id '%s' has characters that cannot go raw in a URL path",
+                  r->module_id);
+        return -1;
+    }
+    if (strspn(r->name, IH_RAW_SAFE) != strlen(r->name)) {
+        set_error(err, 0, "stream name '%s' has characters that cannot go raw in a URL path",
+                  r->name);
+        return -1;
+    }
+    return 0;
+}
+
 static int stream_path(const struct iothub_stream_request *r, char *out, size_t cap)
 {
     char *device = encode(r->device_id);
@@ -257,8 +292,10 @@ int iothub_stream_initiate(struct iothub_service *svc, const struct iothub_strea
 {
     char path[1024], connect[16], response[16];
     memset(out, 0, sizeof *out);
-    if (req->device_id == NULL || req->name == NULL || stream_path(req, path, sizeof path) != 0) {
-        set_error(err, 0, "a stream needs a device id and a name");
+    if (check_target(req, err) != 0)
+        return -1;
+    if (stream_path(req, path, sizeof path) != 0) {
+        set_error(err, 0, "the device id, module id or stream name is too long");
         return -1;
     }
     snprintf(connect, sizeof connect, "%d", req->connect_timeout_s);

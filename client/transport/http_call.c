@@ -18,8 +18,12 @@
 struct call {
     struct ih_loop_conn conn; /* first: the loop passes WSI_DESTROY on through it */
     struct ih_loop *loop;
-    const struct ih_http_request *req;
-    struct ih_http_response *res;
+    /* The call's own copies: should lws keep it past the caller's wait, nothing it touches is
+     * the caller's. */
+    struct ih_http_request req_copy;
+    struct ih_http_response res_storage;
+    const struct ih_http_request *req; /* &req_copy */
+    struct ih_http_response *res;      /* &res_storage */
     struct ih_url url;
     char host_header[IH_URL_HOST_MAX + 8];
     pthread_mutex_t lock;
@@ -53,7 +57,8 @@ static void connect_now(void *arg)
     i.path = c->url.path;
     i.host = c->host_header;
     i.method = c->req->method;
-    i.ssl_connection = c->url.tls ? LCCSCF_USE_SSL : 0;
+    /* A redirect is not followed: the SAS token is for this hub only. */
+    i.ssl_connection = (c->url.tls ? LCCSCF_USE_SSL : 0) | LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
     i.local_protocol_name = IH_LOOP_PROTOCOL_HTTP;
     i.userdata = c;
     i.alpn = "http/1.1";
@@ -61,7 +66,9 @@ static void connect_now(void *arg)
     pthread_mutex_lock(&c->lock);
     c->jobs--;
     if (wsi == NULL) {
-        finish(c, "the connection could not be started");
+        char why[240];
+        snprintf(why, sizeof why, "cannot connect to %.200s:%d", c->url.host, c->url.port);
+        finish(c, why);
         c->gone = 1;
     } else if (!c->gone) {
         c->wsi = wsi;
@@ -188,9 +195,14 @@ static int on_event(struct call *c, struct lws *wsi, enum lws_callback_reasons r
         finish(c, NULL);
         rc = -1; /* one request per connection */
         break;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        finish(c, in != NULL ? (const char *)in : "the connection failed");
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        char detail[256], text[240];
+        ih_loop_take_error(detail, sizeof detail);
+        snprintf(text, sizeof text, "%s%s%.150s%s", in != NULL ? (const char *)in : "failed",
+                 detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+        finish(c, text);
         break;
+    }
     case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
         finish(c, "the connection closed before the response was complete");
         break;
@@ -271,6 +283,62 @@ static void run(struct call *c, int timeout_ms)
         ;
 }
 
+static char *copy_text(const char *text, int *failed)
+{
+    char *copy = text != NULL ? strdup(text) : NULL;
+    *failed |= text != NULL && copy == NULL;
+    return copy;
+}
+
+static int copy_request(struct ih_http_request *dst, const struct ih_http_request *src)
+{
+    int failed = 0;
+    memset(dst, 0, sizeof *dst);
+    dst->method = copy_text(src->method, &failed);
+    dst->url = copy_text(src->url, &failed);
+    dst->content_type = copy_text(src->content_type, &failed);
+    dst->timeout_ms = src->timeout_ms;
+    if (src->body != NULL) {
+        char *body = malloc(src->body_len + 1);
+        if (body != NULL) {
+            memcpy(body, src->body, src->body_len);
+            body[src->body_len] = '\0';
+        }
+        failed |= body == NULL;
+        dst->body = body;
+        dst->body_len = src->body_len;
+    }
+    for (int i = 0; i < IH_HTTP_MAX_HEADERS && src->headers[i].name != NULL; i++) {
+        dst->headers[i].name = copy_text(src->headers[i].name, &failed);
+        dst->headers[i].value = copy_text(src->headers[i].value, &failed);
+    }
+    for (int i = 0; i < IH_HTTP_MAX_HEADERS && src->keep[i] != NULL; i++)
+        dst->keep[i] = copy_text(src->keep[i], &failed);
+    return failed ? -1 : 0;
+}
+
+static void free_request(struct ih_http_request *r)
+{
+    free((void *)r->method);
+    free((void *)r->url);
+    free((void *)r->content_type);
+    free((void *)r->body);
+    for (int i = 0; i < IH_HTTP_MAX_HEADERS; i++) {
+        free((void *)r->headers[i].name);
+        free((void *)r->headers[i].value);
+        free((void *)r->keep[i]);
+    }
+}
+
+static void call_destroy(struct call *c)
+{
+    free_request(&c->req_copy);
+    ih_http_response_free(&c->res_storage);
+    pthread_cond_destroy(&c->changed);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
 int ih_http_call(struct ih_loop *loop, const struct ih_http_request *req,
                  struct ih_http_response *res, char *err, size_t err_len)
 {
@@ -280,35 +348,36 @@ int ih_http_call(struct ih_loop *loop, const struct ih_http_request *req,
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    if (ih_url_parse(req->url, &c->url) != 0) {
-        snprintf(err, err_len, "'%.200s' is not an http:// or https:// URL", req->url);
-        free(c);
-        return -1;
-    }
     c->conn.destroyed = on_destroyed;
     c->loop = loop;
-    c->req = req;
-    c->res = res;
-    snprintf(c->host_header, sizeof c->host_header, "%s", c->url.host);
+    c->req = &c->req_copy;
+    c->res = &c->res_storage;
     pthread_mutex_init(&c->lock, NULL);
     deadline_cond_init(&c->changed);
+    if (copy_request(&c->req_copy, req) != 0 || ih_url_parse(req->url, &c->url) != 0) {
+        snprintf(err, err_len, "'%.200s' is not an http:// or https:// URL", req->url);
+        call_destroy(c);
+        return -1;
+    }
+    snprintf(c->host_header, sizeof c->host_header, "%s", c->url.host);
     pthread_mutex_lock(&c->lock);
     run(c, req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
     int released = c->gone && c->jobs == 0;
-    int rc = c->error[0] == '\0' && res->status > 0 ? 0 : -1;
+    int rc = c->error[0] == '\0' && c->res->status > 0 ? 0 : -1;
     if (rc != 0)
         snprintf(err, err_len, "%s", c->error[0] != '\0' ? c->error : "no response");
-    pthread_mutex_unlock(&c->lock);
-    if (rc != 0)
-        ih_http_response_free(res);
-    /* Not released in time: lws may still call back with it, so it is kept (a bounded leak
-     * beats a use after free). */
-    if (released) {
-        pthread_cond_destroy(&c->changed);
-        pthread_mutex_destroy(&c->lock);
-        free(c);
+    if (rc == 0 && released) {
+        *res = c->res_storage; /* handed over */
+        memset(&c->res_storage, 0, sizeof c->res_storage);
     }
-    return rc;
+    pthread_mutex_unlock(&c->lock);
+    /* Not released in time: lws may still call back with it, so it is kept (a bounded leak
+     * beats a use after free), and the call fails. */
+    if (released)
+        call_destroy(c);
+    else if (rc == 0)
+        snprintf(err, err_len, "the connection to %.200s was not released", c->url.host);
+    return released ? rc : -1;
 }
 
 void ih_http_response_free(struct ih_http_response *res)

@@ -28,6 +28,7 @@ struct ih_loop {
     struct lws_vhost *vhost;
     pthread_t thread;
     atomic_int stopping;
+    atomic_int dead; /* the service thread ended on its own: posting fails */
     pthread_mutex_t lock;
     struct job *head, *tail;
 };
@@ -72,12 +73,41 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* lws's own error lines (a certificate that does not verify says why only there): kept, not
+ * printed, so a failed connection can tell the user. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_error[256];
+
+static void keep_log_line(int level, const char *line)
+{
+    (void)level;
+    const char *text = strstr(line, "E: ");
+    text = text != NULL ? text + 3 : line;
+    pthread_mutex_lock(&log_lock);
+    snprintf(last_error, sizeof last_error, "%s", text);
+    size_t n = strlen(last_error);
+    while (n > 0 && (last_error[n - 1] == '\n' || last_error[n - 1] == '\r'))
+        last_error[--n] = '\0';
+    pthread_mutex_unlock(&log_lock);
+}
+
+void ih_loop_take_error(char *out, size_t cap)
+{
+    pthread_mutex_lock(&log_lock);
+    snprintf(out, cap, "%s", last_error);
+    last_error[0] = '\0';
+    pthread_mutex_unlock(&log_lock);
+}
+
 static void *service_loop(void *arg)
 {
     struct ih_loop *loop = arg;
     while (!atomic_load(&loop->stopping)) {
-        if (lws_service(loop->ctx, 0) < 0)
+        if (lws_service(loop->ctx, 0) < 0) {
+            atomic_store(&loop->dead, 1);
+            fprintf(stderr, "libwebsockets stopped serving: connections will fail\n");
             break;
+        }
     }
     return NULL;
 }
@@ -90,7 +120,7 @@ static int create_context(struct ih_loop *loop, const struct ih_loop_options *o,
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.user = loop;
     info.count_threads = 1;
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_set_log_level(LLL_ERR, keep_log_line);
     if ((loop->ctx = lws_create_context(&info)) == NULL) {
         snprintf(err, err_len, "libwebsockets could not start");
         return -1;
@@ -152,6 +182,8 @@ void ih_loop_free(struct ih_loop *loop)
 
 int ih_loop_post(struct ih_loop *loop, void (*fn)(void *ctx), void *ctx)
 {
+    if (atomic_load(&loop->dead))
+        return -1;
     struct job *j = malloc(sizeof *j);
     if (j == NULL)
         return -1;

@@ -27,6 +27,10 @@ void ih_loop_free(struct ih_loop *loop);
  * when out of memory (fn will not run). */
 int ih_loop_post(struct ih_loop *loop, void (*fn)(void *ctx), void *ctx);
 
+/* The last error line libwebsockets logged (it is not printed), then forgotten: the detail of a
+ * failed connection, like "SSL error: unable to get local issuer certificate". "" when none. */
+void ih_loop_take_error(char *out, size_t cap);
+
 /* For the connection modules, on the loop's thread. */
 struct lws_context *ih_loop_context(struct ih_loop *loop);
 struct lws_vhost *ih_loop_vhost(struct ih_loop *loop);

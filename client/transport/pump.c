@@ -39,24 +39,26 @@ static void *local_to_stream(void *arg)
     struct pump *p = arg;
     unsigned char *buf = malloc(PIECE);
     struct pollfd fds[2] = {{p->in_fd, POLLIN, 0}, {p->stop[0], POLLIN, 0}};
-    int stream_ended = 0;
+    int local_ended = 0;
     while (buf != NULL) {
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        if ((stream_ended = fds[1].revents != 0))
-            break;
+        if (fds[1].revents != 0)
+            break; /* the stream ended first */
         ssize_t n = read(p->in_fd, buf, PIECE);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (n <= 0 || p->s->write(p->s->ctx, buf, (size_t)n) != 0)
+        if ((local_ended = n <= 0))
             break;
+        if (p->s->write(p->s->ctx, buf, (size_t)n) != 0)
+            break; /* the stream is closed */
         p->totals->to_stream += (uint64_t)n;
     }
     free(buf);
-    if (!stream_ended) {
+    if (local_ended) {
         p->totals->local_ended_first = 1;
         p->s->close(p->s->ctx, 1000, "");
     }

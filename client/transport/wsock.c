@@ -20,6 +20,13 @@
 /* How long ih_wsock_free waits for lws to let go of a connection it asked to close. */
 #define RELEASE_WAIT_MS 10000
 
+/* A stream that goes quiet is pinged, and given up when nothing valid arrives for a minute:
+ * a connection dropped on the way (a NAT, a dead peer) ends instead of hanging a reader. */
+static const lws_retry_bo_t idle_policy = {
+    .secs_since_valid_ping = 30,
+    .secs_since_valid_hangup = 60,
+};
+
 struct chunk {
     struct chunk *next;
     size_t len, cap, off; /* off: bytes already taken by a reader */
@@ -44,7 +51,7 @@ struct ih_wsock {
     int kick_posted, jobs;
     struct queue rx, tx;
     int rx_paused;
-    int close_requested;
+    int close_requested, close_sent;
     int close_code;
     char close_reason[CLOSE_REASON_MAX + 1];
     int peer_code;
@@ -117,17 +124,21 @@ static void connect_now(void *arg)
     i.path = ws->url.path;
     i.host = ws->host_header;
     i.origin = NULL;
-    i.ssl_connection = ws->url.tls ? LCCSCF_USE_SSL : 0;
+    /* A redirect is not followed: the bearer token is for this endpoint only. */
+    i.ssl_connection = (ws->url.tls ? LCCSCF_USE_SSL : 0) | LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
     i.protocol = ws->asked_protocol[0] != '\0' ? ws->asked_protocol : NULL;
     i.local_protocol_name = IH_LOOP_PROTOCOL_WS;
     i.ietf_version_or_minus_one = -1;
     i.userdata = ws;
     i.alpn = "http/1.1";
+    i.retry_and_idle_policy = &idle_policy;
     struct lws *wsi = lws_client_connect_via_info(&i);
     pthread_mutex_lock(&ws->lock);
     ws->jobs--;
     if (wsi == NULL) {
-        mark_closed(ws, 1006, "the connection could not be started");
+        char why[240];
+        snprintf(why, sizeof why, "cannot connect to %.200s:%d", ws->url.host, ws->url.port);
+        mark_closed(ws, 1006, why);
         ws->gone = 1;
     } else if (!ws->gone) {
         ws->wsi = wsi;
@@ -203,6 +214,8 @@ static void on_established(struct ih_wsock *ws, struct lws *wsi)
 
 static int on_receive(struct ih_wsock *ws, struct lws *wsi, const void *in, size_t len)
 {
+    if (len == 0)
+        return 0; /* an empty frame carries nothing; a read of 0 means the end */
     struct chunk *c = malloc(sizeof *c + (len > 0 ? len : 1));
     if (c == NULL)
         return -1;
@@ -226,8 +239,10 @@ static int on_writable(struct ih_wsock *ws, struct lws *wsi)
 {
     pthread_mutex_lock(&ws->lock);
     struct chunk *c = queue_pop(&ws->tx);
-    int more = ws->tx.head != NULL;
+    int more = ws->tx.head != NULL || ws->close_requested;
     int close_now = c == NULL && ws->close_requested;
+    if (close_now)
+        ws->close_sent = 1;
     pthread_cond_broadcast(&ws->changed);
     pthread_mutex_unlock(&ws->lock);
     if (close_now) {
@@ -241,7 +256,7 @@ static int on_writable(struct ih_wsock *ws, struct lws *wsi)
     free(c);
     if (n < 0)
         return -1;
-    if (more || ws->close_requested)
+    if (more)
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -260,13 +275,15 @@ static void on_peer_close(struct ih_wsock *ws, const unsigned char *p, size_t le
 
 static void on_connection_error(struct ih_wsock *ws, struct lws *wsi, const char *why)
 {
-    char text[256];
+    char text[256], detail[256];
     int status = wsi != NULL ? (int)lws_http_client_http_response(wsi) : 0;
+    ih_loop_take_error(detail, sizeof detail);
     if (status > 0 && status != 101)
         snprintf(text, sizeof text, "the streaming endpoint refused the WebSocket with HTTP %d%s%s",
                  status, why != NULL ? ": " : "", why != NULL ? why : "");
     else
-        snprintf(text, sizeof text, "%s", why != NULL ? why : "the connection failed");
+        snprintf(text, sizeof text, "%.100s%s%.140s%s", why != NULL ? why : "failed",
+                 detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
     pthread_mutex_lock(&ws->lock);
     mark_closed(ws, 1006, text);
     pthread_mutex_unlock(&ws->lock);
@@ -336,7 +353,9 @@ static int prepare(struct ih_wsock *ws, const struct ih_wsock_options *o, char *
         return -1;
     }
     /* Host carries the port, as the C SDK sends it (protocol.md §3.2). */
-    snprintf(ws->host_header, sizeof ws->host_header, "%s:%d", ws->url.host, ws->url.port);
+    int v6 = strchr(ws->url.host, ':') != NULL;
+    snprintf(ws->host_header, sizeof ws->host_header, "%s%s%s:%d", v6 ? "[" : "", ws->url.host,
+             v6 ? "]" : "", ws->url.port);
     snprintf(ws->bearer, sizeof ws->bearer, "%s", o->bearer);
     snprintf(ws->asked_protocol, sizeof ws->asked_protocol, "%s",
              o->subprotocol != NULL ? o->subprotocol : "");
@@ -404,14 +423,17 @@ int ih_wsock_open(struct ih_loop *loop, const struct ih_wsock_options *o, struct
         else
             snprintf(err, err_len, "%s", ws->error);
         ws->close_requested = 1;
+        ws->close_code = 1001; /* going away: should the upgrade still complete */
         post_kick(ws);
         wait_released(ws);
     }
+    int released = ws->gone && ws->jobs == 0;
     pthread_mutex_unlock(&ws->lock);
-    if (rc != 0)
-        wsock_destroy(ws);
-    else
+    if (rc == 0)
         *out = ws;
+    else if (released)
+        wsock_destroy(ws);
+    /* else lws may still call back with it: kept (a bounded leak beats a use after free). */
     return rc;
 }
 
@@ -478,8 +500,17 @@ int ih_wsock_write(struct ih_wsock *ws, const void *buf, size_t len)
     return rc;
 }
 
+/* Codes an endpoint may send in a Close frame (RFC 6455 §7.4). */
+static int sendable_code(int code)
+{
+    return (code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006) ||
+           (code >= 3000 && code <= 4999);
+}
+
 void ih_wsock_close(struct ih_wsock *ws, int code, const char *reason)
 {
+    if (!sendable_code(code))
+        code = 1000;
     pthread_mutex_lock(&ws->lock);
     if (!ws->close_requested && ws->state != WS_CLOSED) {
         ws->close_requested = 1;
@@ -494,9 +525,12 @@ void ih_wsock_close(struct ih_wsock *ws, int code, const char *reason)
 int ih_wsock_close_code(struct ih_wsock *ws, char *reason, size_t reason_len)
 {
     pthread_mutex_lock(&ws->lock);
-    int code = ws->state == WS_CLOSED ? ws->peer_code : 0;
+    /* When this side closed first, lws does not hand over the peer's answering Close: the code
+     * is the one sent. */
+    int ours = ws->close_sent && ws->peer_reason[0] == '\0' && ws->peer_code == 1006;
+    int code = ws->state != WS_CLOSED ? 0 : ours ? ws->close_code : ws->peer_code;
     if (reason != NULL)
-        snprintf(reason, reason_len, "%s", ws->peer_reason);
+        snprintf(reason, reason_len, "%s", ours ? ws->close_reason : ws->peer_reason);
     pthread_mutex_unlock(&ws->lock);
     return code;
 }

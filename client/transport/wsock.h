@@ -36,20 +36,21 @@ int ih_wsock_open(struct ih_loop *loop, const struct ih_wsock_options *o, struct
                   char *err, size_t err_len);
 
 /* Up to cap received bytes (frame boundaries are not kept). Blocks until there is some.
- * Returns the count, 0 once the WebSocket is closed and everything received was read, or -1 on
- * a connection error. */
+ * Returns the count, or 0 once the WebSocket is closed and everything received was read
+ * (ih_wsock_close_code says how it ended: 1006 when the connection dropped). */
 ssize_t ih_wsock_read(struct ih_wsock *ws, void *buf, size_t cap);
 
 /* Queues len bytes as binary frames. Blocks while the send queue is full. Returns 0, or -1 when
  * the WebSocket is closed or closing. */
 int ih_wsock_write(struct ih_wsock *ws, const void *buf, size_t len);
 
-/* Sends what is queued, then a Close frame with code and reason; returns at once. Reads go on
- * until the peer's Close arrives. */
+/* Sends what is queued, then a Close frame with code (1000 when code may not be sent) and
+ * reason; returns at once. Reads go on until the peer's Close arrives. */
 void ih_wsock_close(struct ih_wsock *ws, int code, const char *reason);
 
-/* The close code the peer sent (or 1006 when the connection dropped without one); 0 while
- * open. reason (may be NULL) gets the peer's reason. */
+/* How the WebSocket ended: the code of the peer's Close, the code this side sent when it
+ * closed first, or 1006 when the connection dropped; 0 while open. reason (may be NULL) gets
+ * the Close's reason. */
 int ih_wsock_close_code(struct ih_wsock *ws, char *reason, size_t reason_len);
 
 /* The subprotocol the server chose, "" for none. */
