@@ -20,6 +20,7 @@ enum option_kind {
     OPT_FLAG,
     OPT_PORT,
     OPT_SECONDS,
+    OPT_UI_ACCESS,
     OPT_HOST,
     OPT_DEVICE,
     OPT_POLICY_KEY,
@@ -71,6 +72,9 @@ static const struct option_spec options[] = {
      AT(handshake_timeout_s), "SECONDS",
      "a stream's handshake, POST to both sides connected, must finish within this (default 60, "
      "as on the hub); it also caps and defaults the two timeouts a POST may give"},
+    {"--ui-access", "IOTHUB_EMULATOR_UI_ACCESS", OPT_UI_ACCESS, AT(ui_access), "local|open|token",
+     "who may open the web page at / and /metrics without a token: local (127.0.0.1 and ::1, "
+     "the default), open (everyone) or token (nobody; a RegistryRead token is needed)"},
     {"--trace", "IOTHUB_EMULATOR_TRACE", OPT_FLAG, AT(trace), NULL,
      "log every handshake step and every request"},
     {"--ready-file", "IOTHUB_EMULATOR_READY_FILE", OPT_STRING, AT(ready_file), "PATH",
@@ -243,6 +247,19 @@ static ih_result add_policy_key(struct config *cfg, const char *text, struct ih_
     return IH_OK;
 }
 
+/* The names of enum ui_access, in its order. */
+static ih_result parse_ui_access(const char *value, int *out)
+{
+    static const char *const names[] = {"local", "open", "token"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            *out = i;
+            return IH_OK;
+        }
+    }
+    return IH_ERR_SYNTAX;
+}
+
 typedef ih_result (*list_adder)(struct config *, const char *, struct ih_diag *);
 
 /* Environment lists are comma-separated; blanks around items are not allowed to hide typos, so
@@ -291,6 +308,11 @@ static ih_result apply_value(struct config *cfg, const struct option_spec *o, co
             return ih_fail(diag, IH_ERR_SYNTAX,
                            "%s must be a number of seconds from 1 to 3600, not '%.40s'", source,
                            value);
+        return IH_OK;
+    case OPT_UI_ACCESS:
+        if (parse_ui_access(value, int_field(cfg, o)) != IH_OK)
+            return ih_fail(diag, IH_ERR_SYNTAX, "%s must be local, open or token, not '%.40s'",
+                           source, value);
         return IH_OK;
     case OPT_HOST:
         return from_env ? add_list(cfg, add_host, value, diag) : add_host(cfg, value, diag);

@@ -27,6 +27,13 @@ struct policy_key {
     char *secondary_key; /* NULL: a random one, so the well-known secondary stops working */
 };
 
+/* Who may open the web page, its event stream and /metrics without a token (issue 6). */
+enum ui_access {
+    UI_ACCESS_LOCAL, /* clients at 127.0.0.1 or ::1; others need a RegistryRead token */
+    UI_ACCESS_OPEN,  /* everyone (a container whose browser is outside) */
+    UI_ACCESS_TOKEN, /* a RegistryRead token always */
+};
+
 struct config {
     char *state_dir;
     int ephemeral;
@@ -41,6 +48,7 @@ struct config {
     struct policy_key policy_keys[CONFIG_MAX_POLICY_KEYS];
     size_t policy_key_count;
     int trace;
+    int ui_access; /* enum ui_access: who may open the web page, its events and /metrics */
     int handshake_timeout_s; /* the whole stream handshake, and the default of its two waits */
     char *ready_file;
     char *tls_cert, *tls_key, *tls_ca;

@@ -13,4 +13,7 @@ struct embedded_file {
 /* The SQL schema versions of schemas/sql, in version order. */
 extern const struct embedded_file schema_sql_files[];
 
+/* The web page of web/ (index.html). */
+extern const struct embedded_file web_files[];
+
 #endif

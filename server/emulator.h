@@ -13,6 +13,8 @@
 
 struct mqtt_endpoint;
 struct stream_service;
+struct metrics;
+struct ui_feed;
 
 struct emulator {
     const struct config *cfg;
@@ -29,6 +31,8 @@ struct emulator {
     struct stream_service *streams; /* device streams; NULL in unit tests */
     /* The streaming endpoint's bound ports, or CONFIG_PORT_OFF. */
     int streams_port, streams_plain_port;
+    struct metrics *metrics; /* /metrics; NULL in unit tests */
+    struct ui_feed *ui;      /* the web page's events; NULL in unit tests */
 };
 
 #endif

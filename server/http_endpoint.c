@@ -1,11 +1,16 @@
 #include "http_endpoint.h"
 
-#include "util/deadline.h"
+#include "event_hub.h"
 #include "log.h"
 #include "rest.h"
 #include "stream_wait.h"
 
+#include "util/deadline.h"
+
 #include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,6 +24,8 @@
 #define CONNECTION_LIMIT 8192
 /* How much body past REST_MAX_BODY is read (and dropped) so a 413 can still be sent. */
 #define DISCARD_LIMIT (1024 * 1024)
+/* An event stream is sent in pieces of at most this. */
+#define EVENTS_BLOCK (16 * 1024)
 /* At shutdown, how long the stream POSTs (answered 503 by then) have to get their answers out. */
 #define DRAIN_MS 2000
 
@@ -37,9 +44,11 @@ struct request_state {
     size_t len;
     int too_large;
     int responded;
-    int deferred;            /* a stream POST waiting for its answer (DESIGN.md §3) */
+    int deferred;            /* a stream POST waiting for its answer, or an event stream */
     struct stream_wait wait; /* resumes the suspended connection when it completes */
     size_t dropped;          /* bytes of body seen past the limit */
+    struct MHD_Connection *connection;
+    struct event_sub *events; /* the page's event stream (issue 6), until the connection ends */
 };
 
 static const char *lookup_header(void *ctx, const char *name)
@@ -91,6 +100,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (st != NULL) {
         if (st->deferred)
             count_deferred(cls, -1);
+        event_hub_unsubscribe(st->events);
         stream_wait_destroy(&st->wait);
         free(st->body);
         free(st);
@@ -115,15 +125,42 @@ static void append_body(struct request_state *st, const char *data, size_t size)
     st->body[st->len] = '\0';
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *c, struct rest_response *res)
+static void suspend_connection(void *ctx);
+
+/* The event stream's body, as the page's events come: with nothing to send the connection is
+ * suspended, and the next event resumes it (the reader suspends and returns 0, libmicrohttpd's
+ * way to say "no data yet"). */
+static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max)
 {
+    (void)pos;
+    struct request_state *st = cls;
+    ssize_t n = event_sub_read(st->events, buf, max, suspend_connection);
+    return n >= 0 ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static struct MHD_Response *make_response(struct request_state *st, struct rest_response *res)
+{
+    if (res->events != NULL) {
+        st->events = res->events; /* unsubscribed when the connection ends */
+        res->events = NULL;
+        return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, EVENTS_BLOCK, read_events, st,
+                                                 NULL);
+    }
     struct MHD_Response *r =
         res->body != NULL
             ? MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE)
             : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (r != NULL)
+        res->body = NULL; /* libmicrohttpd owns it now */
+    return r;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct request_state *st,
+                                     struct rest_response *res)
+{
+    struct MHD_Response *r = make_response(st, res);
     if (r == NULL)
         return MHD_NO;
-    res->body = NULL; /* libmicrohttpd owns it now */
     if (res->content_type != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     for (size_t i = 0; i < res->header_count; i++)
@@ -131,6 +168,24 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct rest_respo
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)res->status, r);
     MHD_destroy_response(r);
     return ok;
+}
+
+/* 127.0.0.1 and ::1 (or ::ffff:127.0.0.1): the client runs on this machine. */
+static int peer_is_loopback(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+    if (sa == NULL)
+        return 0;
+    if (sa->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    if (sa->sa_family != AF_INET6)
+        return 0;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    static const unsigned char mapped[16] = {0, 0, 0,    0,    0,   0, 0, 0,
+                                             0, 0, 0xff, 0xff, 127, 0, 0, 1};
+    return IN6_IS_ADDR_LOOPBACK(a) || memcmp(a->s6_addr, mapped, 16) == 0;
 }
 
 static void resume_connection(void *ctx)
@@ -156,6 +211,9 @@ static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *
         .body_len = st->len,
         .body_too_large = st->too_large,
         .wait = &st->wait,
+        .events_wake = resume_connection,
+        .events_ctx = c,
+        .peer_loopback = peer_is_loopback(c),
     };
     struct rest_response res;
     if (st->deferred) {
@@ -173,7 +231,11 @@ static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *
             rest_finish_deferred(&req, &res);
         }
     }
-    enum MHD_Result ok = send_response(c, &res);
+    if (res.events != NULL && !st->deferred) {
+        st->deferred = 1; /* an open event stream: shutdown waits for it to end */
+        count_deferred(ep, 1);
+    }
+    enum MHD_Result ok = send_response(c, st, &res);
     rest_response_free(&res);
     st->responded = 1;
     return ok;

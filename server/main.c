@@ -11,12 +11,14 @@
 #include "http_endpoint.h"
 #include "listen_socket.h"
 #include "log.h"
+#include "metrics.h"
 #include "mqtt_endpoint.h"
 #include "stream_service.h"
 #include "streams_endpoint.h"
 #include "ready.h"
 #include "registry.h"
 #include "seed.h"
+#include "ui_feed.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -152,7 +154,9 @@ static void block_signals(sigset_t *set)
  * service between them. */
 static int start_device_side(struct emulator *emu, struct streams_endpoint **streams)
 {
-    if ((emu->streams = stream_service_new(emu)) == NULL) {
+    /* What observes the device side comes first: the metrics and the web page's feed. */
+    if ((emu->metrics = metrics_new()) == NULL || (emu->ui = ui_feed_start(emu)) == NULL ||
+        (emu->streams = stream_service_new(emu)) == NULL) {
         log_error("main", "out of memory");
         return -1;
     }
@@ -168,6 +172,10 @@ static void stop_device_side(struct emulator *emu, struct streams_endpoint *stre
     streams_endpoint_stop(streams);
     stream_service_free(emu->streams);
     emu->streams = NULL;
+    ui_feed_free(emu->ui);
+    emu->ui = NULL;
+    metrics_free(emu->metrics);
+    emu->metrics = NULL;
 }
 
 static int serve(struct emulator *emu, const sigset_t *stop_signals)
@@ -197,8 +205,10 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
         rc = ready_announce(emu);
     if (rc == 0)
         wait_for_stop(stop_signals);
-    /* Waiting POSTs are answered first: libmicrohttpd may not stop with suspended requests. */
+    /* Waiting POSTs are answered and the pages' event streams ended first: libmicrohttpd may
+     * not stop with suspended requests. */
     stream_service_shutdown(emu->streams);
+    ui_feed_close(emu->ui);
     for (size_t i = 0; i < 2; i++) {
         http_endpoint_stop(endpoints[i]);
         if (ls[i].fd >= 0)

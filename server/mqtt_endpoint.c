@@ -8,6 +8,7 @@
 #include "listen_socket.h"
 #include "locate.h"
 #include "log.h"
+#include "ui_feed.h"
 #include "stream_service.h"
 
 #include <stdio.h>
@@ -205,7 +206,8 @@ int mqtt_endpoint_start(struct emulator *emu, struct mqtt_endpoint **out)
         log_error("main", "%s", err);
     else if (prepare_paths(m) != 0 || keys_random_hex(m->secret, 32) != 0)
         log_error("main", "cannot prepare the broker's directory under %s", emu->state_dir);
-    else if ((m->presence = presence_new(emu->registry)) != NULL &&
+    else if ((m->presence = presence_new(
+                  emu->registry, emu->ui != NULL ? ui_feed_on_presence : NULL, emu->ui)) != NULL &&
              run_broker(m, mosquitto, plugin) == 0)
         rc = connect_hub(m);
     free(mosquitto);
@@ -238,6 +240,11 @@ void mqtt_endpoint_stop(struct mqtt_endpoint *m)
 struct mqtt_ports mqtt_endpoint_ports(const struct mqtt_endpoint *m)
 {
     return m->ports;
+}
+
+size_t mqtt_endpoint_connected_count(struct mqtt_endpoint *m)
+{
+    return m != NULL ? presence_count(m->presence) : 0;
 }
 
 enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid)

@@ -26,6 +26,8 @@ struct mqtt_ports mqtt_endpoint_ports(const struct mqtt_endpoint *m);
 /* Whether the client (a device id, or device/module) is connected and listening. m may be NULL
  * (no broker): everyone is offline. */
 enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid);
+/* Clients (devices and modules) connected now. */
+size_t mqtt_endpoint_connected_count(struct mqtt_endpoint *m);
 
 /* Sends topic (empty payload, QoS 0) to the client cid only. Returns 0 when sent. */
 int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *topic);

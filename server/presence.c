@@ -16,6 +16,8 @@ struct presence {
     pthread_mutex_t lock;
     struct strmap clients; /* cid -> struct client_presence */
     struct registry *registry;
+    presence_observer observer;
+    void *observer_ctx;
 };
 
 struct client_presence {
@@ -23,7 +25,7 @@ struct client_presence {
     time_t last_touch; /* CLOCK_MONOTONIC seconds */
 };
 
-struct presence *presence_new(struct registry *reg)
+struct presence *presence_new(struct registry *reg, presence_observer observer, void *ctx)
 {
     struct presence *p = calloc(1, sizeof *p);
     if (p == NULL || strmap_init(&p->clients, PRESENCE_BUCKETS) != 0) {
@@ -32,6 +34,8 @@ struct presence *presence_new(struct registry *reg)
     }
     pthread_mutex_init(&p->lock, NULL);
     p->registry = reg;
+    p->observer = observer;
+    p->observer_ctx = ctx;
     return p;
 }
 
@@ -108,13 +112,19 @@ void presence_apply(struct presence *p, enum hub_bus_kind kind, const char *cid,
                      : "");
     else if (kind == HUB_BUS_DISCONNECTED)
         log_info("mqtt", "'%s' disconnected", cid);
+    else if (kind == HUB_BUS_SUBSCRIBED)
+        log_trace("mqtt",
+                  "step 1/5: '%s' subscribed to $iothub/streams/POST/#: stream requests can "
+                  "reach it now",
+                  cid);
     else
-        log_trace("mqtt", "'%s' %s stream requests", cid,
-                  kind == HUB_BUS_SUBSCRIBED ? "listens for" : "stopped listening for");
+        log_trace("mqtt", "'%s' stopped listening for stream requests", cid);
     /* The registry is written outside the lock: presence_get (the HTTP thread) never waits on
      * SQLite. */
     if (changed && is_device(cid))
         registry_device_set_connected(p->registry, cid, kind == HUB_BUS_CONNECTED);
+    if (p->observer != NULL)
+        p->observer(p->observer_ctx, cid, presence_get(p, cid));
 }
 
 /* Whether cid's activity is due to be written again, and notes that it is. */
@@ -148,6 +158,8 @@ void presence_reset(struct presence *p)
     strmap_clear(&p->clients, free);
     pthread_mutex_unlock(&p->lock);
     registry_reset_connections(p->registry);
+    if (p->observer != NULL)
+        p->observer(p->observer_ctx, NULL, PRESENCE_OFFLINE);
 }
 
 enum presence_state presence_get(struct presence *p, const char *cid)

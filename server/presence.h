@@ -18,7 +18,11 @@ enum presence_state {
 
 struct presence;
 
-struct presence *presence_new(struct registry *reg);
+/* observer (may be NULL) hears of every change of a client's state, outside the lock, in the
+ * thread that applied it; cid NULL means every client went offline (presence_reset). */
+typedef void (*presence_observer)(void *ctx, const char *cid, enum presence_state state);
+
+struct presence *presence_new(struct registry *reg, presence_observer observer, void *ctx);
 void presence_free(struct presence *p);
 
 /* Applies a plugin event (CONNECTED, SUBSCRIBED, UNSUBSCRIBED, DISCONNECTED). */

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+struct event_sub; /* event_hub.h */
+
 #define REST_MAX_HEADERS 4
 /* Request bodies past this are dropped and answered 413 (the registry's bodies are small). */
 #define REST_MAX_BODY (64 * 1024)
@@ -30,6 +32,11 @@ struct rest_request {
     /* Where a stream POST waits for its answer (the transport's storage; NULL when the
      * transport cannot suspend a request). */
     struct stream_wait *wait;
+    /* For an event stream (GET /emulator/events): events_wake(events_ctx) restarts the
+     * response once there is more to send. NULL when the transport cannot stream. */
+    void (*events_wake)(void *ctx);
+    void *events_ctx;
+    int peer_loopback; /* the client is at 127.0.0.1 or ::1 */
 };
 
 struct rest_header {
@@ -48,6 +55,9 @@ struct rest_response {
     /* The answer comes later: the transport suspends the request until req->wait completes,
      * then calls rest_finish_deferred. */
     int deferred;
+    /* An event stream: the body is read from this subscription as it fills (the transport
+     * unsubscribes when the connection ends). */
+    struct event_sub *events;
 };
 
 /* The decoded segments of a path: "/devices/a%2Fb/" -> {"devices", "a/b"}. */

@@ -1,6 +1,7 @@
 /* Building a response: JSON bodies, headers, and errors in the hub's format (protocol.md §6). */
 #include "rest.h"
 
+#include "event_hub.h"
 #include "keys.h"
 #include "log.h"
 
@@ -83,5 +84,6 @@ void rest_error_info(struct rest_response *res, enum ih_error_code code, json_t 
 void rest_response_free(struct rest_response *res)
 {
     free(res->body);
+    event_hub_unsubscribe(res->events); /* when the transport did not take it */
     memset(res, 0, sizeof *res);
 }

@@ -10,16 +10,21 @@
 #include <string.h>
 
 #define ANY "*" /* a pattern segment that matches any one segment */
+/* Not a policy permission: the emulator's own pages, opened as --ui-access says. */
+#define ROUTE_UI 0x100
 
 struct route {
     const char *method;
     const char *pattern[REST_MAX_SEGMENTS];
     size_t segment_count;
-    unsigned permission; /* enum permission; 0 for no authentication */
+    unsigned permission; /* enum permission, ROUTE_UI, or 0 for no authentication */
     void (*handler)(struct rest_call *call);
 };
 
 static const struct route routes[] = {
+    {"GET", {NULL}, 0, ROUTE_UI, rest_ui_page},
+    {"GET", {"emulator", "events"}, 2, ROUTE_UI, rest_ui_events},
+    {"GET", {"metrics"}, 1, ROUTE_UI, rest_metrics},
     {"GET", {"health"}, 1, 0, rest_health},
     {"GET", {"emulator", "ca.pem"}, 2, 0, rest_ca_certificate},
     {"GET", {"devices"}, 1, PERM_REGISTRY_READ, rest_devices_list},
@@ -62,25 +67,51 @@ static void resource_path(const struct rest_path *path, char *out, size_t cap)
         out[0] = '\0';
 }
 
-static int authorized(struct rest_call *call, unsigned permission)
+/* Checks token (an Authorization value) for permission; answers the refusal itself. */
+static int token_grants(struct rest_call *call, const char *token, unsigned permission,
+                        const char *hint)
 {
     char resource[300], reason[256], policy[64];
     resource_path(call->path, resource, sizeof resource);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    const char *header = call->req->header(call->req->ctx, "Authorization");
-    switch (auth_check_policy(call->emu, header, resource, permission, now.tv_sec, reason,
+    switch (auth_check_policy(call->emu, token, resource, permission, now.tv_sec, reason,
                               sizeof reason, policy)) {
     case AUTH_OK:
         return 1;
     case AUTH_DENIED:
-        rest_error(call->res, IH_E_UNAUTHORIZED, "Unauthorized: %s", reason);
+        rest_error(call->res, IH_E_UNAUTHORIZED, "Unauthorized: %s%s", reason, hint);
         return 0;
     case AUTH_ERROR:
         break;
     }
     rest_error(call->res, IH_E_SERVER_ERROR, "the registry failed while checking the token");
     return 0;
+}
+
+/* The web page, its events and /metrics (issue 6): open to everyone, to clients on this
+ * machine's loopback address, or to a RegistryRead token in the Authorization header or in
+ * ?token= (a browser's EventSource cannot send headers). */
+static int ui_authorized(struct rest_call *call)
+{
+    static const char hint[] =
+        " (the web page, its events and /metrics take a RegistryRead token here: the "
+        "Authorization header or ?token=, or run the emulator with --ui-access open)";
+    int access = call->emu->cfg->ui_access;
+    if (access == UI_ACCESS_OPEN || (access == UI_ACCESS_LOCAL && call->req->peer_loopback))
+        return 1;
+    char query_token[1024];
+    const char *token = call->req->header(call->req->ctx, "Authorization");
+    if (token == NULL)
+        token = rest_query_value(call->req, "token", query_token, sizeof query_token);
+    return token_grants(call, token, PERM_REGISTRY_READ, hint);
+}
+
+static int authorized(struct rest_call *call, unsigned permission)
+{
+    if (permission == ROUTE_UI)
+        return ui_authorized(call);
+    return token_grants(call, call->req->header(call->req->ctx, "Authorization"), permission, "");
 }
 
 /* Methods that a path supports, for the message when the method is not one of them. */

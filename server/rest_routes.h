@@ -24,6 +24,11 @@ void rest_streams_list(struct rest_call *call);
 void rest_logs(struct rest_call *call);
 void rest_devicestreams(struct rest_call *call);
 
+/* rest_ui.c: the web page, its event stream, /metrics (--ui-access decides who) */
+void rest_ui_page(struct rest_call *call);
+void rest_ui_events(struct rest_call *call);
+void rest_metrics(struct rest_call *call);
+
 /* rest_emulator.c: unauthenticated endpoints */
 void rest_health(struct rest_call *call);
 void rest_ca_certificate(struct rest_call *call);

@@ -19,7 +19,8 @@
 
 struct stream {
     struct stream *newer, *older; /* all streams, newest first */
-    struct stream_info info;      /* under the core's lock, but for the byte counters below */
+    struct stream_core *core;
+    struct stream_info info; /* under the core's lock, but for the byte counters below */
     _Atomic uint64_t bytes[2];
     _Atomic uint64_t queued_peak[2];
     char token[2][STREAM_TOKEN_LEN + 1];
@@ -39,7 +40,8 @@ struct stream_core {
      * them in the order they happened whatever thread made them. Observers never call the
      * core. */
     pthread_mutex_t delivery;
-    int shut; /* the emulator is stopping: no new streams */
+    int shut;                        /* the emulator is stopping: no new streams */
+    _Atomic uint64_t bytes_total[2]; /* every stream's, ever (metrics) */
     struct stream_core_settings settings;
     struct strmap by_id, by_rid;
     struct stream *newest, *oldest;
@@ -210,6 +212,7 @@ static int prepare(struct stream_core *core, struct stream *s, const struct stre
                    int64_t now)
 {
     const struct stream_core_settings *set = &core->settings;
+    s->core = core;
     if (random_hex(s->info.id, STREAM_ID_LEN) != 0 ||
         random_hex(s->info.rid, STREAM_RID_LEN) != 0 || random_token(s->token[0]) != 0 ||
         random_token(s->token[1]) != 0)
@@ -446,6 +449,12 @@ void stream_core_side_down(struct stream_core *core, struct stream *s, enum stre
 void stream_core_count(struct stream *s, enum stream_side from, size_t n)
 {
     atomic_fetch_add_explicit(&s->bytes[from], n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->core->bytes_total[from], n, memory_order_relaxed);
+}
+
+uint64_t stream_core_bytes_relayed(struct stream_core *core, enum stream_side from)
+{
+    return atomic_load_explicit(&core->bytes_total[from], memory_order_relaxed);
 }
 
 void stream_core_note_queued(struct stream *s, enum stream_side to, size_t queued)

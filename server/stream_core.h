@@ -166,6 +166,9 @@ void stream_core_side_down(struct stream_core *core, struct stream *s, enum stre
 /* Counts bytes a side sent; lock-free, from the relay. */
 void stream_core_count(struct stream *s, enum stream_side from, size_t n);
 
+/* Bytes side `from` sent, over every stream since the start. */
+uint64_t stream_core_bytes_relayed(struct stream_core *core, enum stream_side from);
+
 /* The relay has `queued` bytes waiting for side `to`: keeps the peak (lock-free). */
 void stream_core_note_queued(struct stream *s, enum stream_side to, size_t queued);
 

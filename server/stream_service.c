@@ -3,7 +3,9 @@
 #include "log.h"
 #include "mqtt_endpoint.h"
 #include "registry.h"
+#include "metrics.h"
 #include "stream_log.h"
+#include "ui_feed.h"
 
 #include "protocol/streams_topic.h"
 
@@ -32,6 +34,17 @@ int64_t stream_clock_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* Every step of every stream goes to the log, the metrics and the web page. */
+static void observe(void *ctx, const struct stream_event *ev)
+{
+    struct emulator *emu = ctx;
+    stream_log_event(emu->registry, ev);
+    if (emu->metrics != NULL)
+        metrics_on_stream_event(emu->metrics, ev);
+    if (emu->ui != NULL)
+        ui_feed_on_stream_event(emu->ui, ev);
+}
+
 struct stream_service *stream_service_new(struct emulator *emu)
 {
     struct stream_service *svc = calloc(1, sizeof *svc);
@@ -43,8 +56,8 @@ struct stream_service *stream_service_new(struct emulator *emu)
         .default_response_s = cap,
         .default_connect_s = cap,
         .history_ms = HISTORY_MS,
-        .observer = stream_log_event,
-        .observer_ctx = emu->registry,
+        .observer = observe,
+        .observer_ctx = emu,
     };
     svc->emu = emu;
     if ((svc->core = stream_core_new(&s)) == NULL) {

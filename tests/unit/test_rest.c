@@ -1,6 +1,7 @@
 /* Unit tests of the main endpoint's request handling (server/rest.h, rest_router.c,
  * rest_devices.c, rest_emulator.c), without sockets: requests are built by hand and handed to
  * rest_handle with a real registry in a mkdtemp directory (protocol.md §4, §5 and §6). */
+#include "metrics.h"
 #include "rest.h"
 
 #include "log.h"
@@ -54,10 +55,12 @@ static void setup(void)
     clock_gettime(CLOCK_MONOTONIC, &emu.started);
     emu.https_port = 443;
     emu.http_port = CONFIG_PORT_OFF;
+    emu.metrics = metrics_new();
 }
 
 static void teardown(void)
 {
+    metrics_free(emu.metrics);
     registry_close(emu.registry);
     emu.registry = NULL;
     DIR *d = opendir(dir);
@@ -121,7 +124,9 @@ struct call {
     const char *authorization, *if_match;
     const char *body;
     const char *top;
+    const char *token_query; /* ?token= */
     int body_too_large;
+    int peer_loopback;
 };
 
 static void handle(const struct call *c, struct rest_response *res)
@@ -132,6 +137,7 @@ static void handle(const struct call *c, struct rest_response *res)
     table_add(&ctx.headers, "If-Match", c->if_match);
     table_add(&ctx.query, "api-version", "2020-09-30");
     table_add(&ctx.query, "top", c->top);
+    table_add(&ctx.query, "token", c->token_query);
     struct rest_request req = {
         .method = c->method,
         .path = c->path,
@@ -141,6 +147,7 @@ static void handle(const struct call *c, struct rest_response *res)
         .body = c->body,
         .body_len = c->body != NULL ? strlen(c->body) : 0,
         .body_too_large = c->body_too_large,
+        .peer_loopback = c->peer_loopback,
     };
     rest_handle(&emu, &req, res);
 }
@@ -368,8 +375,6 @@ START_TEST(unknown_path)
     expect_error(&c, 404, 404000, "ResourceNotFound", NULL);
     c.path = "/devices/d1/extra";
     expect_error(&c, 404, 404000, "ResourceNotFound", NULL);
-    c.path = "/";
-    expect_error(&c, 404, 404000, "ResourceNotFound", NULL);
     /* A path that does not parse. */
     c.path = "/devices//d1";
     expect_error(&c, 404, 404000, "ResourceNotFound", "segment");
@@ -381,6 +386,37 @@ START_TEST(unknown_path)
     /* Segments are matched exactly. */
     c.path = "/Health";
     expect_error(&c, 404, 404000, "ResourceNotFound", NULL);
+}
+END_TEST
+
+/* The web page and /metrics (issue 6): a loopback client, or a RegistryRead token in the header
+ * or in ?token=. */
+START_TEST(ui_pages_loopback_or_token)
+{
+    struct call c = {.method = "GET", .path = "/"};
+    expect_error(&c, 401, 401002, "IotHubUnauthorizedAccess", "--ui-access open");
+    c.peer_loopback = 1;
+    struct rest_response res;
+    handle(&c, &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_str_eq(res.content_type, "text/html; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(res.body, "<title>IoT Hub device streams emulator</title>"));
+    rest_response_free(&res);
+
+    char *reader = token("registryRead"), *service = token("service");
+    struct call with_header = {.method = "GET", .path = "/metrics", .authorization = reader};
+    handle(&with_header, &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_ptr_nonnull(strstr(res.body, "iothub_streams_initiated_total"));
+    rest_response_free(&res);
+    struct call with_query = {.method = "GET", .path = "/metrics", .token_query = reader};
+    handle(&with_query, &res);
+    ck_assert_int_eq(res.status, 200);
+    rest_response_free(&res);
+    struct call wrong_policy = {.method = "GET", .path = "/metrics", .token_query = service};
+    expect_error(&wrong_policy, 401, 401002, "IotHubUnauthorizedAccess", "RegistryRead");
+    free(reader);
+    free(service);
 }
 END_TEST
 
@@ -816,6 +852,7 @@ static Suite *rest_suite(void)
     tcase_add_test(tc, health);
     tcase_add_test(tc, ca_certificate);
     tcase_add_test(tc, unknown_path);
+    tcase_add_test(tc, ui_pages_loopback_or_token);
     tcase_add_test(tc, wrong_method_lists_the_allowed_ones);
     tcase_add_test(tc, body_too_large);
     tcase_add_test(tc, device_life_cycle);

@@ -911,6 +911,9 @@ START_TEST(bytes_are_counted_per_side)
     ck_assert_uint_eq(list[0].bytes[STREAM_DEVICE], 8);
     ck_assert_uint_eq(list[0].bytes[STREAM_SERVICE], 39 + 65536);
     free(list);
+    /* And summed over every stream, for /metrics. */
+    ck_assert_uint_eq(stream_core_bytes_relayed(core, STREAM_DEVICE), 8);
+    ck_assert_uint_eq(stream_core_bytes_relayed(core, STREAM_SERVICE), 39 + 65536);
 
     /* The relay's queue peaks are kept per direction. */
     stream_core_note_queued(dev, STREAM_SERVICE, 1000);

@@ -1,0 +1,33 @@
+/* What the web page sees (issue 6): a snapshot when it connects, then every stream step, every
+ * device connection change and, once a second while streams relay, their byte counts, as
+ * Server-Sent Events. The server pushes; the page never polls. */
+#ifndef UI_FEED_H
+#define UI_FEED_H
+
+#include "emulator.h"
+#include "event_hub.h"
+#include "presence.h"
+#include "stream_core.h"
+
+struct ui_feed;
+
+/* Starts the feed and its one-second ticker. NULL when out of memory. */
+struct ui_feed *ui_feed_start(struct emulator *emu);
+
+/* Ends every page's event stream and refuses new ones (before the main endpoint stops). */
+void ui_feed_close(struct ui_feed *f);
+
+/* Stops the ticker and frees; every subscriber must be gone (the main endpoint stopped). */
+void ui_feed_free(struct ui_feed *f);
+
+/* The stream core's observer: one "stream" event per step. */
+void ui_feed_on_stream_event(struct ui_feed *f, const struct stream_event *ev);
+
+/* presence's observer: one "device" event per change; cid NULL means everyone went offline. */
+void ui_feed_on_presence(void *ctx, const char *cid, enum presence_state state);
+
+/* A new page: its subscription, starting with a "snapshot" event (hub, devices, streams, the
+ * newest log rows). NULL when the feed is closed or out of memory. */
+struct event_sub *ui_feed_subscribe(struct ui_feed *f, void (*wake)(void *ctx), void *ctx);
+
+#endif

@@ -1,0 +1,274 @@
+"""The emulator's web page, its event stream and /metrics (issue 6).
+
+The page is driven in a real headless Chromium over the DevTools protocol; the event stream is
+read by Python's own HTTP client; /metrics by prometheus_client's parser of the exposition
+format. Streams are run with the project's clients (iothub-device, iothub-service)."""
+import asyncio
+import http.client
+import json
+import os
+import queue
+import signal
+import ssl
+import subprocess
+import threading
+import time
+import unittest
+import urllib.parse
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from browser import Browser
+from client_peers import SERVICE, client_env, device_agent, service
+from harness import Emulator, curl, policy_key, sas_token, wait_until
+from stream_peer import StreamDevice, run
+from test_mqtt import broker_pid
+
+STEPS = ["post", "request", "answer", "response", "device-ws", "service-ws", "relay", "close"]
+
+
+class EventStream:
+    """GET /emulator/events with Python's HTTP client; events arrive on a queue as
+    (name, data, monotonic time)."""
+
+    def __init__(self, emu, path="/emulator/events", source="127.0.0.1"):
+        context = ssl.create_default_context(cafile=emu.ca)
+        self.conn = http.client.HTTPSConnection("127.0.0.1", emu.ready["ports"]["https"],
+                                                context=context, timeout=30,
+                                                source_address=(source, 0))
+        self.conn.request("GET", path)
+        self.response = self.conn.getresponse()
+        self.events = queue.Queue()
+        if self.response.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        name, data = None, []
+        try:
+            for raw in self.response:
+                line = raw.decode().rstrip("\n")
+                if line == "":
+                    if name is not None:
+                        self.events.put((name, json.loads("\n".join(data)), time.monotonic()))
+                    name, data = None, []
+                elif line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    data.append(line[6:])
+        except (OSError, ValueError):
+            pass
+        self.events.put(("end", None, time.monotonic()))
+
+    def next(self, name=None, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            if name is None or event[0] == name or event[0] == "end":
+                return event
+
+    def close(self):
+        self.conn.close()
+
+
+class HeldStream:
+    """iothub-service proxy --stdio to an echo device: open until stdin closes."""
+
+    def __init__(self, emu, device, name):
+        self.proc = subprocess.Popen([SERVICE, "proxy", device, "--stdio", "--name", name],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=client_env(emu))
+        self.proc.stdin.write(b"ping\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.read(5) == b"ping\n", self.proc.stderr.read()
+
+    def end(self):
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=20) == 0, self.proc.stderr.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def artifacts_dir():
+    path = os.environ.get("IOTHUB_ARTIFACTS_DIR", os.path.join(os.getcwd(), "artifacts"))
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+class WebPage(unittest.TestCase):
+    def test_the_page_follows_a_device_and_a_stream(self):
+        with Emulator("--device", "dev1", "--device", "idle") as emu:
+            agent = device_agent(emu, "dev1", ["echo"])
+            self.addCleanup(agent.stop)
+            browser = Browser()
+            self.addCleanup(browser.close)
+            shot = os.path.join(artifacts_dir(), "web-page.png")
+
+            async def scenario():
+                page = await browser.open(emu.url("/"))
+                await page.wait_for("document.getElementById('status').textContent === 'live'",
+                                    what="its event stream live")
+                row = "document.querySelector('tr[data-device=\"%s\"] td.state')"
+                await page.wait_for((row % "dev1") + "?.textContent === 'Connected'",
+                                    what="dev1 Connected")
+                self.assertEqual(await page.evaluate((row % "idle") + ".textContent"),
+                                 "Disconnected")
+                held = HeldStream(emu, "dev1", "ui-demo")
+                stream_state = ("[...document.querySelectorAll('#streams tbody tr')].find("
+                                "r => r.children[2].textContent === 'ui-demo')"
+                                "?.querySelector('.state').textContent")
+                await page.wait_for(stream_state + " === 'connected'", what="the stream connected")
+                held.end()
+                await page.wait_for(stream_state + " === 'closed'", what="the stream closed")
+                await page.wait_for("document.querySelector('g.step[data-step=\"close\"]') !== null",
+                                    what="the close step")
+                steps = await page.evaluate(
+                    "[...document.querySelectorAll('#diagram g.step')].map(g => "
+                    "[g.dataset.step, Number(g.dataset.ms), g.textContent])")
+                logged = await page.evaluate(
+                    "[...document.querySelectorAll('#log tbody tr')].map(r => "
+                    "r.children[1].textContent)")
+                await page.screenshot(shot)
+                await page.close()
+                return steps, logged
+            steps, logged = run(scenario(), timeout=120)
+            keys = [s[0] for s in steps]
+            self.assertEqual(sorted(keys), sorted(STEPS))
+            self.assertEqual(keys[:4], STEPS[:4])  # the sides may connect in either order
+            self.assertEqual(keys[-2:], STEPS[-2:])
+            times = [s[1] for s in steps]
+            self.assertEqual(times, sorted(times), steps)
+            for key, ms, text in steps:
+                # Every step shows its time of day and its ms since the POST.
+                self.assertRegex(text, r"\d\d:\d\d:\d\d\.\d{3}\s+\+%d ms" % ms, key)
+            self.assertIn("POST /twins/dev1/streams/ui-demo", steps[0][2])
+            self.assertIn("$iothub/streams/res/200", steps[2][2])
+            self.assertIn("closed: service_closed (1000)", steps[-1][2])
+            for op in ("requested", "accepted", "connected", "closed"):
+                self.assertIn(op, logged)
+            self.assertGreater(os.path.getsize(shot), 10000)
+            print("screenshot: " + shot)
+
+
+class Access(unittest.TestCase):
+    def get(self, emu, path, extra=(), headers=None):
+        return curl("GET", emu.url(path), headers or {}, cafile=emu.ca,
+                    extra=["--max-time", "5", *extra])
+
+    def test_loopback_by_default_token_otherwise(self):
+        with Emulator() as emu:
+            for path in ("/", "/metrics"):
+                self.assertEqual(self.get(emu, path).status, 200, path)
+            # Another address on this machine is not the loopback client a browser here is.
+            away = ["--interface", "127.0.0.2"]
+            refused = self.get(emu, "/metrics", away)
+            self.assertEqual(refused.status, 401)
+            self.assertEqual(refused.headers["iothub-errorcode"], "IotHubUnauthorizedAccess")
+            self.assertIn("--ui-access open", refused.error()["message"])
+            token = sas_token(emu.host, policy_key("registryRead"), "registryRead")
+            self.assertEqual(self.get(emu, "/?token=" + urllib.parse.quote(token, safe=""),
+                                      away).status, 200)
+            self.assertEqual(self.get(emu, "/metrics", away, {"Authorization": token}).status,
+                             200)
+            device = sas_token(emu.host, policy_key("device"), "device")
+            self.assertEqual(self.get(emu, "/metrics", away, {"Authorization": device}).status,
+                             401)
+            events = EventStream(emu, "/emulator/events?token=" +
+                                 urllib.parse.quote(sas_token(emu.host, policy_key("service"),
+                                                              "service"), safe=""),
+                                 source="127.0.0.2")
+            self.assertEqual(events.response.status, 401)  # ServiceConnect cannot read
+            events.close()
+
+    def test_open_and_token_modes(self):
+        with Emulator("--ui-access", "open") as emu:
+            self.assertEqual(self.get(emu, "/metrics", ["--interface", "127.0.0.2"]).status,
+                             200)
+        with Emulator("--ui-access", "token") as emu:
+            self.assertEqual(self.get(emu, "/").status, 401)
+            token = sas_token(emu.host, policy_key("iothubowner"), "iothubowner")
+            self.assertEqual(self.get(emu, "/", headers={"Authorization": token}).status, 200)
+
+
+class Events(unittest.TestCase):
+    def test_snapshot_then_every_step_then_traffic_once_a_second(self):
+        with Emulator("--device", "dev1") as emu:
+            agent = device_agent(emu, "dev1", ["echo"])
+            self.addCleanup(agent.stop)
+            events = EventStream(emu)
+            self.addCleanup(events.close)
+            name, snapshot, _ = events.next()
+            self.assertEqual(name, "snapshot")
+            self.assertEqual([d["deviceId"] for d in snapshot["devices"]], ["dev1"])
+            self.assertEqual(snapshot["devices"][0]["presence"], "listening")
+            self.assertEqual(snapshot["hub"]["httpsPort"], emu.ready["ports"]["https"])
+            held = HeldStream(emu, "dev1", "watched")
+            steps = []
+            while "connected" not in steps:
+                name, data, _ = events.next("stream")
+                steps.append(data["step"])
+            self.assertEqual(steps[:2], ["requested", "accepted"])
+            self.assertEqual(sorted(steps[2:4]), ["side_connected", "side_connected"])
+            self.assertEqual(steps[4], "connected")
+            ticks = [events.next("traffic")[2] for _ in range(3)]
+            # Pushed by the emulator, never faster than once a second.
+            gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+            self.assertTrue(all(g > 0.8 for g in gaps), gaps)
+            held.end()
+            name, data, _ = events.next("stream")
+            self.assertEqual((data["step"], data["stream"]["state"]), ("closed", "closed"))
+            self.assertEqual(data["stream"]["bytesServiceToDevice"], 5)
+
+
+def metric_values(text):
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = sample.name + ("{%s}" % ",".join("%s=%s" % kv for kv in
+                                                   sorted(sample.labels.items()))
+                                 if sample.labels else "")
+            values[key] = sample.value
+    return values
+
+
+class Metrics(unittest.TestCase):
+    def test_counters_after_a_scripted_run(self):
+        with Emulator("--device", "echoer", "--device", "picky", "--device", "mute") as emu:
+            echoer = device_agent(emu, "echoer", ["echo"])
+            self.addCleanup(echoer.stop)
+            picky = device_agent(emu, "picky", ["echo"], "--accept", "only-this")
+            self.addCleanup(picky.stop)
+            mute = StreamDevice(emu, "mute")  # listens, never answers
+            self.addCleanup(mute.close)
+            sent = "x" * 1000 + "\n"
+            self.assertEqual(service(emu, "echo", "echoer", input=sent).stdout, sent)
+            self.assertEqual(service(emu, "stream", "picky", "--name", "other").returncode, 3)
+            self.assertNotEqual(service(emu, "stream", "mute", "--response-timeout", "1")
+                                .returncode, 0)
+            values = metric_values(self.get_metrics(emu))
+            self.assertEqual(values["iothub_streams_initiated_total"], 3)
+            self.assertEqual(values["iothub_streams_accepted_total"], 1)
+            self.assertEqual(values["iothub_streams_rejected_total"], 1)
+            self.assertEqual(values["iothub_streams_timed_out_total"], 1)
+            self.assertEqual(values["iothub_streams_active"], 0)
+            self.assertEqual(values["iothub_stream_handshake_seconds_count"], 1)
+            self.assertEqual(values['iothub_stream_handshake_seconds_bucket{le=+Inf}'], 1)
+            self.assertLess(values["iothub_stream_handshake_seconds_sum"], 5)
+            self.assertEqual(values["iothub_stream_bytes_relayed_total{direction=service_to_device}"],
+                             len(sent))
+            self.assertEqual(values["iothub_stream_bytes_relayed_total{direction=device_to_service}"],
+                             len(sent))
+            self.assertEqual(values["iothub_devices_connected"], 3)
+            self.assertEqual(values["iothub_broker_restarts_total"], 0)
+            os.kill(broker_pid(emu), signal.SIGKILL)
+            wait_until(lambda: metric_values(self.get_metrics(emu))
+                       ["iothub_broker_restarts_total"] == 1, timeout=30, what="the restart")
+
+    def get_metrics(self, emu):
+        res = curl("GET", emu.url("/metrics"), {}, cafile=emu.ca)
+        self.assertEqual(res.status, 200)
+        self.assertTrue(res.headers["content-type"].startswith("text/plain; version=0.0.4"))
+        return res.body
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
