@@ -43,10 +43,11 @@ class Background:
     """A long-running client; its stdout is read for the line that says it is ready, its stderr
     kept for the test to read."""
 
-    def __init__(self, argv, env, ready_text):
+    def __init__(self, argv, env, ready_text, new_session=False):
         self.err_file = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err_file,
-                                     env=env, text=True, preexec_fn=die_with_parent)
+                                     env=env, text=True, preexec_fn=die_with_parent,
+                                     start_new_session=new_session)
         self.ready_line = self._wait_for(ready_text)
 
     def _wait_for(self, text):
