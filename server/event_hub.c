@@ -8,8 +8,9 @@
 struct event_sub {
     struct event_sub *next, *prev;
     struct event_hub *hub;
-    char *queue; /* SSE text not yet read */
-    size_t len, cap;
+    char *queue; /* SSE text not yet read: len bytes from queue + head */
+    size_t head, len, cap;
+    size_t exempt; /* the snapshot's bytes still queued, at the front: not backlog */
     int ended, waiting;
     void (*wake)(void *ctx);
     void *ctx;
@@ -63,28 +64,45 @@ static char *format_event(const char *name, const char *data, size_t *len)
     return text;
 }
 
-/* Callers hold the lock. Appends, or ends a subscriber that is too far behind. */
-static int append(struct event_sub *s, const char *text, size_t n)
+/* Callers hold the lock. A subscriber that ends lets go of its queue at once. */
+static void end(struct event_sub *s)
+{
+    s->ended = 1;
+    free(s->queue);
+    s->queue = NULL;
+    s->head = s->len = s->cap = s->exempt = 0;
+}
+
+/* Callers hold the lock. Makes room for n more bytes after what is queued. */
+static int reserve(struct event_sub *s, size_t n)
+{
+    if (s->head > 0) {
+        memmove(s->queue, s->queue + s->head, s->len);
+        s->head = 0;
+    }
+    if (s->len + n <= s->cap)
+        return 0;
+    size_t cap = s->cap > 0 ? s->cap : 4096;
+    while (cap < s->len + n)
+        cap *= 2;
+    char *grown = realloc(s->queue, cap);
+    if (grown == NULL)
+        return -1;
+    s->queue = grown;
+    s->cap = cap;
+    return 0;
+}
+
+/* Callers hold the lock. Appends, or ends a subscriber too far behind (past limit). */
+static int append(struct event_sub *s, const char *text, size_t n, size_t limit)
 {
     if (s->ended)
         return -1;
-    if (s->len + n > EVENT_HUB_BACKLOG_MAX) {
-        s->ended = 1;
+    if (s->len - s->exempt + n > limit || (s->head + s->len + n > s->cap && reserve(s, n) != 0)) {
+        end(s);
         return -1;
     }
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap > 0 ? s->cap : 4096;
-        while (cap < s->len + n)
-            cap *= 2;
-        char *grown = realloc(s->queue, cap);
-        if (grown == NULL) {
-            s->ended = 1;
-            return -1;
-        }
-        s->queue = grown;
-        s->cap = cap;
-    }
-    memcpy(s->queue + s->len, text, n);
+    memcpy(s->queue + s->head + s->len, text, n);
     s->len += n;
     return 0;
 }
@@ -119,7 +137,7 @@ void event_hub_publish(struct event_hub *h, const char *name, const char *data)
     struct wakes w = {.count = 0};
     pthread_mutex_lock(&h->lock);
     for (struct event_sub *s = h->subs; s != NULL; s = s->next) {
-        append(s, text, n);
+        append(s, text, n, EVENT_HUB_BACKLOG_MAX);
         take_wake(s, &w); /* an ended one too: its next read returns -1 */
     }
     pthread_mutex_unlock(&h->lock);
@@ -159,20 +177,15 @@ int event_sub_prepend(struct event_sub *s, const char *name, const char *data)
     if (text == NULL)
         return -1;
     pthread_mutex_lock(&s->hub->lock);
-    size_t queued = s->len;
-    int rc = append(s, text, n);
+    /* The snapshot does not count against the backlog: a big hub must not lock pages out. */
+    int rc = s->ended || reserve(s, n) != 0 ? -1 : 0;
     if (rc == 0) {
-        /* Rotate the new text to the front. */
-        char *front = malloc(queued > 0 ? queued : 1);
-        if (front != NULL) {
-            memcpy(front, s->queue, queued);
-            memmove(s->queue, s->queue + queued, n);
-            memcpy(s->queue + n, front, queued);
-            free(front);
-        } else {
-            rc = -1;
-            s->ended = 1;
-        }
+        memmove(s->queue + n, s->queue, s->len);
+        memcpy(s->queue, text, n);
+        s->len += n;
+        s->exempt += n;
+    } else {
+        end(s);
     }
     pthread_mutex_unlock(&s->hub->lock);
     free(text);
@@ -185,9 +198,10 @@ ssize_t event_sub_read(struct event_sub *s, char *buf, size_t cap, void (*wait)(
     ssize_t n;
     if (s->len > 0) {
         size_t take = s->len < cap ? s->len : cap;
-        memcpy(buf, s->queue, take);
-        memmove(s->queue, s->queue + take, s->len - take);
+        memcpy(buf, s->queue + s->head, take);
+        s->head = take < s->len ? s->head + take : 0;
         s->len -= take;
+        s->exempt = take < s->exempt ? s->exempt - take : 0;
         n = (ssize_t)take;
     } else if (s->ended) {
         n = -1;
@@ -224,8 +238,7 @@ void event_hub_close(struct event_hub *h)
     pthread_mutex_lock(&h->lock);
     h->closed = 1;
     for (struct event_sub *s = h->subs; s != NULL; s = s->next) {
-        s->ended = 1;
-        s->len = 0;
+        end(s);
         take_wake(s, &w);
     }
     pthread_mutex_unlock(&h->lock);

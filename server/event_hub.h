@@ -21,12 +21,14 @@ void event_hub_free(struct event_hub *h);
  * SSE comment (a keep-alive the page ignores). */
 void event_hub_publish(struct event_hub *h, const char *name, const char *data);
 
-/* A new subscriber. wake(ctx) is called, outside the hub's locks, when a subscriber that found
- * nothing to read (event_sub_read returned 0) has something now. NULL when out of memory or the
- * hub is closed. */
+/* A new subscriber. wake(ctx) is called when a subscriber that found nothing to read
+ * (event_sub_read returned 0) has something now: outside the hub's lock for the first 32 woken
+ * at once, under it for the rest (wake may not take the hub's lock). NULL when out of memory or
+ * the hub is closed. */
 struct event_sub *event_hub_subscribe(struct event_hub *h, void (*wake)(void *ctx), void *ctx);
 
-/* Queues an event ahead of everything queued so far (the snapshot a new page starts from). */
+/* Queues an event ahead of everything queued so far (the snapshot a new page starts from); it
+ * does not count against EVENT_HUB_BACKLOG_MAX. */
 int event_sub_prepend(struct event_sub *s, const char *name, const char *data);
 
 /* Takes up to cap queued bytes. Returns the count; 0 when nothing is queued, after calling

@@ -44,10 +44,9 @@ struct request_state {
     size_t len;
     int too_large;
     int responded;
-    int deferred;            /* a stream POST waiting for its answer, or an event stream */
-    struct stream_wait wait; /* resumes the suspended connection when it completes */
-    size_t dropped;          /* bytes of body seen past the limit */
-    struct MHD_Connection *connection;
+    int deferred;             /* a stream POST waiting for its answer, or an event stream */
+    struct stream_wait wait;  /* resumes the suspended connection when it completes */
+    size_t dropped;           /* bytes of body seen past the limit */
     struct event_sub *events; /* the page's event stream (issue 6), until the connection ends */
 };
 

@@ -13,7 +13,7 @@ struct metrics {
     _Atomic uint64_t initiated, accepted, rejected, timed_out, ended;
     /* handshake[i]: handshakes of at most handshake_bounds[i] (not cumulative here). */
     _Atomic uint64_t handshake[METRICS_HANDSHAKE_BUCKETS + 1];
-    _Atomic uint64_t handshake_count, handshake_sum_us;
+    _Atomic uint64_t handshake_sum_us;
 };
 
 struct metrics *metrics_new(void)
@@ -43,7 +43,6 @@ static void observe_handshake(struct metrics *m, int64_t ms)
     while (i < METRICS_HANDSHAKE_BUCKETS && seconds > handshake_bounds[i])
         i++;
     add(&m->handshake[i], 1);
-    add(&m->handshake_count, 1);
     add(&m->handshake_sum_us, (uint64_t)(ms > 0 ? ms : 0) * 1000);
 }
 
@@ -133,14 +132,16 @@ static void histogram(struct text *t, struct metrics *m)
             (unsigned long long)cumulative);
     }
     cumulative += get(&m->handshake[METRICS_HANDSHAKE_BUCKETS]);
+    /* The count is the +Inf bucket's total, read once: never out of step with it. */
     put(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
         (unsigned long long)cumulative, name, (double)get(&m->handshake_sum_us) / 1e6, name,
-        (unsigned long long)get(&m->handshake_count));
+        (unsigned long long)cumulative);
 }
 
 int metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out)
 {
-    struct text t = {NULL, 0, 0, 0};
+    struct text t = {malloc(4096), 0, 4096, 0};
+    t.failed = t.buf == NULL;
     uint64_t initiated = get(&m->initiated), ended = get(&m->ended);
     counter(&t, "iothub_streams_initiated_total", "Stream requests sent to devices.", initiated);
     counter(&t, "iothub_streams_accepted_total", "Stream requests the device accepted.",

@@ -60,6 +60,10 @@ struct rest_response {
     struct event_sub *events;
 };
 
+/* Whether a Host header names this emulator: one of names (its host names, localhost,
+ * 127.0.0.1), or [::1], with or without a port. */
+int rest_host_is_ours(const char *host, const char *const *names, size_t count);
+
 /* The decoded segments of a path: "/devices/a%2Fb/" -> {"devices", "a/b"}. */
 struct rest_path {
     char *segments[REST_MAX_SEGMENTS];

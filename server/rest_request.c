@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum rest_path_result rest_path_parse(const char *path, struct rest_path *out)
 {
@@ -51,4 +52,29 @@ const char *rest_query_value(const struct rest_request *req, const char *name, c
     const char *result = len < cap ? memcpy(buf, decoded, len + 1) : NULL;
     free(decoded);
     return result;
+}
+
+int rest_host_is_ours(const char *host, const char *const *names, size_t count)
+{
+    if (host == NULL)
+        return 0;
+    size_t len;
+    if (host[0] == '[') {
+        const char *close = strchr(host, ']');
+        if (close == NULL)
+            return 0;
+        len = (size_t)(close - host) + 1;
+    } else {
+        len = strcspn(host, ":");
+    }
+    const char *rest = host + len;
+    if (rest[0] != '\0' && (rest[0] != ':' || strspn(rest + 1, "0123456789") != strlen(rest + 1)))
+        return 0;
+    if (len == 5 && strncmp(host, "[::1]", 5) == 0)
+        return 1;
+    for (size_t i = 0; i < count; i++) {
+        if (strlen(names[i]) == len && strncasecmp(host, names[i], len) == 0)
+            return 1;
+    }
+    return 0;
 }

@@ -97,14 +97,24 @@ static int ui_authorized(struct rest_call *call)
     static const char hint[] =
         " (the web page, its events and /metrics take a RegistryRead token here: the "
         "Authorization header or ?token=, or run the emulator with --ui-access open)";
-    int access = call->emu->cfg->ui_access;
-    if (access == UI_ACCESS_OPEN || (access == UI_ACCESS_LOCAL && call->req->peer_loopback))
+    static const char query_hint[] =
+        " (this was the ?token= value: URL-encode a RegistryRead SAS token there, or run the "
+        "emulator with --ui-access open)";
+    const struct emulator *emu = call->emu;
+    int access = emu->cfg->ui_access;
+    /* A loopback client naming another host is a page of another site in a local browser
+     * (DNS rebinding): not local. */
+    const char *host = call->req->header(call->req->ctx, "Host");
+    int local = call->req->peer_loopback &&
+                rest_host_is_ours(host, emu->audience_hosts, emu->audience_host_count);
+    if (access == UI_ACCESS_OPEN || (access == UI_ACCESS_LOCAL && local))
         return 1;
     char query_token[1024];
     const char *token = call->req->header(call->req->ctx, "Authorization");
-    if (token == NULL)
-        token = rest_query_value(call->req, "token", query_token, sizeof query_token);
-    return token_grants(call, token, PERM_REGISTRY_READ, hint);
+    if (token != NULL)
+        return token_grants(call, token, PERM_REGISTRY_READ, hint);
+    token = rest_query_value(call->req, "token", query_token, sizeof query_token);
+    return token_grants(call, token, PERM_REGISTRY_READ, token != NULL ? query_hint : hint);
 }
 
 static int authorized(struct rest_call *call, unsigned permission)

@@ -28,6 +28,11 @@ void rest_ui_page(struct rest_call *call)
     call->res->content_type = "text/html; charset=utf-8";
     /* The page is the binary's: it changes with it, so the browser asks again each time. */
     rest_add_header(call->res, "Cache-Control", "no-cache");
+    /* Its script and style are inline, and it talks to this endpoint only. */
+    rest_add_header(call->res, "Content-Security-Policy",
+                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                    "connect-src 'self'; img-src 'self' data:");
+    rest_add_header(call->res, "X-Content-Type-Options", "nosniff");
 }
 
 void rest_ui_events(struct rest_call *call)
@@ -36,11 +41,19 @@ void rest_ui_events(struct rest_call *call)
         rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "live events are not available here");
         return;
     }
-    struct event_sub *s =
-        ui_feed_subscribe(call->emu->ui, call->req->events_wake, call->req->events_ctx);
-    if (s == NULL) {
+    struct event_sub *s = NULL;
+    switch (ui_feed_subscribe(call->emu->ui, call->req->events_wake, call->req->events_ctx, &s)) {
+    case UI_SUBSCRIBE_OK:
+        break;
+    case UI_SUBSCRIBE_TOO_MANY:
         rest_error(call->res, IH_E_SERVICE_UNAVAILABLE,
-                   "the emulator is stopping, or out of memory");
+                   "too many pages are open on the emulator; close some and reload");
+        return;
+    case UI_SUBSCRIBE_CLOSED:
+        rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "the emulator is stopping");
+        return;
+    case UI_SUBSCRIBE_NO_MEMORY:
+        rest_error(call->res, IH_E_SERVER_ERROR, "out of memory");
         return;
     }
     call->res->status = 200;

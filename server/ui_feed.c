@@ -17,7 +17,10 @@
 /* An SSE comment this often keeps proxies and the browser from closing an idle stream. */
 #define KEEPALIVE_TICKS 15
 #define SNAPSHOT_DEVICES 1000
+#define SNAPSHOT_STREAMS 300
 #define SNAPSHOT_LOG_ROWS 500
+/* Pages open at once, at most: each costs a snapshot from SQLite on the HTTP thread. */
+#define SUBSCRIBERS_MAX 64
 
 struct ui_feed {
     struct emulator *emu;
@@ -111,7 +114,7 @@ static json_t *streams_json(struct emulator *emu)
     if (emu->streams == NULL || stream_core_list(stream_service_core(emu->streams), &list, &n) != 0)
         return array;
     int64_t now = stream_clock_ms();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && i < SNAPSHOT_STREAMS; i++) /* newest first */
         json_array_append_new(array, stream_info_json(&list[i], now));
     free(list);
     return array;
@@ -130,13 +133,16 @@ static json_t *log_json(struct emulator *emu)
     return array;
 }
 
-struct event_sub *ui_feed_subscribe(struct ui_feed *f, void (*wake)(void *ctx), void *ctx)
+enum ui_subscribe_result ui_feed_subscribe(struct ui_feed *f, void (*wake)(void *ctx), void *ctx,
+                                           struct event_sub **out)
 {
+    if (event_hub_subscriber_count(f->hub) >= SUBSCRIBERS_MAX)
+        return UI_SUBSCRIBE_TOO_MANY;
     /* Subscribed first, so nothing published while the snapshot is made is missed: it comes
      * after the snapshot, and the page applies it on top. */
     struct event_sub *s = event_hub_subscribe(f->hub, wake, ctx);
     if (s == NULL)
-        return NULL;
+        return UI_SUBSCRIBE_CLOSED;
     json_t *snapshot =
         json_pack("{s:o, s:o, s:o, s:o}", "hub", hub_json(f->emu), "devices", devices_json(f->emu),
                   "streams", streams_json(f->emu), "log", log_json(f->emu));
@@ -146,9 +152,10 @@ struct event_sub *ui_feed_subscribe(struct ui_feed *f, void (*wake)(void *ctx), 
     free(text);
     if (rc != 0) {
         event_hub_unsubscribe(s);
-        return NULL;
+        return UI_SUBSCRIBE_NO_MEMORY;
     }
-    return s;
+    *out = s;
+    return UI_SUBSCRIBE_OK;
 }
 
 /* ---- the ticker ---- */
@@ -225,19 +232,24 @@ struct ui_feed *ui_feed_start(struct emulator *emu)
 
 void ui_feed_close(struct ui_feed *f)
 {
-    if (f != NULL)
-        event_hub_close(f->hub);
+    if (f == NULL)
+        return;
+    /* The ticker reads the stream service, which goes away soon after: it stops first. */
+    pthread_mutex_lock(&f->lock);
+    int running = !f->stopping;
+    f->stopping = 1;
+    pthread_cond_broadcast(&f->stop);
+    pthread_mutex_unlock(&f->lock);
+    if (running)
+        pthread_join(f->ticker, NULL);
+    event_hub_close(f->hub);
 }
 
 void ui_feed_free(struct ui_feed *f)
 {
     if (f == NULL)
         return;
-    pthread_mutex_lock(&f->lock);
-    f->stopping = 1;
-    pthread_cond_broadcast(&f->stop);
-    pthread_mutex_unlock(&f->lock);
-    pthread_join(f->ticker, NULL);
+    ui_feed_close(f);
     event_hub_free(f->hub);
     pthread_cond_destroy(&f->stop);
     pthread_mutex_destroy(&f->lock);

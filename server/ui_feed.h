@@ -14,10 +14,12 @@ struct ui_feed;
 /* Starts the feed and its one-second ticker. NULL when out of memory. */
 struct ui_feed *ui_feed_start(struct emulator *emu);
 
-/* Ends every page's event stream and refuses new ones (before the main endpoint stops). */
+/* Stops the ticker, ends every page's event stream and refuses new ones (before the main
+ * endpoint and the stream service stop). */
 void ui_feed_close(struct ui_feed *f);
 
-/* Stops the ticker and frees; every subscriber must be gone (the main endpoint stopped). */
+/* Frees (closing first if need be); every subscriber must be gone (the main endpoint
+ * stopped). */
 void ui_feed_free(struct ui_feed *f);
 
 /* The stream core's observer: one "stream" event per step. */
@@ -26,8 +28,16 @@ void ui_feed_on_stream_event(struct ui_feed *f, const struct stream_event *ev);
 /* presence's observer: one "device" event per change; cid NULL means everyone went offline. */
 void ui_feed_on_presence(void *ctx, const char *cid, enum presence_state state);
 
-/* A new page: its subscription, starting with a "snapshot" event (hub, devices, streams, the
- * newest log rows). NULL when the feed is closed or out of memory. */
-struct event_sub *ui_feed_subscribe(struct ui_feed *f, void (*wake)(void *ctx), void *ctx);
+enum ui_subscribe_result {
+    UI_SUBSCRIBE_OK,
+    UI_SUBSCRIBE_TOO_MANY, /* too many pages open at once */
+    UI_SUBSCRIBE_CLOSED,   /* the emulator is stopping */
+    UI_SUBSCRIBE_NO_MEMORY,
+};
+
+/* A new page: its subscription, starting with a "snapshot" event (hub, devices, the newest
+ * streams, the newest log rows). */
+enum ui_subscribe_result ui_feed_subscribe(struct ui_feed *f, void (*wake)(void *ctx), void *ctx,
+                                           struct event_sub **out);
 
 #endif

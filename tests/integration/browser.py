@@ -6,6 +6,8 @@ import itertools
 import json
 import os
 import select
+import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -20,14 +22,14 @@ READY_TIMEOUT = 30.0
 
 class Browser:
     def __init__(self):
-        self.profile = tempfile.TemporaryDirectory(prefix="iothub-chromium-")
+        self.profile = tempfile.mkdtemp(prefix="iothub-chromium-")
         # The page's certificate comes from the emulator's throwaway CA, made for this run.
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
              "--ignore-certificate-errors", "--no-first-run", "--remote-debugging-port=0",
-             "--window-size=1400,1000", "--user-data-dir=" + self.profile.name, "about:blank"],
+             "--window-size=1400,1000", "--user-data-dir=" + self.profile, "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            preexec_fn=die_with_parent)
+            preexec_fn=die_with_parent, start_new_session=True)
         self.ws_url = self._devtools_url()
         self.ids = itertools.count(1)
 
@@ -57,11 +59,18 @@ class Browser:
         return page
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
+        # Chromium's helper processes share its process group: all of them go.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.proc.wait()
         self.proc.stderr.close()
-        self.profile.cleanup()
+        for _ in range(50):  # a helper may still be writing its last file as it dies
+            shutil.rmtree(self.profile, ignore_errors=True)
+            if not os.path.exists(self.profile):
+                break
+            time.sleep(0.1)
 
 
 class Page:

@@ -131,6 +131,14 @@ class WebPage(unittest.TestCase):
                 await page.close()
                 return steps, logged
             steps, logged = run(scenario(), timeout=120)
+            # The diagram's times are the emulator's own, step by step.
+            listed = [s for s in emu.request("GET", "/emulator/streams", "registryRead").json()
+                      if s["streamName"] == "ui-demo"][0]["stepsMs"]
+            expected = {"post": 0, "request": 0, "answer": listed["answered"],
+                        "response": listed["answered"], "device-ws": listed["deviceConnected"],
+                        "service-ws": listed["serviceConnected"], "relay": listed["connected"],
+                        "close": listed["closed"]}
+            self.assertEqual({key: ms for key, ms, _ in steps}, expected)
             keys = [s[0] for s in steps]
             self.assertEqual(sorted(keys), sorted(STEPS))
             self.assertEqual(keys[:4], STEPS[:4])  # the sides may connect in either order
@@ -147,6 +155,31 @@ class WebPage(unittest.TestCase):
                 self.assertIn(op, logged)
             self.assertGreater(os.path.getsize(shot), 10000)
             print("screenshot: " + shot)
+
+
+    def test_a_token_in_the_address_reaches_the_event_stream(self):
+        with Emulator("--device", "dev1", "--ui-access", "token") as emu:
+            browser = Browser()
+            self.addCleanup(browser.close)
+            token = urllib.parse.quote(sas_token(emu.host, policy_key("registryRead"),
+                                                 "registryRead"), safe="")
+
+            async def scenario():
+                refused = await browser.open(emu.url("/"))
+                body = await refused.wait_for("document.body && document.body.innerText",
+                                              what="the refusal")
+                await refused.close()
+                page = await browser.open(emu.url("/?token=" + token))
+                await page.wait_for("document.getElementById('status')?.textContent === 'live'",
+                                    what="its event stream live with the token")
+                device = await page.wait_for(
+                    "document.querySelector('tr[data-device=\"dev1\"]')?.textContent",
+                    what="the device")
+                await page.close()
+                return body, device
+            body, device = run(scenario(), timeout=60)
+            self.assertIn("401002", body)
+            self.assertIn("dev1", device)
 
 
 class Access(unittest.TestCase):
@@ -244,7 +277,9 @@ class Metrics(unittest.TestCase):
             self.assertEqual(service(emu, "stream", "picky", "--name", "other").returncode, 3)
             self.assertNotEqual(service(emu, "stream", "mute", "--response-timeout", "1")
                                 .returncode, 0)
-            values = metric_values(self.get_metrics(emu))
+            # A stream's end is counted once its WebSockets are released, just after the
+            # clients are done: wait for it.
+            values = wait_until(lambda: self.settled(emu, initiated=3), what="every stream over")
             self.assertEqual(values["iothub_streams_initiated_total"], 3)
             self.assertEqual(values["iothub_streams_accepted_total"], 1)
             self.assertEqual(values["iothub_streams_rejected_total"], 1)
@@ -262,6 +297,12 @@ class Metrics(unittest.TestCase):
             os.kill(broker_pid(emu), signal.SIGKILL)
             wait_until(lambda: metric_values(self.get_metrics(emu))
                        ["iothub_broker_restarts_total"] == 1, timeout=30, what="the restart")
+
+    def settled(self, emu, initiated):
+        values = metric_values(self.get_metrics(emu))
+        done = values["iothub_streams_initiated_total"] == initiated and \
+            values["iothub_streams_active"] == 0
+        return values if done else None
 
     def get_metrics(self, emu):
         res = curl("GET", emu.url("/metrics"), {}, cafile=emu.ca)

@@ -125,6 +125,7 @@ struct call {
     const char *body;
     const char *top;
     const char *token_query; /* ?token= */
+    const char *host;
     int body_too_large;
     int peer_loopback;
 };
@@ -135,6 +136,7 @@ static void handle(const struct call *c, struct rest_response *res)
     memset(&ctx, 0, sizeof ctx);
     table_add(&ctx.headers, "Authorization", c->authorization);
     table_add(&ctx.headers, "If-Match", c->if_match);
+    table_add(&ctx.headers, "Host", c->host);
     table_add(&ctx.query, "api-version", "2020-09-30");
     table_add(&ctx.query, "top", c->top);
     table_add(&ctx.query, "token", c->token_query);
@@ -393,10 +395,20 @@ END_TEST
  * or in ?token=. */
 START_TEST(ui_pages_loopback_or_token)
 {
-    struct call c = {.method = "GET", .path = "/"};
+    struct call c = {.method = "GET", .path = "/", .host = "127.0.0.1:8443"};
     expect_error(&c, 401, 401002, "IotHubUnauthorizedAccess", "--ui-access open");
     c.peer_loopback = 1;
     struct rest_response res;
+    handle(&c, &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_str_eq(header_value(&res, "X-Content-Type-Options"), "nosniff");
+    rest_response_free(&res);
+    /* A loopback client naming another host (DNS rebinding) is not local. */
+    c.host = "evil.example:8443";
+    expect_error(&c, 401, 401002, "IotHubUnauthorizedAccess", NULL);
+    c.host = NULL;
+    expect_error(&c, 401, 401002, "IotHubUnauthorizedAccess", NULL);
+    c.host = "LOCALHOST";
     handle(&c, &res);
     ck_assert_int_eq(res.status, 200);
     ck_assert_str_eq(res.content_type, "text/html; charset=utf-8");
@@ -414,9 +426,25 @@ START_TEST(ui_pages_loopback_or_token)
     ck_assert_int_eq(res.status, 200);
     rest_response_free(&res);
     struct call wrong_policy = {.method = "GET", .path = "/metrics", .token_query = service};
-    expect_error(&wrong_policy, 401, 401002, "IotHubUnauthorizedAccess", "RegistryRead");
+    expect_error(&wrong_policy, 401, 401002, "IotHubUnauthorizedAccess", "?token= value");
     free(reader);
     free(service);
+}
+END_TEST
+
+START_TEST(host_header_names)
+{
+    static const char *const names[] = {"hub.example", "localhost", "127.0.0.1"};
+    static const char *const ours[] = {"hub.example", "HUB.example:443", "localhost:8443",
+                                       "127.0.0.1",   "[::1]",           "[::1]:443"};
+    static const char *const others[] = {NULL,          "",     "evil.example", "hub.example.",
+                                         "localhost:x", "[::1", "[::2]:443",    "127.0.0.2",
+                                         "hub.exampl",  "::1"};
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+        ck_assert_msg(rest_host_is_ours(ours[i], names, 3), "refused %s", ours[i]);
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        ck_assert_msg(!rest_host_is_ours(others[i], names, 3), "accepted %s",
+                      others[i] != NULL ? others[i] : "NULL");
 }
 END_TEST
 
@@ -853,6 +881,7 @@ static Suite *rest_suite(void)
     tcase_add_test(tc, ca_certificate);
     tcase_add_test(tc, unknown_path);
     tcase_add_test(tc, ui_pages_loopback_or_token);
+    tcase_add_test(tc, host_header_names);
     tcase_add_test(tc, wrong_method_lists_the_allowed_ones);
     tcase_add_test(tc, body_too_large);
     tcase_add_test(tc, device_life_cycle);
