@@ -50,6 +50,9 @@ static int is_ip_literal(const char *name, int *is_v4)
 }
 
 static void set_error(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *err, size_t err_len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -71,6 +71,9 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 }
 
 static void log_from_mhd(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void log_from_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];

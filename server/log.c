@@ -21,6 +21,9 @@ int log_enabled(enum log_level level)
 }
 
 static void write_line(enum log_level level, const char *component, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void write_line(enum log_level level, const char *component, const char *fmt, va_list ap)
 {
     struct timespec now;
     struct tm tm;

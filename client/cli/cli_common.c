@@ -14,6 +14,8 @@ void cli_set_program(const char *name)
     program = name;
 }
 
+static void say(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static void say(const char *fmt, va_list ap)
 {
     char line[2048];

@@ -240,6 +240,10 @@ static ih_result check_topic(const char *topic, size_t len, const char *prefix,
     size_t plen = strlen(prefix);
     if (len < plen || strncasecmp(topic, prefix, plen) != 0)
         return ih_fail(diag, IH_ERR_SYNTAX, "the topic does not start with %s", prefix);
+    /* MQTT topic names never hold U+0000; values cut short at one would be read two ways
+     * (found by fuzzing). */
+    if (memchr(topic, '\0', len) != NULL)
+        return ih_fail(diag, IH_ERR_SYNTAX, "the topic holds a NUL byte");
     return IH_OK;
 }
 

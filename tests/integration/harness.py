@@ -111,20 +111,24 @@ def curl(method, url, headers=None, body=None, cafile=None, extra=()):
 class Emulator:
     """The real emulator as a child process. Use as a context manager."""
 
-    def __init__(self, *args, state_dir=None, env=None, expect_ready=True):
+    def __init__(self, *args, state_dir=None, env=None, expect_ready=True, wrapper=(),
+                 ready_timeout=READY_TIMEOUT, stop_timeout=20):
         self.tmp = tempfile.TemporaryDirectory(prefix="iothub-test-")
         self.ready_file = os.path.join(self.tmp.name, "ready.json")
         self.state_dir = state_dir
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
         self.expect_ready = expect_ready
+        self.wrapper = list(wrapper)  # e.g. valgrind and its options
+        self.ready_timeout = ready_timeout
+        self.stop_timeout = stop_timeout
         self.proc = None
         self.ready = None
         self.stdout_lines = []
 
     def command(self):
         # Every port free-picked, so tests can run side by side.
-        cmd = [EMULATOR, "--https-port", "0", "--mqtts-port", "0", "--streams-port", "0",
+        cmd = self.wrapper + [EMULATOR, "--https-port", "0", "--mqtts-port", "0", "--streams-port", "0",
                "--ready-file", self.ready_file]
         cmd += ["--state-dir", self.state_dir] if self.state_dir else ["--ephemeral"]
         return cmd + self.args
@@ -139,12 +143,12 @@ class Emulator:
 
     def wait_ready(self):
         """Reads stdout until the ready line; fails if the process exits or the deadline passes."""
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + self.ready_timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError("no ready line within %.0f s; stderr:\n%s"
-                                     % (READY_TIMEOUT, self.log()))
+                                     % (self.ready_timeout, self.log()))
             readable, _, _ = select.select([self.proc.stdout], [], [], left)
             if not readable:
                 continue
@@ -169,10 +173,11 @@ class Emulator:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=20)
+            return self.proc.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise AssertionError("the emulator did not stop within 20 s of SIGTERM")
+            raise AssertionError("the emulator did not stop within %d s of SIGTERM"
+                                 % self.stop_timeout)
 
     def __enter__(self):
         return self.start()

@@ -249,7 +249,10 @@ class Library(unittest.TestCase):
                                     capture_output=True, text=True, env=env,
                                     check=True).stdout.strip()
             program = os.path.join(prefix, "stream_echo")
-            cc = subprocess.run(["cc", "-Wall", "-Werror", example, "-o", program,
+            # A sanitized library (the ASan build) needs its runtime in the program too.
+            sanitize = (["-fsanitize=address,undefined"]
+                        if os.environ.get("IOTHUB_SANITIZED") == "1" else [])
+            cc = subprocess.run(["cc", "-Wall", "-Werror", *sanitize, example, "-o", program,
                                  *flags.stdout.split()], capture_output=True, text=True)
             self.assertEqual(cc.returncode, 0, cc.stderr)
             agent = device_agent(emu, "libdev", ["echo"])

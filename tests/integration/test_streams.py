@@ -583,8 +583,11 @@ class Volume(unittest.TestCase):
                 return before, peak, got
             before, peak, got = run(scenario(), timeout=600)
             self.assertEqual(got, total)
-            self.assertLess(peak - before, 16 * 1024, "RSS grew from %d KiB to %d KiB" %
-                            (before, peak))
+            if os.environ.get("IOTHUB_SANITIZED") != "1":
+                # AddressSanitizer keeps freed memory in quarantine, so RSS says nothing there;
+                # the relay's own queue peak below holds in every build.
+                self.assertLess(peak - before, 16 * 1024, "RSS grew from %d KiB to %d KiB" %
+                                (before, peak))
             # The relay's own count: what waited for the slow reader stayed under 1 MiB.
             sid = bridge_id(request["url"])
             stream = [s for s in emu.request("GET", "/emulator/streams", RW).json()

@@ -471,6 +471,15 @@ START_TEST(parse_honours_len_and_limits)
     ck_assert_result(ih_topic_parse_stream_request(topic, strlen(topic) - 3, &req, NULL), IH_OK);
     ck_assert_str_eq(req.auth, "a");
     ih_stream_request_free(&req);
+    /* A NUL byte inside is refused, in a request and in an answer (found by fuzzing: a value
+     * cut short at it would be read two ways). */
+    static const char with_nul[] = "$iothub/streams/POST/S/?$rid=1&$url=\0" ENC_URL "&$auth=a";
+    ck_assert_result(ih_topic_parse_stream_request(with_nul, sizeof with_nul - 1, &req, NULL),
+                     IH_ERR_SYNTAX);
+    static const char answer_nul[] = "$iothub/streams/res/200/?$rid=1\0x";
+    struct ih_stream_response res;
+    ck_assert_result(ih_topic_parse_stream_response(answer_nul, sizeof answer_nul - 1, &res, NULL),
+                     IH_ERR_SYNTAX);
     /* Longer than IH_TOPIC_MAX_LEN. */
     char *big = malloc(IH_TOPIC_MAX_LEN + 100);
     ck_assert_ptr_nonnull(big);
