@@ -38,11 +38,13 @@ static int name_accepted(const struct agent *a, const char *name)
 
 static void answer(struct session *s, int status, const char *why)
 {
+    /* Said before it is sent: whoever reads this log after the service has its answer finds
+     * the reason here. */
+    if (status != ACCEPTED)
+        cli_info("stream '%s' rejected: %s", s->req.name, why);
     if (mqtt_link_answer(s->agent->link, s->req.rid, status) != 0)
         cli_error("stream '%s': the answer could not be sent (the MQTT connection is down)",
                   s->req.name);
-    else if (status != ACCEPTED)
-        cli_info("stream '%s' rejected: %s", s->req.name, why);
 }
 
 static void echo(struct ih_wsock *ws, struct ih_pump_totals *t)

@@ -136,7 +136,7 @@ class Clients(unittest.TestCase):
         self.assertNotEqual(done.returncode, 0)
         self.assertLess(took, 2.0)
         self.assertIn("the device rejected it", done.stderr)
-        self.assertIn("target is down", agent.stderr())
+        wait_until(lambda: "target is down" in agent.stderr(), what="the agent's reason")
         self.assertIn("Connection refused", agent.stderr())
 
     def test_registry_commands_round_trip(self):
