@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <pthread.h>
 
@@ -243,6 +244,19 @@ static int run(const struct config *cfg)
     return rc == 0 ? 0 : 1;
 }
 
+/* Every idle connection a client leaves open costs a descriptor: with the soft limit often at
+ * 1024, a thousand idle sockets would lock everyone else out (issue 8). The hard limit is ours
+ * to take. */
+static void raise_fd_limit(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+            log_warn("main", "could not raise the open-file limit: %s", strerror(errno));
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -259,6 +273,7 @@ int main(int argc, char **argv)
     } else {
         /* Keys live in the state directory: everything the emulator creates is private. */
         umask(077);
+        raise_fd_limit();
         log_set_level(cfg.trace ? LOG_TRACE : LOG_INFO);
         for (size_t i = 0; i < cfg.warning_count; i++)
             log_warn("main", "%s", cfg.warnings[i]);

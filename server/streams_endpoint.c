@@ -369,9 +369,13 @@ static struct lws_vhost *add_vhost(struct streams_endpoint *ep, const char *name
     info.vhost_name = name;
     info.port = port;
     info.iface = lws_interface(ep->emu->cfg->listen);
+    /* lws binds an IPv4 address given as iface only with IPv6 off: with it on, it listens on
+     * every address (found by the loopback-by-default test). */
+    if (info.iface != NULL && strchr(info.iface, ':') == NULL)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.protocols = protocols;
     if (tls) {
-        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = ep->emu->tls.cert_path;
         info.ssl_private_key_filepath = ep->emu->tls.key_path;
     }
