@@ -52,9 +52,10 @@ class Background:
 
     def _wait_for(self, text):
         deadline = time.monotonic() + READY_TIMEOUT
+        poller = select.poll()  # not select(): a test may hold more than 1024 descriptors
+        poller.register(self.proc.stdout, select.POLLIN)
         while time.monotonic() < deadline:
-            readable, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if readable:
+            if poller.poll(500):
                 line = self.proc.stdout.readline()
                 if line == "":
                     break

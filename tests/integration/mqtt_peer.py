@@ -5,7 +5,6 @@ Every wait is on an event with a deadline: a CONNACK, a SUBACK, a message, a log
 """
 import os
 import queue
-import re
 import secrets
 import signal
 import socket
@@ -13,7 +12,6 @@ import ssl
 import subprocess
 import tempfile
 import threading
-import time
 import urllib.parse
 
 import paho.mqtt.client as mqtt

@@ -9,7 +9,6 @@ import concurrent.futures
 import queue
 import re
 import ssl
-import threading
 import urllib.parse
 
 import websockets

@@ -8,7 +8,7 @@ import time
 import unittest
 import urllib.parse
 
-from client_peers import client_env, device_agent, service
+from client_peers import device_agent, service
 from harness import Emulator, policy_key, sas_token
 from stream_peer import (PendingPost, StreamDevice, accepted_stream, post_stream, refused_status,
                          run)

@@ -4,7 +4,6 @@ paho-mqtt for the device, python3-websockets for both WebSockets.
 """
 import asyncio
 import hashlib
-import json
 import os
 import random
 import re

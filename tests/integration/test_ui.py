@@ -3,7 +3,6 @@
 The page is driven in a real headless Chromium over the DevTools protocol; the event stream is
 read by Python's own HTTP client; /metrics by prometheus_client's parser of the exposition
 format. Streams are run with the project's clients (iothub-device, iothub-service)."""
-import asyncio
 import http.client
 import json
 import os

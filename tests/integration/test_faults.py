@@ -1,0 +1,355 @@
+"""Faults, load and hostile input (issue 8): the emulator keeps working, loses no acknowledged
+data, closes what must close, and answers bad input with errors, never with a crash."""
+import asyncio
+import http.client
+import json
+import os
+import resource
+import signal
+import socket
+import sqlite3
+import ssl
+import struct
+import threading
+import time
+import unittest
+
+import websockets
+
+from client_peers import device_agent, service
+from harness import Emulator, curl, policy_key, sas_token, wait_until
+from mqtt_peer import connect_device
+from stream_peer import StreamDevice, open_socket, parse_request, run
+from test_mqtt import broker_pid
+
+RW = "registryReadWrite"
+
+
+class Https:
+    """A keep-alive HTTPS client of Python's own, quicker than a curl per request."""
+
+    def __init__(self, emu):
+        self.emu = emu
+        self.context = ssl.create_default_context(cafile=emu.ca)
+        self.conn = None
+
+    def request(self, method, path, token, body=None, headers=None):
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPSConnection("127.0.0.1",
+                                                        self.emu.ready["ports"]["https"],
+                                                        context=self.context, timeout=60)
+            try:
+                self.conn.request(method, path, body=body,
+                                  headers=dict(headers or {}, Authorization=token))
+                res = self.conn.getresponse()
+                return res.status, dict((k.lower(), v) for k, v in res.getheaders()), res.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class KillDuringWrites(unittest.TestCase):
+    def test_kill_9_while_devices_are_written_keeps_every_acknowledged_one(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as state:
+            emu = Emulator(state_dir=state).start()
+            token = sas_token(emu.host, policy_key(RW), RW)
+            acknowledged, stop = [], threading.Event()
+
+            def write():
+                client = Https(emu)
+                i = 0
+                while not stop.is_set():
+                    try:
+                        status, _, _ = client.request("PUT", "/devices/d%05d" % i, token,
+                                                      json.dumps({"deviceId": "d%05d" % i}),
+                                                      {"Content-Type": "application/json"})
+                    except (OSError, http.client.HTTPException):
+                        break  # the emulator is gone
+                    if status == 200:
+                        acknowledged.append("d%05d" % i)
+                    i += 1
+                client.close()
+            writers = [threading.Thread(target=write) for _ in range(2)]
+            for w in writers:
+                w.start()
+            wait_until(lambda: len(acknowledged) >= 200, timeout=60, what="200 writes")
+            emu.proc.send_signal(signal.SIGKILL)
+            emu.proc.wait()
+            stop.set()
+            for w in writers:
+                w.join()
+            emu.discard()
+            db = os.path.join(state, "registry.db")
+            with sqlite3.connect(db) as conn:
+                self.assertEqual(conn.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+            with Emulator(state_dir=state) as again:
+                token = sas_token(again.host, policy_key("registryRead"), "registryRead")
+                ids = set()
+                listed = again.request("GET", "/devices?top=1000", token=token).json()
+                ids |= {d["deviceId"] for d in listed}
+                client = Https(again)
+                for device in acknowledged:
+                    if device not in ids:
+                        status, _, _ = client.request("GET", "/devices/" + device, token)
+                        self.assertEqual(status, 200, "%s was acknowledged, then lost" % device)
+                client.close()
+            print("acknowledged before kill -9: %d, all present" % len(acknowledged))
+
+
+class BrokerDies(unittest.TestCase):
+    def test_the_broker_killed_during_a_handshake(self):
+        with Emulator("--device", "dev1", "--device", "dev2") as emu:
+            quiet = StreamDevice(emu, "dev1")  # it will never answer
+            agent = device_agent(emu, "dev2", ["echo"])
+            self.addCleanup(agent.stop)
+            token = sas_token(emu.host, policy_key("service"), "service")
+            result = {}
+
+            def post():
+                start = time.monotonic()
+                client = Https(emu)
+                status, headers, _ = client.request(
+                    "POST", "/twins/dev1/streams/s?api-version=2020-09-30", token,
+                    headers={"iothub-streaming-response-timeout-in-seconds": "3"})
+                client.close()
+                result.update(status=status, took=time.monotonic() - start,
+                              code=headers.get("iothub-errorcode"))
+            t = threading.Thread(target=post)
+            t.start()
+            quiet.next_request()  # the request reached the device: mid-handshake
+            os.kill(broker_pid(emu), signal.SIGKILL)
+            t.join(timeout=30)
+            self.assertFalse(t.is_alive(), "the POST hung")
+            # It fails cleanly: the answer can no longer come.
+            self.assertEqual((result["status"], result["code"]), (504, "GatewayTimeout"))
+            self.assertLess(result["took"], 10)
+            quiet.close()
+            # The broker comes back, the device with it, and a new stream works.
+            wait_until(lambda: "connected again" in agent.stderr(), timeout=30,
+                       what="the device back")
+            done = service(emu, "echo", "dev2", input="after the broker died\n")
+            self.assertEqual(done.stdout, "after the broker died\n", done.stderr)
+
+
+class Churn(unittest.TestCase):
+    def test_resets_close_the_other_side_and_1000_streams_leak_no_descriptor(self):
+        with Emulator("--device", "auto") as emu:
+            device = connect_device(emu, "auto")
+            self.addCleanup(device.close)
+            requests = {}
+
+            def on_message(client, userdata, msg):
+                request = parse_request(msg.topic)
+                requests[request["url"]] = request["auth"]
+                client.publish("$iothub/streams/res/200/?$rid=" + request["rid"], b"", 0)
+            device.client.on_message = on_message
+            self.assertEqual(device.subscribe("$iothub/streams/POST/#"), (0,))
+            token = sas_token(emu.host, policy_key("service"), "service")
+            client = Https(emu)
+            self.addCleanup(client.close)
+
+            def open_stream():
+                status, headers, body = client.request(
+                    "POST", "/twins/auto/streams/churn?api-version=2020-09-30", token)
+                assert status == 200, body
+                url = headers["iothub-streaming-url"]
+                deadline = time.monotonic() + 10
+                while url not in requests and time.monotonic() < deadline:
+                    time.sleep(0.001)  # the device's MQTT thread hands the request over
+                return url, requests.pop(url), headers["iothub-streaming-auth-token"]
+
+            async def pair():
+                url, device_token, service_token = open_stream()
+                d = await open_socket(emu, url, device_token)
+                s = await open_socket(emu, url, service_token)
+                return d, s
+
+            async def reset(ws):
+                sock = ws.transport.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                ws.transport.abort()
+
+            async def closed_after_reset(reset_side):
+                d, s = await pair()
+                await s.send(b"x" * 100000)  # mid-transfer
+                await d.recv()
+                victim, other = (d, s) if reset_side == "device" else (s, d)
+                start = time.monotonic()
+                await reset(victim)
+                try:
+                    while True:
+                        await asyncio.wait_for(other.recv(), 5)
+                except websockets.exceptions.ConnectionClosed as closed:
+                    return time.monotonic() - start, closed.code
+
+            for side in ("device", "service"):
+                took, code = run(closed_after_reset(side))
+                self.assertEqual(code, 1001, side)
+                self.assertLess(took, 0.1, side)
+
+            async def many(n):
+                for _ in range(n):
+                    d, s = await pair()
+                    await s.send(b"ping")
+                    assert await d.recv() == b"ping"
+                    await s.close()
+                    await d.wait_closed()
+
+            run(many(20))  # warm: buffers, TLS sessions, SQLite's pages
+            before = open_fds(emu.proc.pid)
+            started = time.monotonic()
+            run(many(1000), timeout=600)
+            took = time.monotonic() - started
+            wait_until(lambda: open_fds(emu.proc.pid) <= before + 2, timeout=10,
+                       what="descriptors back to %d (now %d)" % (before, open_fds(emu.proc.pid)))
+            print("1000 streams in %.1f s; descriptors %d before, %d after" %
+                  (took, before, open_fds(emu.proc.pid)))
+
+
+class IdleConnections(unittest.TestCase):
+    def test_1000_idle_connections_per_port_do_not_stop_a_normal_client(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 3500:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+        with Emulator("--device", "dev1", "--device", "dev2") as emu:
+            agent = device_agent(emu, "dev1", ["echo"])
+            self.addCleanup(agent.stop)
+            idle = []
+            try:
+                for port in ("https", "mqtts", "streams"):
+                    for _ in range(1000):
+                        idle.append(socket.create_connection(
+                            ("127.0.0.1", emu.ready["ports"][port]), timeout=10))
+                self.assertEqual(curl("GET", emu.url("/health"), cafile=emu.ca).status, 200)
+                done = service(emu, "echo", "dev1", input="past 3000 idle sockets\n")
+                self.assertEqual(done.stdout, "past 3000 idle sockets\n", done.stderr)
+                # A new device gets in too (a process of its own: this one holds 3000 sockets,
+                # past what paho's select() can watch).
+                started = time.monotonic()
+                late = device_agent(emu, "dev2", ["echo"])
+                late.stop()
+                print("a new device listened in %.2f s past 3000 idle sockets" %
+                      (time.monotonic() - started))
+            finally:
+                for s in idle:
+                    s.close()
+
+
+def mqtt_string(data):
+    return struct.pack("!H", len(data)) + data
+
+
+def mqtt_packet(kind, body):
+    """A fixed header (type and flags, remaining length) and body."""
+    length, n = b"", len(body)
+    while True:
+        byte, n = n % 128, n // 128
+        length += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return bytes([kind]) + length + body
+
+
+def raw_mqtt_publish_is_refused(emu, device_id, topic, wait=5.0):
+    """Connects as device_id with a valid SAS, publishes topic as raw bytes, and tells whether
+    the broker closed the connection within wait seconds."""
+    from harness import sas_token as make_token
+    token = make_token("%s/devices/%s" % (emu.host, device_id), emu.device_key(device_id))
+    context = ssl.create_default_context(cafile=emu.ca)
+    with socket.create_connection(("127.0.0.1", emu.ready["ports"]["mqtts"]), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        connect = (mqtt_string(b"MQTT") + bytes([4, 0xC0]) + struct.pack("!H", 60) +
+                   mqtt_string(device_id.encode()) +
+                   mqtt_string(("%s/%s/?api-version=2020-09-30" % (emu.host, device_id)).encode()) +
+                   mqtt_string(token.encode()))
+        tls.sendall(mqtt_packet(0x10, connect))
+        connack = tls.recv(4)
+        assert connack[:2] == b"\x20\x02" and connack[3] == 0, connack
+        tls.sendall(mqtt_packet(0x30, mqtt_string(topic)))
+        tls.settimeout(wait)
+        try:
+            return tls.recv(16) == b""  # closed
+        except TimeoutError:
+            return False
+        except (ConnectionError, ssl.SSLError):
+            return True
+
+
+class HostileInput(unittest.TestCase):
+    def test_bad_input_gets_errors_not_crashes(self):
+        with Emulator("--device", "dev1") as emu:
+            token = sas_token(emu.host, policy_key(RW), RW)
+            client = Https(emu)
+            self.addCleanup(client.close)
+            # Oversized headers: refused, not read into memory.
+            status, _, _ = client.request("GET", "/devices", token, headers={"X-Big": "a" * 200000})
+            self.assertIn(status, (413, 431, 400))
+            # Path traversal and invalid ids.
+            service_token = sas_token(emu.host, policy_key("service"), "service")
+            for path in ("/devices/..", "/devices/..%2F..%2Fetc%2Fpasswd", "/devices/%FF%FE",
+                         "/devices/a%00b", "/devices/" + "x" * 200,
+                         "/twins/%2e%2e/streams/s", "/twins/dev1/streams/a%2Fb"):
+                twins = path.startswith("/twins")
+                status, headers, body = client.request("POST" if twins else "GET",
+                                                       path + "?api-version=1",
+                                                       service_token if twins else token)
+                self.assertIn(status, (400, 404), path)
+                self.assertIn("iothub-errorcode", headers, path)
+            # Invalid UTF-8 in a body, and a body that is not JSON.
+            for body in (b'{"deviceId":"\xff\xfe"}', b"\x00\x01\x02", b"[" * 60000):
+                status, headers, _ = client.request("PUT", "/devices/dev9", token, body,
+                                                    {"Content-Type": "application/json"})
+                self.assertEqual(status, 400, body[:20])
+            # A body declared past the limit is refused before any of it is read.
+            conn = http.client.HTTPSConnection("127.0.0.1", emu.ready["ports"]["https"],
+                                               context=ssl.create_default_context(cafile=emu.ca))
+            conn.putrequest("PUT", "/devices/dev9")
+            conn.putheader("Authorization", token)
+            conn.putheader("Content-Length", "200000")
+            conn.endheaders()
+            self.assertEqual(conn.getresponse().status, 413)
+            conn.close()
+            # A device publishing an invalid UTF-8 or an oversized topic (raw MQTT: client
+            # libraries refuse to send them) is cut off by the broker; nothing else notices.
+            self.assertTrue(raw_mqtt_publish_is_refused(
+                emu, "dev1", b"$iothub/streams/res/200/?$rid=\xff\xfe"))
+            # The longest topic MQTT can carry reaches the hub, which refuses to read it.
+            raw_mqtt_publish_is_refused(emu, "dev1",
+                                        b"$iothub/streams/res/200/?$rid=" + b"r" * 65000, 0.2)
+            wait_until(lambda: "stream answer the hub cannot read (topic longer than" in
+                       emu.log(), what="the hub's refusal of a 65 KB topic")
+            # A 5 MB WebSocket message through a stream arrives whole, in pieces if need be.
+            dev = StreamDevice(emu, "dev1")
+            self.addCleanup(dev.close)
+            from stream_peer import accepted_stream
+            request, res = accepted_stream(emu, dev)
+
+            async def big():
+                d = await open_socket(emu, request["url"], request["auth"])
+                s = await open_socket(emu, res.headers["iothub-streaming-url"],
+                                      res.headers["iothub-streaming-auth-token"])
+                await s.send(b"z" * 5000000)
+                got = 0
+                while got < 5000000:
+                    got += len(await d.recv())
+                await s.close()
+                await d.close()
+                return got
+            self.assertEqual(run(big()), 5000000)
+            # Still healthy; the harness checks the clean exit code.
+            self.assertEqual(curl("GET", emu.url("/health"), cafile=emu.ca).status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
