@@ -21,6 +21,8 @@ enum option_kind {
     OPT_PORT,
     OPT_SECONDS,
     OPT_UI_ACCESS,
+    OPT_FIDELITY,
+    OPT_COUNT,
     OPT_HOST,
     OPT_DEVICE,
     OPT_POLICY_KEY,
@@ -75,6 +77,27 @@ static const struct option_spec options[] = {
     {"--ui-access", "IOTHUB_EMULATOR_UI_ACCESS", OPT_UI_ACCESS, AT(ui_access), "local|open|token",
      "who may open the web page at / and /metrics without a token: local (127.0.0.1 and ::1, "
      "the default), open (everyone) or token (nobody; a RegistryRead token is needed)"},
+    {"--fidelity", "IOTHUB_EMULATOR_FIDELITY", OPT_FIDELITY, AT(fidelity), "relaxed|strict",
+     "relaxed (the default): generous limits; strict: the real hub's quotas, 5 new streams a "
+     "second, 50 streams at once, 64 KiB WebSocket messages"},
+    {"--max-streams", "IOTHUB_EMULATOR_MAX_STREAMS", OPT_COUNT, AT(max_streams), "N",
+     "streams at once, requested and not over (default 10000, strict 50; 0: no limit); past it "
+     "a POST gets 403 403002"},
+    {"--max-pending-handshakes", "IOTHUB_EMULATOR_MAX_PENDING_HANDSHAKES", OPT_COUNT,
+     AT(max_pending), "N",
+     "streams requested or accepted but not yet connected (default 1000; 0: no limit); past it "
+     "a POST gets 429 429001"},
+    {"--stream-rate", "IOTHUB_EMULATOR_STREAM_RATE", OPT_COUNT, AT(stream_rate), "N",
+     "new streams a second (default no limit, strict 5; 0: no limit); past it a POST gets 429 "
+     "429001"},
+    {"--max-message-bytes", "IOTHUB_EMULATOR_MAX_MESSAGE_BYTES", OPT_COUNT, AT(max_message_bytes),
+     "N",
+     "bytes of one WebSocket message through a stream (default no limit, strict 65536; 0: no "
+     "limit); a larger one closes the stream with 1009"},
+    {"--max-connection-memory", "IOTHUB_EMULATOR_MAX_CONNECTION_MEMORY", OPT_COUNT,
+     AT(max_connection_memory), "BYTES",
+     "bytes the relay holds for one WebSocket at most, at least 65536 (default 524288); a "
+     "sender is paused at half of it"},
     {"--trace", "IOTHUB_EMULATOR_TRACE", OPT_FLAG, AT(trace), NULL,
      "log every handshake step and every request"},
     {"--ready-file", "IOTHUB_EMULATOR_READY_FILE", OPT_STRING, AT(ready_file), "PATH",
@@ -135,6 +158,19 @@ static ih_result parse_seconds(const char *text, int *seconds)
     if (v < 1 || v > 3600)
         return IH_ERR_SYNTAX;
     *seconds = (int)v;
+    return IH_OK;
+}
+
+/* 0 to 1,000,000,000. */
+static ih_result parse_count(const char *text, int *count)
+{
+    size_t n = strspn(text, "0123456789");
+    if (n == 0 || n > 10 || text[n] != '\0')
+        return IH_ERR_SYNTAX;
+    long long v = strtoll(text, NULL, 10);
+    if (v > 1000000000LL)
+        return IH_ERR_SYNTAX;
+    *count = (int)v;
     return IH_OK;
 }
 
@@ -309,6 +345,18 @@ static ih_result apply_value(struct config *cfg, const struct option_spec *o, co
                            "%s must be a number of seconds from 1 to 3600, not '%.40s'", source,
                            value);
         return IH_OK;
+    case OPT_FIDELITY:
+        if (strcmp(value, "relaxed") != 0 && strcmp(value, "strict") != 0)
+            return ih_fail(diag, IH_ERR_SYNTAX, "%s must be relaxed or strict, not '%.40s'", source,
+                           value);
+        *int_field(cfg, o) = strcmp(value, "strict") == 0 ? FIDELITY_STRICT : FIDELITY_RELAXED;
+        return IH_OK;
+    case OPT_COUNT:
+        if (parse_count(value, int_field(cfg, o)) != IH_OK)
+            return ih_fail(diag, IH_ERR_SYNTAX,
+                           "%s must be a whole number from 0 to 1000000000, not '%.40s'", source,
+                           value);
+        return IH_OK;
     case OPT_UI_ACCESS:
         if (parse_ui_access(value, int_field(cfg, o)) != IH_OK)
             return ih_fail(diag, IH_ERR_SYNTAX, "%s must be local, open or token, not '%.40s'",
@@ -339,6 +387,8 @@ static ih_result set_defaults(struct config *cfg)
     cfg->streams_port = 9443;
     cfg->streams_plain_port = CONFIG_PORT_OFF;
     cfg->handshake_timeout_s = 60;
+    cfg->max_streams = cfg->max_pending = cfg->stream_rate = -1;
+    cfg->max_message_bytes = cfg->max_connection_memory = -1;
     cfg->state_dir = strdup(DEFAULT_STATE_DIR);
     cfg->listen = strdup(DEFAULT_LISTEN);
     return cfg->state_dir != NULL && cfg->listen != NULL ? IH_OK : IH_ERR_NOMEM;
@@ -411,6 +461,9 @@ static ih_result validate(struct config *cfg, struct ih_diag *diag)
         if (r != IH_OK)
             return r;
     }
+    if (cfg->max_connection_memory >= 0 && cfg->max_connection_memory < 65536)
+        return ih_fail(diag, IH_ERR_SYNTAX,
+                       "--max-connection-memory must be at least 65536 (a whole 64 KiB frame)");
     if (strchr(cfg->host_names[0], '.') == NULL)
         add_warning(cfg, "the first --host-name has no '.': the Azure IoT C device SDK needs one "
                          "(protocol.md rule 10); try 127.0.0.1 or a dotted name");
@@ -497,4 +550,18 @@ const char *config_port_text(int port, char buf[16])
         return "any free port";
     snprintf(buf, 16, "%d", port);
     return buf;
+}
+
+/* --fidelity's limits; a flag given overrides its own. */
+void config_stream_limits(const struct config *cfg, struct stream_limits *out)
+{
+    int strict = cfg->fidelity == FIDELITY_STRICT;
+    out->max_streams = cfg->max_streams >= 0 ? cfg->max_streams : strict ? 50 : 10000;
+    out->max_pending = cfg->max_pending >= 0 ? cfg->max_pending : 1000;
+    out->rate_per_s = cfg->stream_rate >= 0 ? cfg->stream_rate : strict ? 5 : 0;
+    out->max_message = cfg->max_message_bytes >= 0 ? (size_t)cfg->max_message_bytes
+                       : strict                    ? 65536
+                                                   : 0;
+    out->connection_memory =
+        cfg->max_connection_memory >= 0 ? (size_t)cfg->max_connection_memory : 524288;
 }

@@ -34,6 +34,21 @@ enum ui_access {
     UI_ACCESS_TOKEN, /* a RegistryRead token always */
 };
 
+/* How closely the emulator keeps the real hub's quotas (issue 8). */
+enum fidelity {
+    FIDELITY_RELAXED, /* generous limits, for tests that want speed and room */
+    FIDELITY_STRICT,  /* the real hub's: 5 new streams a second, 50 at once, 64 KiB messages */
+};
+
+/* The limits of device streams in effect: --fidelity's, each flag overriding its own. */
+struct stream_limits {
+    int max_streams;          /* requested and not over yet; 0: no limit (403 403002) */
+    int max_pending;          /* requested or accepted, not yet connected; 0: none (429 429001) */
+    int rate_per_s;           /* new streams a second; 0: no limit (429 429001) */
+    size_t max_message;       /* bytes of one WebSocket message; 0: no limit (close 1009) */
+    size_t connection_memory; /* bytes the relay holds for one connection, at most */
+};
+
 struct config {
     char *state_dir;
     int ephemeral;
@@ -49,6 +64,9 @@ struct config {
     size_t policy_key_count;
     int trace;
     int ui_access; /* enum ui_access: who may open the web page, its events and /metrics */
+    int fidelity;  /* enum fidelity */
+    /* -1 where --fidelity decides: see config_stream_limits. */
+    int max_streams, max_pending, stream_rate, max_message_bytes, max_connection_memory;
     int handshake_timeout_s; /* the whole stream handshake, and the default of its two waits */
     char *ready_file;
     char *tls_cert, *tls_key, *tls_ca;
@@ -66,6 +84,9 @@ typedef const char *(*config_getenv_fn)(const char *name);
 ih_result config_parse(int argc, char *const *argv, config_getenv_fn getenv_fn, struct config *out,
                        struct ih_diag *diag);
 void config_free(struct config *cfg);
+
+/* The stream limits in effect for cfg. */
+void config_stream_limits(const struct config *cfg, struct stream_limits *out);
 
 /* The --help text: every flag, its environment variable and its default. */
 const char *config_usage(void);

@@ -23,11 +23,14 @@ struct queue {
 
 struct bridge {
     char id[STREAM_ID_LEN + 1];
+    const struct relay *relay;
     struct stream *stream; /* held by the sides present, so alive while the bridge is */
     struct lws *wsi[2];
     struct queue to[2];       /* to[d]: waiting to be written to side d */
     struct chunk *joining[2]; /* joining[s]: the frame side s is sending, still in pieces */
     int paused[2];            /* side s is not read while to[1 - s] is too full */
+    size_t message[2];        /* message[s]: bytes of the message side s is sending */
+    int in_frame[2];          /* side s is amid a frame: more of its pieces are to come */
     int closing[2];           /* close side d once to[d] is empty */
     int code_set;
     enum stream_side first; /* who ended the stream, once code_set */
@@ -38,6 +41,7 @@ struct bridge {
 
 struct relay {
     struct strmap bridges; /* stream id -> struct bridge */
+    size_t high_water, low_water, frame_max, max_message;
 };
 
 static void queue_clear(struct queue *q)
@@ -61,12 +65,19 @@ static void bridge_free(void *value)
     free(b);
 }
 
-struct relay *relay_new(void)
+struct relay *relay_new(const struct relay_limits *limits)
 {
     struct relay *r = calloc(1, sizeof *r);
     if (r != NULL && strmap_init(&r->bridges, BRIDGE_BUCKETS) != 0) {
         free(r);
-        r = NULL;
+        return NULL;
+    }
+    if (r != NULL) {
+        size_t memory = limits->connection_memory;
+        r->high_water = memory / 2;
+        r->low_water = memory / 8;
+        r->frame_max = memory / 4 < RELAY_FRAME_MAX ? memory / 4 : RELAY_FRAME_MAX;
+        r->max_message = limits->max_message;
     }
     return r;
 }
@@ -115,6 +126,7 @@ struct bridge *relay_join(struct relay *r, struct stream *stream, enum stream_si
             return NULL;
         }
         memcpy(b->id, id, sizeof b->id - 1);
+        b->relay = r;
         b->stream = stream;
         e->value = b;
     }
@@ -140,7 +152,7 @@ static void enqueue(struct bridge *b, enum stream_side from, struct chunk *c)
     q->tail = c;
     q->bytes += c->len;
     stream_core_note_queued(b->stream, to, q->bytes);
-    if (q->bytes > RELAY_HIGH_WATER && !b->paused[from]) {
+    if (q->bytes > b->relay->high_water && !b->paused[from]) {
         b->paused[from] = 1;
         lws_rx_flow_control(b->wsi[from], 0);
     }
@@ -148,11 +160,11 @@ static void enqueue(struct bridge *b, enum stream_side from, struct chunk *c)
         lws_callback_on_writable(b->wsi[to]);
 }
 
-/* A chunk sized for the whole frame (or RELAY_FRAME_MAX of it), known from its first piece. */
-static struct chunk *start_frame(const struct relay_piece *p, int first)
+/* A chunk sized for the whole frame (or frame_max of it), known from its first piece. */
+static struct chunk *start_frame(const struct relay *r, const struct relay_piece *p, int first)
 {
     size_t size = p->len + p->remaining;
-    size_t cap = size < RELAY_FRAME_MAX ? size : RELAY_FRAME_MAX;
+    size_t cap = size < r->frame_max ? size : r->frame_max;
     struct chunk *c = malloc(sizeof *c + LWS_PRE + (cap > 0 ? cap : 1));
     if (c == NULL)
         return NULL;
@@ -163,17 +175,39 @@ static struct chunk *start_frame(const struct relay_piece *p, int first)
     return c;
 }
 
-int relay_receive(struct bridge *b, enum stream_side from, const struct relay_piece *p)
+/* A new frame's first piece: counts it into its message, and tells whether that is too big.
+ * The frame's whole size is known from its first piece, so a big one is refused before it
+ * is held. */
+static int message_too_big(struct bridge *b, enum stream_side from, const struct relay_piece *p)
 {
+    if (p->first)
+        b->message[from] = 0; /* the first frame of a new message */
+    b->message[from] += p->len + p->remaining;
+    return b->relay->max_message > 0 && b->message[from] > b->relay->max_message;
+}
+
+enum relay_result relay_receive(struct bridge *b, enum stream_side from,
+                                const struct relay_piece *p)
+{
+    static const char too_big[] = "message too big";
     const unsigned char *data = p->data;
     size_t left = p->len;
-    int first = p->first; /* a frame cut at RELAY_FRAME_MAX goes on as a continuation */
+    /* Only a frame's first chunk may start a message: the rest of a frame cut at frame_max
+     * goes on as continuations. */
+    int first = p->first && !b->in_frame[from];
     if (b->closing[1 - from])
-        return 0; /* the peer is going: nothing more can reach it */
+        return RELAY_OK; /* the peer is going: nothing more can reach it */
+    if (!b->in_frame[from]) {
+        b->in_frame[from] = 1;
+        if (message_too_big(b, from, p)) {
+            set_close(b, from, RELAY_CLOSE_TOO_BIG, too_big, sizeof too_big - 1);
+            return RELAY_TOO_BIG;
+        }
+    }
     do {
         struct chunk *c = b->joining[from];
-        if (c == NULL && (c = b->joining[from] = start_frame(p, first)) == NULL)
-            return -1;
+        if (c == NULL && (c = b->joining[from] = start_frame(b->relay, p, first)) == NULL)
+            return RELAY_NO_MEMORY;
         first = 0;
         size_t n = left < c->cap - c->len ? left : c->cap - c->len;
         memcpy(c->data + LWS_PRE + c->len, data, n);
@@ -181,6 +215,8 @@ int relay_receive(struct bridge *b, enum stream_side from, const struct relay_pi
         data += n;
         left -= n;
         int frame_done = left == 0 && p->remaining == 0;
+        if (frame_done)
+            b->in_frame[from] = 0;
         if (!frame_done && c->len < c->cap)
             break; /* more pieces of this frame to come */
         c->flags = lws_write_ws_flags(c->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, c->first,
@@ -188,14 +224,14 @@ int relay_receive(struct bridge *b, enum stream_side from, const struct relay_pi
         b->joining[from] = NULL;
         enqueue(b, from, c);
     } while (left > 0);
-    return 0;
+    return RELAY_OK;
 }
 
 /* Reads from the other side again once the queue towards `to` has drained. */
 static void resume_sender(struct bridge *b, enum stream_side to)
 {
     enum stream_side from = 1 - to;
-    if (b->paused[from] && b->to[to].bytes < RELAY_LOW_WATER && b->wsi[from] != NULL) {
+    if (b->paused[from] && b->to[to].bytes < b->relay->low_water && b->wsi[from] != NULL) {
         b->paused[from] = 0;
         lws_rx_flow_control(b->wsi[from], 1);
     }

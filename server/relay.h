@@ -4,9 +4,10 @@
  * - Either side may come first; what it sends before its peer arrives is queued, not dropped.
  * - Frames keep their opcode (text or binary) and their boundaries: lws hands a frame over in
  *   pieces (a TLS record at a time), which are joined again before the frame is passed on, up to
- *   RELAY_FRAME_MAX; nothing is injected.
- * - A queue above RELAY_HIGH_WATER pauses its sender (lws_rx_flow_control) until it drains
- *   below RELAY_LOW_WATER, so a fast sender facing a slow reader costs bounded memory.
+ *   a quarter of the connection memory (at most RELAY_FRAME_MAX); nothing is injected.
+ * - A queue above half the connection memory pauses its sender (lws_rx_flow_control) until it
+ *   drains below an eighth, so a fast sender facing a slow reader costs bounded memory.
+ * - A message larger than the limit (--max-message-bytes, issue 8) ends the stream with 1009.
  * - A side that closes, or whose TCP connection drops, closes the other with the same code
  *   (1001 for a drop) once what was queued for it is sent, or after RELAY_CLOSE_FLUSH_S.
  * - The peak of each queue is kept in the stream core (GET /emulator/streams shows it).
@@ -20,11 +21,11 @@
 #include <libwebsockets.h>
 #include <stddef.h>
 
-#define RELAY_HIGH_WATER (256 * 1024)
-#define RELAY_LOW_WATER (64 * 1024)
 /* Frames up to this size go out whole; a larger one (beyond the real gateway's 64 KiB) goes out
  * as a fragmented message of pieces this size, which keeps memory bounded. */
 #define RELAY_FRAME_MAX (256 * 1024)
+/* The close code of a message past the limit (RFC 6455 §7.4.1: too big to process). */
+#define RELAY_CLOSE_TOO_BIG 1009
 /* For a side whose TCP connection dropped without a Close frame (1006 may not be sent). */
 #define RELAY_CLOSE_GONE 1001
 /* A side being closed has this long to take what is queued for it before it is cut off. */
@@ -33,7 +34,12 @@
 struct relay;
 struct bridge;
 
-struct relay *relay_new(void);
+struct relay_limits {
+    size_t connection_memory; /* bytes held for one connection, at most (>= 64 KiB) */
+    size_t max_message;       /* bytes of one message; 0: no limit */
+};
+
+struct relay *relay_new(const struct relay_limits *limits);
 void relay_free(struct relay *r);
 
 /* A side's WebSocket is up: joins (or starts) the bridge of the stream, which the side holds
@@ -50,8 +56,14 @@ struct relay_piece {
     int first, final, binary;
 };
 
-/* Returns 0, or -1 when out of memory (the caller closes the connection). */
-int relay_receive(struct bridge *b, enum stream_side from, const struct relay_piece *piece);
+enum relay_result {
+    RELAY_OK = 0,
+    RELAY_NO_MEMORY, /* the caller closes the connection */
+    RELAY_TOO_BIG,   /* past max_message: the caller closes it; the peer gets 1009 too */
+};
+
+enum relay_result relay_receive(struct bridge *b, enum stream_side from,
+                                const struct relay_piece *piece);
 
 /* Side `to` may write. Returns -1 when the connection must close now (lws then sends the Close
  * frame set with lws_close_reason), else 0. */

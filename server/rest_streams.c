@@ -89,6 +89,12 @@ void rest_streams_post(struct rest_call *call)
     case STREAM_POST_UNAVAILABLE:
         rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "%s", reason);
         return;
+    case STREAM_POST_QUOTA:
+        rest_error(call->res, IH_E_QUOTA_EXCEEDED, "%s", reason);
+        return;
+    case STREAM_POST_THROTTLED:
+        rest_error(call->res, IH_E_THROTTLED, "%s", reason);
+        return;
     }
 }
 

@@ -41,6 +41,8 @@ struct stream_core {
      * core. */
     pthread_mutex_t delivery;
     int shut;                        /* the emulator is stopping: no new streams */
+    double tokens;                   /* the rate limit's bucket */
+    int64_t refilled_ms;             /* when it was last filled */
     _Atomic uint64_t bytes_total[2]; /* every stream's, ever (metrics) */
     struct stream_core_settings settings;
     struct strmap by_id, by_rid;
@@ -249,6 +251,38 @@ static int index_stream(struct stream_core *core, struct stream *s)
     return 0;
 }
 
+static int is_finished(enum stream_state st)
+{
+    return st == STREAM_REJECTED || st == STREAM_TIMED_OUT || st == STREAM_CLOSED;
+}
+
+/* Callers hold the lock. Whether a new stream fits the limits now; a token is taken from the
+ * rate's bucket only when it does. */
+static enum stream_open_result admit(struct stream_core *core, int64_t now)
+{
+    const struct stream_core_settings *set = &core->settings;
+    int open = 0, pending = 0;
+    for (struct stream *s = core->newest; s != NULL; s = s->older) {
+        open += !is_finished(s->info.state);
+        pending += s->info.state == STREAM_REQUESTED || s->info.state == STREAM_ACCEPTED;
+    }
+    if (set->max_streams > 0 && open >= set->max_streams)
+        return STREAM_OPEN_TOO_MANY;
+    if (set->max_pending > 0 && pending >= set->max_pending)
+        return STREAM_OPEN_BUSY;
+    if (set->rate_per_s > 0) {
+        double elapsed = core->refilled_ms > 0 ? (double)(now - core->refilled_ms) / 1000.0 : 1e9;
+        core->tokens += elapsed * set->rate_per_s;
+        if (core->tokens > set->rate_per_s)
+            core->tokens = set->rate_per_s;
+        core->refilled_ms = now;
+        if (core->tokens < 1.0)
+            return STREAM_OPEN_THROTTLED;
+        core->tokens -= 1.0;
+    }
+    return STREAM_OPEN_OK;
+}
+
 enum stream_open_result stream_core_open(struct stream_core *core, const struct stream_open *req,
                                          int64_t now_ms, struct stream_tickets *out)
 {
@@ -259,9 +293,9 @@ enum stream_open_result stream_core_open(struct stream_core *core, const struct 
         return STREAM_OPEN_FAILED;
     }
     lock(core);
-    enum stream_open_result rc = core->shut                   ? STREAM_OPEN_SHUT
-                                 : index_stream(core, s) == 0 ? STREAM_OPEN_OK
-                                                              : STREAM_OPEN_FAILED;
+    enum stream_open_result rc = core->shut ? STREAM_OPEN_SHUT : admit(core, now_ms);
+    if (rc == STREAM_OPEN_OK && index_stream(core, s) != 0)
+        rc = STREAM_OPEN_FAILED;
     if (rc == STREAM_OPEN_OK) {
         link_newest(core, s);
         memcpy(out->id, s->info.id, sizeof out->id);
@@ -275,11 +309,6 @@ enum stream_open_result stream_core_open(struct stream_core *core, const struct 
     if (rc != STREAM_OPEN_OK)
         free(s);
     return rc;
-}
-
-static int is_finished(enum stream_state st)
-{
-    return st == STREAM_REJECTED || st == STREAM_TIMED_OUT || st == STREAM_CLOSED;
 }
 
 static void finish(struct stream_core *core, struct stream *s, enum stream_state st, int64_t now)

@@ -78,6 +78,10 @@ struct stream_core_settings {
     int default_response_s; /* when the POST gives no response timeout (or 0) */
     int default_connect_s;  /* when the POST gives no connect timeout (or 0) */
     int64_t history_ms;     /* how long a finished stream stays visible */
+    /* Limits (issue 8); 0 for none. */
+    int max_streams; /* not finished: requested, accepted or connected */
+    int max_pending; /* requested or accepted, not yet connected */
+    int rate_per_s;  /* new streams a second, in a bucket of as many */
     void (*observer)(void *ctx, const struct stream_event *ev);
     void *observer_ctx;
 };
@@ -108,8 +112,11 @@ struct stream_tickets {
 
 enum stream_open_result {
     STREAM_OPEN_OK,
-    STREAM_OPEN_FAILED, /* out of memory or randomness */
-    STREAM_OPEN_SHUT,   /* stream_core_shut was called: the emulator is stopping */
+    STREAM_OPEN_FAILED,    /* out of memory or randomness */
+    STREAM_OPEN_SHUT,      /* stream_core_shut was called: the emulator is stopping */
+    STREAM_OPEN_TOO_MANY,  /* max_streams are open (403 403002) */
+    STREAM_OPEN_BUSY,      /* max_pending handshakes are under way (429 429001) */
+    STREAM_OPEN_THROTTLED, /* past rate_per_s (429 429001) */
 };
 
 /* A new stream in REQUESTED, with its ids and tokens. */

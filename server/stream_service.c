@@ -25,6 +25,7 @@ struct stream_service {
      * swapped and called under relay_lock: once set to none, no call is running. */
     pthread_mutex_t relay_lock;
     struct stream_relay_ops relay;
+    struct stream_limits limits;
 };
 
 int64_t stream_clock_ms(void)
@@ -51,6 +52,7 @@ struct stream_service *stream_service_new(struct emulator *emu)
     if (svc == NULL)
         return NULL;
     int cap = emu->cfg->handshake_timeout_s;
+    config_stream_limits(emu->cfg, &svc->limits);
     struct stream_core_settings s = {
         .handshake_cap_s = cap,
         .default_response_s = cap,
@@ -58,6 +60,9 @@ struct stream_service *stream_service_new(struct emulator *emu)
         .history_ms = HISTORY_MS,
         .observer = observe,
         .observer_ctx = emu,
+        .max_streams = svc->limits.max_streams,
+        .max_pending = svc->limits.max_pending,
+        .rate_per_s = svc->limits.rate_per_s,
     };
     svc->emu = emu;
     if ((svc->core = stream_core_new(&s)) == NULL) {
@@ -208,6 +213,23 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
     case STREAM_OPEN_FAILED:
         snprintf(reason, reason_len, "the emulator could not open a stream (out of memory)");
         return STREAM_POST_UNAVAILABLE;
+    case STREAM_OPEN_TOO_MANY:
+        snprintf(reason, reason_len,
+                 "%d streams are open, the limit (--max-streams, or --fidelity strict's 50)",
+                 svc->limits.max_streams);
+        return STREAM_POST_QUOTA;
+    case STREAM_OPEN_BUSY:
+        snprintf(reason, reason_len,
+                 "%d stream handshakes are under way, the limit (--max-pending-handshakes); "
+                 "retry",
+                 svc->limits.max_pending);
+        return STREAM_POST_THROTTLED;
+    case STREAM_OPEN_THROTTLED:
+        snprintf(reason, reason_len,
+                 "more than %d new streams a second (--stream-rate, or --fidelity strict's 5); "
+                 "retry",
+                 svc->limits.rate_per_s);
+        return STREAM_POST_THROTTLED;
     }
     if (send_request(svc, p, cid, &t) != 0) {
         /* Nobody else may complete this wait now: the POST is answered here. */

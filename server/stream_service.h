@@ -39,6 +39,8 @@ enum stream_post_result {
     STREAM_POST_NO_DEVICE,   /* 404 404001 */
     STREAM_POST_NOT_ONLINE,  /* 404 404103, at once (protocol.md §1.4) */
     STREAM_POST_UNAVAILABLE, /* 503: the broker link is down, or no streaming endpoint */
+    STREAM_POST_QUOTA,       /* 403 403002: too many streams at once (issue 8) */
+    STREAM_POST_THROTTLED,   /* 429 429001: too many handshakes, or too many a second */
 };
 
 /* Asks the device for a stream. On PENDING, wait is completed later from another thread; else

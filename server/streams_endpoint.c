@@ -32,6 +32,7 @@ struct streams_endpoint {
     struct stream_core *core;
     struct lws_context *ctx;
     struct relay *relay;
+    struct stream_limits limits;
     pthread_t thread;
     atomic_int stopping;
     lws_sorted_usec_list_t timer;
@@ -174,7 +175,8 @@ static int established(struct streams_endpoint *ep, struct lws *wsi, struct sess
     return 0;
 }
 
-static int receive(struct lws *wsi, struct session *ss, const void *in, size_t len)
+static int receive(struct streams_endpoint *ep, struct lws *wsi, struct session *ss, const void *in,
+                   size_t len)
 {
     if (ss->bridge == NULL)
         return -1;
@@ -185,7 +187,22 @@ static int receive(struct lws *wsi, struct session *ss, const void *in, size_t l
                                 lws_is_first_fragment(wsi),
                                 lws_is_final_fragment(wsi),
                                 lws_frame_is_binary(wsi)};
-    return relay_receive(ss->bridge, ss->side, &piece);
+    switch (relay_receive(ss->bridge, ss->side, &piece)) {
+    case RELAY_OK:
+        return 0;
+    case RELAY_TOO_BIG:
+        log_info("streams",
+                 "stream %s: the %s sent a message larger than %zu bytes (--max-message-bytes): "
+                 "closing both sides with 1009",
+                 stream_core_id(ss->stream), stream_side_name(ss->side), ep->limits.max_message);
+        lws_close_reason(wsi, RELAY_CLOSE_TOO_BIG, (unsigned char *)"message too big", 15);
+        return -1;
+    case RELAY_NO_MEMORY:
+        break;
+    }
+    log_error("streams", "stream %s: out of memory relaying the %s's bytes: closing it",
+              stream_core_id(ss->stream), stream_side_name(ss->side));
+    return -1;
 }
 
 /* The connection is gone (closed, dropped, or refused after the claim): once only. */
@@ -273,7 +290,7 @@ static int on_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     case LWS_CALLBACK_ESTABLISHED:
         return established(ep, wsi, ss);
     case LWS_CALLBACK_RECEIVE:
-        return receive(wsi, ss, in, len);
+        return receive(ep, wsi, ss, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return ss->bridge != NULL ? relay_writable(ss->bridge, ss->side) : -1;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -428,7 +445,9 @@ int streams_endpoint_start(struct emulator *emu, struct streams_endpoint **out)
     ep->emu = emu;
     ep->core = stream_service_core(emu->streams);
     pthread_mutex_init(&ep->lock, NULL);
-    int rc = (ep->relay = relay_new()) != NULL && create_context(ep) == 0 ? 0 : -1;
+    config_stream_limits(emu->cfg, &ep->limits);
+    struct relay_limits relay_limits = {ep->limits.connection_memory, ep->limits.max_message};
+    int rc = (ep->relay = relay_new(&relay_limits)) != NULL && create_context(ep) == 0 ? 0 : -1;
     if (rc == 0)
         rc = listen_on(ep, emu->cfg->streams_port, 1, &emu->streams_port);
     if (rc == 0)

@@ -103,6 +103,43 @@ static void setup(void)
     env_clear();
 }
 
+/* Issue 8: --fidelity's limits, each flag overriding its own. */
+START_TEST(stream_limits)
+{
+    struct config cfg;
+    struct stream_limits l;
+    parse_ok(&cfg, NULL);
+    config_stream_limits(&cfg, &l);
+    ck_assert_int_eq(l.max_streams, 10000);
+    ck_assert_int_eq(l.max_pending, 1000);
+    ck_assert_int_eq(l.rate_per_s, 0);
+    ck_assert_uint_eq(l.max_message, 0);
+    ck_assert_uint_eq(l.connection_memory, 524288);
+    config_free(&cfg);
+    parse_ok(&cfg, "--fidelity", "strict", NULL);
+    config_stream_limits(&cfg, &l);
+    ck_assert_int_eq(l.max_streams, 50);
+    ck_assert_int_eq(l.rate_per_s, 5);
+    ck_assert_uint_eq(l.max_message, 65536);
+    config_free(&cfg);
+    env_set("IOTHUB_EMULATOR_FIDELITY", "strict");
+    parse_ok(&cfg, "--stream-rate", "0", "--max-streams", "7", "--max-message-bytes", "100",
+             "--max-connection-memory", "65536", "--max-pending-handshakes", "3", NULL);
+    config_stream_limits(&cfg, &l);
+    ck_assert_int_eq(l.max_streams, 7);
+    ck_assert_int_eq(l.max_pending, 3);
+    ck_assert_int_eq(l.rate_per_s, 0);
+    ck_assert_uint_eq(l.max_message, 100);
+    ck_assert_uint_eq(l.connection_memory, 65536);
+    config_free(&cfg);
+    env_clear();
+    ck_assert_refused(IH_ERR_SYNTAX, "relaxed or strict", "--fidelity", "exact");
+    ck_assert_refused(IH_ERR_SYNTAX, "whole number", "--max-streams", "-1");
+    ck_assert_refused(IH_ERR_SYNTAX, "whole number", "--stream-rate", "5000000000");
+    ck_assert_refused(IH_ERR_SYNTAX, "at least 65536", "--max-connection-memory", "1000");
+}
+END_TEST
+
 START_TEST(defaults)
 {
     struct config cfg;
@@ -605,6 +642,7 @@ static Suite *config_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, defaults);
+    tcase_add_test(tc, stream_limits);
     tcase_add_test(tc, flag_value_forms);
     tcase_add_test(tc, port_values);
     tcase_add_test(tc, port_errors);

@@ -360,6 +360,69 @@ START_TEST(timeouts_are_clamped)
 }
 END_TEST
 
+static enum stream_open_result open_in(struct stream_core *c, int64_t now, struct stream_tickets *t)
+{
+    struct stream_open req = {.device_id = "dev", .name = "n"};
+    return stream_core_open(c, &req, now, t);
+}
+
+/* Issue 8: streams at once (403002), handshakes under way (429001). */
+START_TEST(limits_on_streams_and_handshakes)
+{
+    struct stream_core_settings s = settings_with(NULL, NULL);
+    s.max_streams = 3;
+    s.max_pending = 2;
+    struct stream_core *c = stream_core_new(&s);
+    struct stream_tickets a, b, x;
+    ck_assert_int_eq(open_in(c, T0, &a), STREAM_OPEN_OK);
+    ck_assert_int_eq(open_in(c, T0, &b), STREAM_OPEN_OK);
+    /* Two handshakes under way: a third waits its turn. */
+    ck_assert_int_eq(open_in(c, T0, &x), STREAM_OPEN_BUSY);
+    /* a connects: one handshake left under way, room for another. */
+    struct stream_decision d;
+    ck_assert_int_eq(stream_core_answer(c, "dev", a.rid, 200, T0 + 1, &d), ANSWER_OK);
+    enum stream_side side;
+    struct stream *dev = NULL, *svc = NULL;
+    ck_assert_int_eq(stream_core_attach(c, a.id, a.device_token, 1, T0 + 2, &side, &dev),
+                     ATTACH_OK);
+    ck_assert_int_eq(stream_core_attach(c, a.id, a.service_token, 1, T0 + 2, &side, &svc),
+                     ATTACH_OK);
+    stream_core_side_up(c, dev, STREAM_DEVICE, T0 + 2);
+    stream_core_side_up(c, svc, STREAM_SERVICE, T0 + 2);
+    struct stream_tickets third;
+    ck_assert_int_eq(open_in(c, T0 + 3, &third), STREAM_OPEN_OK);
+    /* Three open (one connected, two under way): the fourth is one too many. */
+    ck_assert_int_eq(open_in(c, T0 + 3, &x), STREAM_OPEN_TOO_MANY);
+    /* A rejection ends one: room again. */
+    ck_assert_int_eq(stream_core_answer(c, "dev", b.rid, 400, T0 + 4, &d), ANSWER_OK);
+    ck_assert_int_eq(open_in(c, T0 + 5, &x), STREAM_OPEN_OK);
+    stream_core_side_down(c, dev, STREAM_DEVICE, 1000, "device_closed", T0 + 6);
+    stream_core_side_down(c, svc, STREAM_SERVICE, 1000, "device_closed", T0 + 6);
+    stream_core_free(c);
+}
+END_TEST
+
+/* Issue 8: new streams a second, from a bucket that starts full. */
+START_TEST(rate_limit_per_second)
+{
+    struct stream_core_settings s = settings_with(NULL, NULL);
+    s.rate_per_s = 5;
+    struct stream_core *c = stream_core_new(&s);
+    struct stream_tickets t;
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(open_in(c, T0 + i, &t), STREAM_OPEN_OK);
+    ck_assert_int_eq(open_in(c, T0 + 10, &t), STREAM_OPEN_THROTTLED);
+    /* A fifth of a second brings one back, not more. */
+    ck_assert_int_eq(open_in(c, T0 + 210, &t), STREAM_OPEN_OK);
+    ck_assert_int_eq(open_in(c, T0 + 211, &t), STREAM_OPEN_THROTTLED);
+    /* A quiet second fills the bucket, but no further than 5. */
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(open_in(c, T0 + 5000 + i, &t), STREAM_OPEN_OK);
+    ck_assert_int_eq(open_in(c, T0 + 5005, &t), STREAM_OPEN_THROTTLED);
+    stream_core_free(c);
+}
+END_TEST
+
 START_TEST(defaults_above_the_cap_are_capped)
 {
     struct stream_core_settings s = settings_with(NULL, NULL);
@@ -1627,6 +1690,8 @@ static Suite *stream_core_suite(void)
     tcase_add_test(tc, ids_and_tokens_do_not_repeat);
     tcase_add_test(tc, timeouts_are_clamped);
     tcase_add_test(tc, defaults_above_the_cap_are_capped);
+    tcase_add_test(tc, limits_on_streams_and_handshakes);
+    tcase_add_test(tc, rate_limit_per_second);
     tcase_add_test(tc, any_2xx_accepts);
     tcase_add_test(tc, other_statuses_reject);
     tcase_add_test(tc, answer_unknown_impostor_late);
