@@ -63,19 +63,7 @@ static void teardown(void)
     metrics_free(emu.metrics);
     registry_close(emu.registry);
     emu.registry = NULL;
-    DIR *d = opendir(dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    unit_remove_dir(dir);
 }
 
 /* ---- requests: fake header and query look-ups over small tables ---- */

@@ -1515,19 +1515,7 @@ static void log_teardown(void)
     core = NULL;
     registry_close(log_reg);
     log_reg = NULL;
-    DIR *d = opendir(log_dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", log_dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(log_dir);
+    unit_remove_dir(log_dir);
 }
 
 /* A row read back, with its strings copied ("(null)" for NULL). */
