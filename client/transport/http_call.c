@@ -12,7 +12,6 @@
 #include <time.h>
 
 #define DEFAULT_TIMEOUT_MS 30000
-#define RELEASE_WAIT_MS 10000
 #define HEADER_NAME_MAX 64
 
 struct call {
@@ -30,6 +29,8 @@ struct call {
     pthread_cond_t changed;
     struct lws *wsi;
     int done, gone, jobs, kill;
+    /* The caller has its answer and is gone: the loop frees the call once lws lets go. */
+    int orphaned;
     size_t body_cap;
     char error[256];
 };
@@ -43,6 +44,24 @@ static void finish(struct call *c, const char *error)
         snprintf(c->error, sizeof c->error, "%s", error);
     c->done = 1;
     pthread_cond_broadcast(&c->changed);
+}
+
+static void call_destroy(struct call *c);
+
+/* Callers hold the lock, on the loop's thread: whether this was the last use of an orphan
+ * (then the caller frees it once unlocked). */
+static int last_use(struct call *c)
+{
+    return c->orphaned && c->gone && c->jobs == 0;
+}
+
+static void unlock_loop_side(struct call *c)
+{
+    int free_it = last_use(c);
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    if (free_it)
+        call_destroy(c);
 }
 
 static void connect_now(void *arg)
@@ -73,8 +92,7 @@ static void connect_now(void *arg)
     } else if (!c->gone) {
         c->wsi = wsi;
     }
-    pthread_cond_broadcast(&c->changed);
-    pthread_mutex_unlock(&c->lock);
+    unlock_loop_side(c);
 }
 
 static void kill_now(void *arg)
@@ -84,8 +102,7 @@ static void kill_now(void *arg)
     c->jobs--;
     if (c->wsi != NULL && !c->gone)
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    pthread_cond_broadcast(&c->changed);
-    pthread_mutex_unlock(&c->lock);
+    unlock_loop_side(c);
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
@@ -214,8 +231,7 @@ static int on_event(struct call *c, struct lws *wsi, enum lws_callback_reasons r
     default:
         break;
     }
-    pthread_cond_broadcast(&c->changed);
-    pthread_mutex_unlock(&c->lock);
+    unlock_loop_side(c);
     return rc;
 }
 
@@ -260,7 +276,7 @@ static int post_job(struct call *c, void (*fn)(void *ctx))
     return -1;
 }
 
-/* Lock held: waits for the result, then for lws to let go of the connection. */
+/* Lock held: waits for the result (or the timeout, which kills the connection). */
 static void run(struct call *c, int timeout_ms)
 {
     struct timespec until = deadline_after_ms(timeout_ms);
@@ -277,10 +293,6 @@ static void run(struct call *c, int timeout_ms)
         c->done = 1;
         post_job(c, kill_now);
     }
-    until = deadline_after_ms(RELEASE_WAIT_MS);
-    while ((!c->gone || c->jobs > 0) &&
-           pthread_cond_timedwait(&c->changed, &c->lock, &until) != ETIMEDOUT)
-        ;
 }
 
 static char *copy_text(const char *text, int *failed)
@@ -362,22 +374,21 @@ int ih_http_call(struct ih_loop *loop, const struct ih_http_request *req,
     snprintf(c->host_header, sizeof c->host_header, "%s", c->url.host);
     pthread_mutex_lock(&c->lock);
     run(c, req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
-    int released = c->gone && c->jobs == 0;
     int rc = c->error[0] == '\0' && c->res->status > 0 ? 0 : -1;
     if (rc != 0)
         snprintf(err, err_len, "%s", c->error[0] != '\0' ? c->error : "no response");
-    if (rc == 0 && released) {
+    if (rc == 0) {
         *res = c->res_storage; /* handed over */
         memset(&c->res_storage, 0, sizeof c->res_storage);
     }
+    /* The answer does not wait for the connection's close: lws lets go of it on its own time,
+     * and the loop frees the call then (it holds copies of everything it uses). */
+    int released = c->gone && c->jobs == 0;
+    c->orphaned = !released;
     pthread_mutex_unlock(&c->lock);
-    /* Not released in time: lws may still call back with it, so it is kept (a bounded leak
-     * beats a use after free), and the call fails. */
     if (released)
         call_destroy(c);
-    else if (rc == 0)
-        snprintf(err, err_len, "the connection to %.200s was not released", c->url.host);
-    return released ? rc : -1;
+    return rc;
 }
 
 void ih_http_response_free(struct ih_http_response *res)

@@ -61,10 +61,11 @@ class Child:
 
     live = []
 
-    def __init__(self, cmd):
+    def __init__(self, cmd, env=None):
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+                                     env=env)
         self.buffer = b""
         self.lines = []
         Child.live.append(self)
