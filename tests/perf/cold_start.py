@@ -8,7 +8,7 @@ loading its libraries, so the table shows what the emulator's own start-up adds 
   first start  --ephemeral: a new state directory each time (schema, dev CA and certificate made)
   restart      the same --state-dir each time (everything already there)
 
-Usage: cold_start.py [--bin PATH] [--runs N]   (issue 2's target: median restart < 300 ms)
+Usage: cold_start.py [--bin PATH] [--runs N]   (issue 9's target: median <= 200 ms)
 """
 import argparse
 import os
@@ -68,11 +68,15 @@ def main():
         rows.append(("restart (--state-dir)", [time_to_ready(base + ["--state-dir", state])
                                                 for _ in range(args.runs)]))
     baseline = summarize(rows[0][1])[0]
-    print("%-28s %10s %10s %14s" % ("start-up, %d runs" % args.runs, "median ms", "p90 ms",
-                                    "median/base"))
+    print("%-28s %10s %10s %12s  %s" % ("start-up, %d runs" % args.runs, "median ms", "p90 ms",
+                                        "median/base", "target"))
     for name, samples in rows:
         median, p90 = summarize(samples)
-        print("%-28s %10.1f %10.1f %13.1fx" % (name, median, p90, median / baseline))
+        # Issue 9: cold start to the ready line, median <= 200 ms (both kinds of start).
+        target = "" if name.startswith("baseline") else "<= 200 ms: %s" % (
+            "met" if median <= 200 else "MISSED")
+        print("%-28s %10.1f %10.1f %11.1fx  %s" % (name, median, p90, median / baseline,
+                                                   target))
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def setup_rows(args, emu):
         row("setup POST->200 median (n=%d)" % n, statistics.median(answered),
             "registry read", b50, "ms", "<= 2 ms: %s" % verdict(statistics.median(answered) <= 2)),
         row("setup POST->200 p99", percentile(answered, 99), "registry read", b99, "ms"),
-        row("setup POST->both connected median (hub, n=%d)" % len(connected), c50,
+        row("setup POST->both connected median (hub, 1 ms steps, n=%d)" % len(connected), c50,
             "registry read", b50, "ms", "<= 5 ms: %s" % verdict(c50 <= 5)),
         row("setup POST->both connected p99 (hub)", percentile(connected, 99), "registry read",
             b99, "ms"),
