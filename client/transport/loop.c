@@ -120,6 +120,9 @@ static int create_context(struct ih_loop *loop, const struct ih_loop_options *o,
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.user = loop;
     info.count_threads = 1;
+    /* lws times client connections out by the context's setting too (5 s by default), which
+     * would cut a held stream POST short of the hub's own response timeout. */
+    info.timeout_secs = LWS_TIMEOUT_SECONDS;
     lws_set_log_level(LLL_ERR, keep_log_line);
     if ((loop->ctx = lws_create_context(&info)) == NULL) {
         snprintf(err, err_len, "libwebsockets could not start");

@@ -17,7 +17,7 @@ from client_peers import (DEVICE, SERVICE, Sshd, client_env, device_agent, free_
 from harness import Emulator, wait_until
 from test_mqtt import broker_pid
 
-DEVICES = ["echodev", "sshdev", "downdev", "choosy", "proto", "renew", "moddev"]
+DEVICES = ["echodev", "sshdev", "downdev", "choosy", "proto", "renew", "moddev", "slowdev"]
 
 
 def sha256_of(path):
@@ -185,6 +185,20 @@ class Clients(unittest.TestCase):
                    what="the reconnection")
         done = service(self.emu, "echo", "renew", input="after renewal\n")
         self.assertEqual(done.stdout, "after renewal\n", done.stderr)
+
+    def test_a_slow_device_gets_the_hubs_answer(self):
+        # The library used to give up on a held stream POST after libwebsockets' default 5 s
+        # client timeout, with "the connection closed", long before the hub's own answer.
+        agent = self.agent("slowdev", ["echo"])
+        os.kill(agent.proc.pid, signal.SIGSTOP)  # it gets the request and never answers
+        self.addCleanup(os.kill, agent.proc.pid, signal.SIGCONT)
+        started = time.monotonic()
+        done = service(self.emu, "stream", "slowdev", "--response-timeout", "7")
+        waited = time.monotonic() - started
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("504", done.stderr)
+        self.assertIn("Timed out waiting for the response from device", done.stderr)
+        self.assertGreaterEqual(waited, 7.0, done.stderr)
 
     def test_errors_name_the_fix(self):
         env = client_env(self.emu)

@@ -53,6 +53,7 @@ def agent(args, emu, device, *options):
         emu.host, device, emu.device_key(device))
     child = Child([args.device_bin, *options, "echo"], env)
     child.expect("listening for stream requests", TIMEOUT)
+    child.drain()
     return child
 
 
@@ -82,11 +83,11 @@ def setup_rows(args, emu):
     b50, b99 = statistics.median(base), percentile(base, 99)
     c50 = statistics.median(connected)
     rows = [
-        row("setup POST->200 median (n=%d)" % n, statistics.median(answered),
+        row("setup POST->200 median (libiothub, n=%d)" % n, statistics.median(answered),
             "registry read", b50, "ms", "<= 2 ms: %s" % verdict(statistics.median(answered) <= 2)),
         row("setup POST->200 p99", percentile(answered, 99), "registry read", b99, "ms"),
-        row("setup POST->both connected median (hub, 1 ms steps, n=%d)" % len(connected), c50,
-            "registry read", b50, "ms", "<= 5 ms: %s" % verdict(c50 <= 5)),
+        row("setup POST->both connected median (libiothub, hub 1 ms steps, n=%d)"
+            % len(connected), c50, "registry read", b50, "ms", "<= 5 ms: %s" % verdict(c50 <= 5)),
         row("setup POST->both connected p99 (hub)", percentile(connected, 99), "registry read",
             b99, "ms"),
         row("setup POST->first echo median", statistics.median(echoed), "registry read", b50,
