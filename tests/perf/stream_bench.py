@@ -581,8 +581,9 @@ def runs_note(tp, nbytes):
     """Every transfer, in the order run: the spread tells how much to trust the medians. Each
     relay run is followed at once by its socat run, so each pair's ratio shares most of the
     machine's drift."""
-    per_run = "; ".join("%s %s" % (case, " ".join("%.0f" % (nbytes / 1e6 / t[0]) for t in tp[case]))
-                        for case in ("ws", "tcp", "wss", "tls"))
+    per_run = "; ".join(
+        "%s %s" % (case, " ".join("%.0f" % (nbytes / 1e6 / t[0]) for t in tp[case]))
+        for case in ("ws", "tcp", "wss", "tls"))
     pairs = "; ".join("%s/%s %s" % (relay, base, " ".join(
         "%.2f" % (b[0] / r[0]) for r, b in zip(tp[relay], tp[base])))
         for relay, base in (("ws", "tcp"), ("wss", "tls")))
