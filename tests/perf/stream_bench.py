@@ -14,7 +14,7 @@ same run (DESIGN.md §8: for the relay, socat one hop on loopback).
                The POSTs share one persistent HTTPS connection; the device is paho answering
                from its network thread. Baseline: GET /health over the same HTTPS connection.
 
-Usage: stream_bench.py [--bin EMULATOR] [--ws-bench PATH] [--bytes 1G] [--runs 5]
+Usage: stream_bench.py [--bin EMULATOR] [--ws-bench PATH] [--bytes 1G] [--runs 11]
                        [--echoes 2000] [--setups 1000]
        smoke run (a few seconds): --bytes 20M --runs 1 --echoes 200 --setups 50
 """
@@ -543,7 +543,7 @@ def parse_args():
         "IOTHUB_WS_BENCH", os.path.join(ROOT, "build", "tests", "perf", "ws_bench")))
     parser.add_argument("--socat", default="socat")
     parser.add_argument("--bytes", type=size, default=10**9, help="per transfer (default 1G)")
-    parser.add_argument("--runs", type=int, default=5, help="transfers per case (default 5)")
+    parser.add_argument("--runs", type=int, default=11, help="transfers per case (default 11)")
     parser.add_argument("--echoes", type=int, default=2000)
     parser.add_argument("--setups", type=int, default=1000)
     return parser.parse_args()
