@@ -68,19 +68,10 @@ static void connect_now(void *arg)
 {
     struct call *c = arg;
     struct lws_client_connect_info i;
-    memset(&i, 0, sizeof i);
-    i.context = ih_loop_context(c->loop);
-    i.vhost = ih_loop_vhost(c->loop);
-    i.address = c->url.host;
-    i.port = c->url.port;
-    i.path = c->url.path;
-    i.host = c->host_header;
+    ih_loop_connect_info(c->loop, &c->url, c->host_header, &i);
     i.method = c->req->method;
-    /* A redirect is not followed: the SAS token is for this hub only. */
-    i.ssl_connection = (c->url.tls ? LCCSCF_USE_SSL : 0) | LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
     i.local_protocol_name = IH_LOOP_PROTOCOL_HTTP;
     i.userdata = c;
-    i.alpn = "http/1.1";
     struct lws *wsi = lws_client_connect_via_info(&i);
     pthread_mutex_lock(&c->lock);
     c->jobs--;

@@ -1,6 +1,7 @@
 #include "loop.h"
 
 #include "http_call.h"
+#include "url.h"
 #include "wsock.h"
 
 #include <pthread.h>
@@ -204,12 +205,16 @@ int ih_loop_post(struct ih_loop *loop, void (*fn)(void *ctx), void *ctx)
     return 0;
 }
 
-struct lws_context *ih_loop_context(struct ih_loop *loop)
+void ih_loop_connect_info(struct ih_loop *loop, const struct ih_url *url, const char *host_header,
+                          struct lws_client_connect_info *out)
 {
-    return loop->ctx;
-}
-
-struct lws_vhost *ih_loop_vhost(struct ih_loop *loop)
-{
-    return loop->vhost;
+    memset(out, 0, sizeof *out);
+    out->context = loop->ctx;
+    out->vhost = loop->vhost;
+    out->address = url->host;
+    out->port = url->port;
+    out->path = url->path;
+    out->host = host_header;
+    out->ssl_connection = (url->tls ? LCCSCF_USE_SSL : 0) | LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
+    out->alpn = "http/1.1";
 }

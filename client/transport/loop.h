@@ -31,9 +31,15 @@ int ih_loop_post(struct ih_loop *loop, void (*fn)(void *ctx), void *ctx);
  * failed connection, like "SSL error: unable to get local issuer certificate". "" when none. */
 void ih_loop_take_error(char *out, size_t cap);
 
-/* For the connection modules, on the loop's thread. */
-struct lws_context *ih_loop_context(struct ih_loop *loop);
-struct lws_vhost *ih_loop_vhost(struct ih_loop *loop);
+struct ih_url;
+
+/* For the connection modules, on the loop's thread. Fills `out` (zeroed first) with what every
+ * client connection of the loop shares: the loop's context and vhost, the URL's host,
+ * port and path, the Host header, TLS when the URL says so, HTTP/1.1, and no redirect followed
+ * (the SAS or bearer token is for this host only). The caller adds its protocol and userdata.
+ * `url` and `host_header` must outlive the connect call. */
+void ih_loop_connect_info(struct ih_loop *loop, const struct ih_url *url, const char *host_header,
+                          struct lws_client_connect_info *out);
 
 /* Every connection's user data (lws userdata) starts with this. Once a client connection's
  * protocol is dropped, lws delivers its last callback, LWS_CALLBACK_WSI_DESTROY, to the vhost's

@@ -116,21 +116,11 @@ static void connect_now(void *arg)
 {
     struct ih_wsock *ws = arg;
     struct lws_client_connect_info i;
-    memset(&i, 0, sizeof i);
-    i.context = ih_loop_context(ws->loop);
-    i.vhost = ih_loop_vhost(ws->loop);
-    i.address = ws->url.host;
-    i.port = ws->url.port;
-    i.path = ws->url.path;
-    i.host = ws->host_header;
-    i.origin = NULL;
-    /* A redirect is not followed: the bearer token is for this endpoint only. */
-    i.ssl_connection = (ws->url.tls ? LCCSCF_USE_SSL : 0) | LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
+    ih_loop_connect_info(ws->loop, &ws->url, ws->host_header, &i);
     i.protocol = ws->asked_protocol[0] != '\0' ? ws->asked_protocol : NULL;
     i.local_protocol_name = IH_LOOP_PROTOCOL_WS;
     i.ietf_version_or_minus_one = -1;
     i.userdata = ws;
-    i.alpn = "http/1.1";
     i.retry_and_idle_policy = &idle_policy;
     struct lws *wsi = lws_client_connect_via_info(&i);
     pthread_mutex_lock(&ws->lock);
