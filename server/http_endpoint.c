@@ -26,16 +26,23 @@
 #define DISCARD_LIMIT (1024 * 1024)
 /* An event stream is sent in pieces of at most this. */
 #define EVENTS_BLOCK (16 * 1024)
-/* At shutdown, how long the stream POSTs (answered 503 by then) have to get their answers out. */
+/* At shutdown, how long the requests being answered (stream POSTs are answered 503 by then)
+ * have to get their answers out. */
 #define DRAIN_MS 2000
+/* Test-only: milliseconds a deferred stream POST waits between its handler and its suspension,
+ * the window in which a shutdown once missed it (tests/integration/test_streams.py, Shutdown). */
+#define TEST_HOLD_ENV "IOTHUB_EMULATOR_TEST_HOLD_DEFERRED_MS"
 
 struct http_endpoint {
     struct MHD_Daemon *daemon;
     struct emulator *emu;
-    /* Stream POSTs not yet over: libmicrohttpd may not be stopped with one suspended. */
+    /* Requests being answered, from the moment their handler runs until their answer is out:
+     * libmicrohttpd may not be stopped with one suspended, and stopping it drops any answer
+     * still queued. */
     pthread_mutex_t lock;
     pthread_cond_t drained;
-    int deferred;
+    int in_flight;
+    unsigned test_hold_ms;
 };
 
 /* A request body as it arrives, bounded by REST_MAX_BODY. */
@@ -44,6 +51,7 @@ struct request_state {
     size_t len;
     int too_large;
     int responded;
+    int counted;              /* in http_endpoint.in_flight until the connection is done */
     int deferred;             /* a stream POST waiting for its answer, or an event stream */
     struct stream_wait wait;  /* resumes the suspended connection when it completes */
     size_t dropped;           /* bytes of body seen past the limit */
@@ -84,11 +92,11 @@ static void log_from_mhd(void *cls, const char *fmt, va_list ap)
     log_info("main", "libmicrohttpd: %s", line);
 }
 
-static void count_deferred(struct http_endpoint *ep, int delta)
+static void count_in_flight(struct http_endpoint *ep, int delta)
 {
     pthread_mutex_lock(&ep->lock);
-    ep->deferred += delta;
-    if (ep->deferred == 0)
+    ep->in_flight += delta;
+    if (ep->in_flight == 0)
         pthread_cond_broadcast(&ep->drained);
     pthread_mutex_unlock(&ep->lock);
 }
@@ -100,8 +108,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)code;
     struct request_state *st = *con_cls;
     if (st != NULL) {
-        if (st->deferred)
-            count_deferred(cls, -1);
+        if (st->counted)
+            count_in_flight(cls, -1);
         event_hub_unsubscribe(st->events);
         stream_wait_destroy(&st->wait);
         free(st->body);
@@ -218,24 +226,27 @@ static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *
         .peer_loopback = peer_is_loopback(c),
     };
     struct rest_response res;
+    if (!st->counted) {
+        /* Counted before the handler runs: a stream POST reaches its device inside rest_handle,
+         * and from then on shutdown must wait for its answer (the 503) to go out. */
+        st->counted = 1;
+        count_in_flight(ep, 1);
+    }
     if (st->deferred) {
         rest_finish_deferred(&req, &res);
     } else {
         rest_handle(ep->emu, &req, &res);
         if (res.deferred) {
+            if (ep->test_hold_ms > 0)
+                usleep(ep->test_hold_ms * 1000u);
             /* Suspended until the stream is decided, unless it already is; libmicrohttpd calls
              * again once the wait resumes the connection. */
             st->deferred = 1;
-            count_deferred(ep, 1);
             rest_response_free(&res);
             if (stream_wait_suspend(&st->wait, suspend_connection))
                 return MHD_YES;
             rest_finish_deferred(&req, &res);
         }
-    }
-    if (res.events != NULL && !st->deferred) {
-        st->deferred = 1; /* an open event stream: shutdown waits for it to end */
-        count_deferred(ep, 1);
     }
     enum MHD_Result ok = send_response(c, st, &res);
     rest_response_free(&res);
@@ -300,6 +311,8 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
         return -1;
     }
     ep->emu = emu;
+    const char *hold = getenv(TEST_HOLD_ENV);
+    ep->test_hold_ms = hold != NULL ? (unsigned)strtoul(hold, NULL, 10) % 60000u : 0;
     pthread_mutex_init(&ep->lock, NULL);
     deadline_cond_init(&ep->drained);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -330,19 +343,18 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
     return 0;
 }
 
-/* Waits, up to DRAIN_MS, until every stream POST has its answer out. */
+/* Waits, up to DRAIN_MS, until every request being answered has its answer out. */
 static void drain(struct http_endpoint *ep)
 {
     struct timespec until = deadline_after_ms(DRAIN_MS);
     int rc = 0;
     pthread_mutex_lock(&ep->lock);
-    while (ep->deferred > 0 && rc == 0)
+    while (ep->in_flight > 0 && rc == 0)
         rc = pthread_cond_timedwait(&ep->drained, &ep->lock, &until);
-    int left = ep->deferred;
+    int left = ep->in_flight;
     pthread_mutex_unlock(&ep->lock);
     if (left > 0)
-        log_warn("main",
-                 "%d stream request(s) still had no answer out after %d ms; stopping anyway", left,
+        log_warn("main", "%d request(s) still had no answer out after %d ms; stopping anyway", left,
                  DRAIN_MS);
 }
 

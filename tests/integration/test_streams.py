@@ -598,8 +598,9 @@ class Volume(unittest.TestCase):
 
 
 class Shutdown(unittest.TestCase):
-    def test_a_waiting_post_gets_503_when_the_emulator_stops(self):
-        emu = Emulator("--device", "waiting").start()
+    def stop_while_a_post_waits(self, env=None):
+        """A POST whose device never answers, then SIGTERM: the POST gets the documented 503."""
+        emu = Emulator("--device", "waiting", env=env).start()
         try:
             dev = StreamDevice(emu, "waiting")
             pending = PendingPost(emu, "waiting", response_timeout=60)
@@ -614,6 +615,15 @@ class Shutdown(unittest.TestCase):
             dev.close()
         finally:
             emu.__exit__(None, None, None)
+
+    def test_a_waiting_post_gets_503_when_the_emulator_stops(self):
+        self.stop_while_a_post_waits()
+
+    def test_a_stop_between_the_request_and_the_wait_still_answers_503(self):
+        # A test hook holds the POST's handler for a second after the request went to the
+        # device and before the request is suspended: the stop lands in that window, where it
+        # once closed the connection with nothing sent (curl: empty reply, exit 52).
+        self.stop_while_a_post_waits(env={"IOTHUB_EMULATOR_TEST_HOLD_DEFERRED_MS": "1000"})
 
 
 if __name__ == "__main__":
