@@ -68,12 +68,14 @@ int broker_config_text(const struct broker_settings *s, char **out)
     if (has_newline(s))
         return -1;
     struct text t = {0};
-    add(&t, "# Written by iothub-emulator at every start; edits are lost.\n"
-            "per_listener_settings false\nset_tcp_nodelay true\npersistence false\n"
-            "allow_anonymous false\n"
-            /* information carries "mosquitto version ... running", which broker.c waits for */
-            "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
-            "log_type information\nlog_timestamp false\n");
+    add(&t,
+        "# Written by iothub-emulator at every start; edits are lost.\n"
+        "per_listener_settings false\nset_tcp_nodelay true\npersistence false\n"
+        "allow_anonymous false\nmax_packet_size %d\n"
+        /* information carries "mosquitto version ... running", which broker.c waits for */
+        "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
+        "log_type information\nlog_timestamp false\n",
+        BROKER_MAX_PACKET);
     if (s->keep_root)
         add(&t, "user root\n");
     /* The hub's own connection: a Unix socket in the private state directory. It is also the

@@ -5,6 +5,15 @@
 
 #include <stddef.h>
 
+/* The hub's limit on one device-to-cloud message: body and properties (docs/differences.md). */
+#define BROKER_MESSAGE_MAX (256 * 1024)
+/* The largest MQTT packet the broker reads: a message at the hub's limit, plus the longest
+ * topic MQTT carries (its 2-byte length and 65,535 bytes: a device's properties travel in the
+ * topic), a packet id, 1 KiB of MQTT 5 properties and the fixed header. A longer packet closes
+ * its connection as soon as its declared length has been read, before any of it is kept, so a
+ * stranger's CONNECT costs the broker at most this much memory. */
+#define BROKER_MAX_PACKET (BROKER_MESSAGE_MAX + 2 + 65535 + 2 + 1024 + 5)
+
 struct broker_settings {
     const char *listen; /* address of the device listeners */
     int mqtts_port;     /* each a bound-checked port, or CONFIG_PORT_OFF */

@@ -18,6 +18,7 @@
 #include "ready.h"
 #include "registry.h"
 #include "seed.h"
+#include "state_lock.h"
 #include "ui_feed.h"
 
 #include <errno.h>
@@ -62,6 +63,33 @@ static int prepare_state_dir(const struct config *cfg, char **out)
     *out = realpath(dir != NULL ? dir : cfg->state_dir, NULL);
     free(dir);
     return *out != NULL ? 0 : -1;
+}
+
+/* Held for the process's life: one emulator per state directory. */
+static int lock_state_dir(const char *dir, struct state_lock *lock)
+{
+    pid_t holder = 0;
+    switch (state_lock_take(dir, lock, &holder)) {
+    case STATE_LOCK_OK:
+        return 0;
+    case STATE_LOCK_HELD:
+        if (holder > 0)
+            log_error("main",
+                      "the state directory %s is in use by another emulator (pid %ld): stop it, "
+                      "or give this one its own with --state-dir DIR, or run it with --ephemeral",
+                      dir, (long)holder);
+        else
+            log_error("main",
+                      "the state directory %s is in use by another emulator: stop it, or give "
+                      "this one its own with --state-dir DIR, or run it with --ephemeral",
+                      dir);
+        return -1;
+    case STATE_LOCK_IO:
+        break;
+    }
+    log_error("main", "cannot lock the state directory %s (%s/%s): %s", dir, dir, STATE_LOCK_FILE,
+              strerror(errno));
+    return -1;
 }
 
 static void add_audience(struct emulator *emu, const char *host)
@@ -229,7 +257,10 @@ static int run(const struct config *cfg)
                            .streams_plain_port = CONFIG_PORT_OFF};
     clock_gettime(CLOCK_MONOTONIC, &emu.started);
     build_audiences(&emu);
+    struct state_lock lock = {-1};
     int rc = prepare_state_dir(cfg, &emu.state_dir);
+    if (rc == 0)
+        rc = lock_state_dir(emu.state_dir, &lock);
     if (rc == 0)
         rc = open_registry(&emu);
     if (rc == 0)
@@ -240,6 +271,7 @@ static int run(const struct config *cfg)
     certs_free(&emu.tls);
     if (cfg->ephemeral && emu.state_dir != NULL)
         fs_remove_tree(emu.state_dir);
+    state_lock_release(&lock);
     free(emu.state_dir);
     return rc == 0 ? 0 : 1;
 }

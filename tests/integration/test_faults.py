@@ -351,5 +351,50 @@ class HostileInput(unittest.TestCase):
             self.assertEqual(curl("GET", emu.url("/health"), cafile=emu.ca).status, 200)
 
 
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class BrokerMemory(unittest.TestCase):
+    def test_a_huge_declared_connect_is_cut_off_before_login(self):
+        """A CONNECT that declares 268 MB, then streams bytes: no login is needed to try. The
+        broker's max_packet_size closes each such connection once the length is read."""
+        with Emulator() as emu:
+            pid = broker_pid(emu)
+            context = ssl.create_default_context(cafile=emu.ca)
+            huge = bytes([0x10, 0xFF, 0xFF, 0xFF, 0x7F])  # CONNECT, 268,435,455 bytes to come
+            chunk = b"\0" * 65536
+            peers = []
+            try:
+                for _ in range(4):
+                    raw = socket.create_connection(("127.0.0.1", emu.ready["ports"]["mqtts"]),
+                                                   timeout=10)
+                    tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
+                    peers.append(tls)
+                    try:
+                        tls.sendall(huge)
+                        for _ in range(48 * 1024 * 1024 // len(chunk)):  # 48 MB each at most
+                            tls.sendall(chunk)
+                    except (ConnectionError, ssl.SSLError):
+                        pass  # cut off while sending
+                # Measured while every connection is still open on this side.
+                rss = vm_rss_kib(pid)
+                print("broker RSS with 4 oversized CONNECTs open: %d KiB" % rss)
+                self.assertLess(rss, 64 * 1024)
+                for tls in peers:
+                    tls.settimeout(10)
+                    try:
+                        self.assertEqual(tls.recv(1), b"", "the broker kept the connection")
+                    except (ConnectionError, ssl.SSLError):
+                        pass  # closed by the broker: a reset
+            finally:
+                for tls in peers:
+                    tls.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

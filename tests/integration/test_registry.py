@@ -294,6 +294,27 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(os.stat(db).st_mode & 0o777, 0o600)
             self.assertEqual(os.stat(os.path.join(state, "tls", "ca.key")).st_mode & 0o777, 0o600)
 
+    def test_a_second_emulator_on_the_same_state_dir_is_refused_at_once(self):
+        with tempfile.TemporaryDirectory() as state:
+            with Emulator(state_dir=state) as first:
+                conf = os.path.join(state, "broker", "mosquitto.conf")
+                before = open(conf).read()
+                second = Emulator(state_dir=state, expect_ready=False)
+                with second:
+                    self.assertEqual(second.proc.wait(timeout=10), 1)
+                    refusals = [line for line in second.log().splitlines()
+                                if "is in use by another emulator" in line]
+                    self.assertEqual(len(refusals), 1, second.log())
+                    self.assertIn("(pid %d)" % first.proc.pid, refusals[0])
+                    self.assertIn("--state-dir", refusals[0])
+                    self.assertIn("--ephemeral", refusals[0])
+                # The first one's files are as it wrote them, and it still serves.
+                self.assertEqual(open(conf).read(), before)
+                self.assertEqual(first.request("GET", "/devices", RW).status, 200)
+            # Once the first is gone, the directory is free again.
+            with Emulator(state_dir=state) as again:
+                self.assertEqual(again.request("GET", "/devices", RW).status, 200)
+
     def test_certificate_follows_host_names(self):
         with tempfile.TemporaryDirectory() as state:
             with Emulator(state_dir=state) as emu:

@@ -109,6 +109,8 @@ START_TEST(global_settings)
     check_has_line(text, "set_tcp_nodelay true");
     check_has_line(text, "persistence false");
     check_has_line(text, "allow_anonymous false");
+    /* 256 KiB of message, the longest topic, a packet id, MQTT 5 properties, the fixed header. */
+    check_has_line(text, "max_packet_size 328712");
     check_has_line(text, "log_type information");
     check_has_line(text, "listener 0 /state/broker.sock");
     check_has_line(text, "plugin /usr/lib/iothub-emulator/iothub_mosquitto_plugin.so");
