@@ -31,6 +31,8 @@ struct emulator {
     struct stream_service *streams; /* device streams; NULL in unit tests */
     /* The streaming endpoint's bound ports, or CONFIG_PORT_OFF. */
     int streams_port, streams_plain_port;
+    /* The connections each endpoint holds at most (conn_table_share of the descriptors). */
+    size_t conn_limit;
     struct metrics *metrics; /* /metrics; NULL in unit tests */
     struct ui_feed *ui;      /* the web page's events; NULL in unit tests */
 };

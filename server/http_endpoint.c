@@ -1,5 +1,6 @@
 #include "http_endpoint.h"
 
+#include "conn_table.h"
 #include "event_hub.h"
 #include "log.h"
 #include "rest.h"
@@ -11,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,9 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Idle keep-alive connections are closed after this long. */
-#define CONNECTION_TIMEOUT_SECONDS 60
-#define CONNECTION_LIMIT 8192
+/* A new connection has this long to finish its TLS handshake and its first request head (issue
+ * 13: silent connections must not keep their slot); once it has made a request, it may sit idle
+ * between requests for the longer keep-alive time. */
+#define HEAD_TIMEOUT_SECONDS 10
+#define KEEP_ALIVE_TIMEOUT_SECONDS 60
+/* libmicrohttpd's own cap sits above the table's (emulator.conn_limit), so a new connection is
+ * always taken and the table sheds the one idle the longest instead. */
+#define CONNECTION_HEADROOM 64
 /* How much body past REST_MAX_BODY is read (and dropped) so a 413 can still be sent. */
 #define DISCARD_LIMIT (1024 * 1024)
 /* An event stream is sent in pieces of at most this. */
@@ -43,6 +50,15 @@ struct http_endpoint {
     pthread_cond_t drained;
     int in_flight;
     unsigned test_hold_ms;
+    const char *name;        /* "HTTPS", "HTTP" */
+    struct conn_table conns; /* libmicrohttpd's thread only */
+};
+
+/* A connection, from its accept to its close (libmicrohttpd's socket context). */
+struct connection_state {
+    struct conn_entry entry; /* first: the table hands back entries */
+    int fd;
+    int made_a_request; /* its timeout is the keep-alive one */
 };
 
 /* A request body as it arrives, bounded by REST_MAX_BODY. */
@@ -81,15 +97,12 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 static void log_from_mhd(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* A client that fails its TLS handshake makes libmicrohttpd say so, once per connection:
+ * repeated lines are limited by kind, libmicrohttpd's format string. */
 static void log_from_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    log_info("main", "libmicrohttpd: %s", line);
+    log_vwrite_limited(LOG_INFO, "main: libmicrohttpd", fmt, ap);
 }
 
 static void count_in_flight(struct http_endpoint *ep, int delta)
@@ -101,11 +114,69 @@ static void count_in_flight(struct http_endpoint *ep, int delta)
     pthread_mutex_unlock(&ep->lock);
 }
 
+static struct connection_state *connection_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info != NULL ? info->socket_context : NULL;
+}
+
+/* The table is full: the connection idle the longest goes. Shutting its socket down makes
+ * libmicrohttpd see it end and close it on its own thread, as any closed connection. */
+static void shed(struct http_endpoint *ep, struct conn_entry *victim)
+{
+    shutdown(((struct connection_state *)victim)->fd, SHUT_RDWR);
+    log_info_limited("main",
+                     "%zu connections to the %s endpoint, the most it holds: closed the one idle "
+                     "the longest (%zu so far); clients that connect and say nothing are shed "
+                     "first",
+                     ep->conns.count, ep->name, ep->conns.shed);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_endpoint *ep = cls;
+    struct connection_state *cs = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (cs != NULL)
+            conn_table_remove(&ep->conns, &cs->entry);
+        free(cs);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info == NULL || (cs = calloc(1, sizeof *cs)) == NULL)
+        return; /* not counted: it cannot be shed, and its timeout still ends it */
+    *socket_context = cs;
+    cs->fd = info->connect_fd;
+    struct conn_entry *victim = conn_table_add(&ep->conns, &cs->entry);
+    if (victim != NULL)
+        shed(ep, victim);
+}
+
+/* A request head is in: the connection is at work, and has earned the keep-alive timeout. */
+static void connection_busy(struct MHD_Connection *c, struct http_endpoint *ep)
+{
+    struct connection_state *cs = connection_of(c);
+    if (cs == NULL)
+        return;
+    conn_table_busy(&ep->conns, &cs->entry);
+    if (!cs->made_a_request) {
+        cs->made_a_request = 1;
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)KEEP_ALIVE_TIMEOUT_SECONDS);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)c;
     (void)code;
+    struct connection_state *cs = connection_of(c);
+    if (cs != NULL)
+        conn_table_idle(&((struct http_endpoint *)cls)->conns, &cs->entry);
     struct request_state *st = *con_cls;
     if (st != NULL) {
         if (st->counted)
@@ -254,17 +325,18 @@ static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *
     return ok;
 }
 
-/* A declared Content-Length past the limit is refused before any of the body is read. */
-static int declares_too_large(struct MHD_Connection *c)
+/* The declared Content-Length, 0 when none. */
+static unsigned long long declared_length(struct MHD_Connection *c)
 {
     const char *length =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return length != NULL && strtoull(length, NULL, 10) > REST_MAX_BODY;
+    return length != NULL ? strtoull(length, NULL, 10) : 0;
 }
 
-/* A body without a declared length that runs past the limit: libmicrohttpd cannot answer until
- * the body has been read, so up to DISCARD_LIMIT more bytes are read and dropped to send the 413;
- * past that the connection is closed. */
+/* A body past the limit is answered 413 once it has been read: a client still sending when the
+ * answer comes and the connection closes sees a reset, not the answer (curl: exit 55). Up to
+ * DISCARD_LIMIT more bytes are read and dropped for that; a body declared larger still is refused
+ * at once, and one that runs past it without a declared length is cut off. */
 static enum MHD_Result drop_excess(struct request_state *st, size_t size, const char *url,
                                    const char *method)
 {
@@ -286,12 +358,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct http_endpoint *ep = cls;
     struct request_state *st = *con_cls;
     if (st == NULL) {
+        connection_busy(c, ep);
         if ((st = calloc(1, sizeof *st)) == NULL)
             return MHD_NO;
         stream_wait_init(&st->wait, resume_connection, c);
         *con_cls = st;
-        st->too_large = declares_too_large(c);
-        return st->too_large ? respond(ep, c, url, method, st) : MHD_YES;
+        unsigned long long declared = declared_length(c);
+        st->too_large = declared > REST_MAX_BODY;
+        return declared > REST_MAX_BODY + DISCARD_LIMIT ? respond(ep, c, url, method, st) : MHD_YES;
     }
     if (*upload_data_size > 0) {
         size_t size = *upload_data_size;
@@ -311,6 +385,8 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
         return -1;
     }
     ep->emu = emu;
+    ep->name = use_tls ? "HTTPS" : "HTTP";
+    conn_table_init(&ep->conns, emu->conn_limit, emu->conn_limit);
     const char *hold = getenv(TEST_HOLD_ENV);
     ep->test_hold_ms = hold != NULL ? (unsigned)strtoul(hold, NULL, 10) % 60000u : 0;
     pthread_mutex_init(&ep->lock, NULL);
@@ -327,10 +403,10 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
     ep->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, ep, MHD_OPTION_EXTERNAL_LOGGER, log_from_mhd, NULL,
         MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ep, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONNECTION_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)CONNECTION_LIMIT, MHD_OPTION_ARRAY, use_tls ? tls_options : tls_options + 2,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ep, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        ep, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEAD_TIMEOUT_SECONDS,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(emu->conn_limit + CONNECTION_HEADROOM),
+        MHD_OPTION_ARRAY, use_tls ? tls_options : tls_options + 2, MHD_OPTION_END);
     if (ep->daemon == NULL) {
         snprintf(err, err_len, "libmicrohttpd could not start the %s listener (see the log above)",
                  use_tls ? "HTTPS" : "HTTP");
@@ -367,6 +443,8 @@ void http_endpoint_stop(struct http_endpoint *ep)
     MHD_socket listen_fd = MHD_quiesce_daemon(ep->daemon);
     drain(ep);
     MHD_stop_daemon(ep->daemon);
+    if (ep->conns.count != 0)
+        log_error("main", "%zu %s connections were never seen to close", ep->conns.count, ep->name);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd); /* quiesced: it is the caller's now */
     pthread_cond_destroy(&ep->drained);

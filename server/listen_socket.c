@@ -10,6 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Connections the kernel completes before the endpoint accepts them: a burst of new clients
+ * waits here rather than being refused (Linux caps it at net.core.somaxconn). */
+#define LISTEN_BACKLOG 4096
+
 static enum listen_result classify(int e)
 {
     switch (e) {
@@ -61,7 +65,7 @@ enum listen_result listen_socket_open(const char *addr, int port, int *fd_out, i
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ss.ss_family == AF_INET6) /* "::" also takes IPv4, like 0.0.0.0 does for IPv4 */
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
         *err_no = errno;
         close(fd);
         return classify(*err_no);

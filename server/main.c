@@ -6,6 +6,7 @@
  * then the ready line. */
 #include "certs.h"
 #include "config.h"
+#include "conn_table.h"
 #include "emulator.h"
 #include "fsutil.h"
 #include "http_endpoint.h"
@@ -247,6 +248,30 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
     return rc;
 }
 
+/* The main endpoint's HTTPS and HTTP daemons and the streaming endpoint. */
+#define ENDPOINTS_SHARING_FDS 3
+
+static unsigned long long fd_limit(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+        return 1024;
+    return r.rlim_cur == RLIM_INFINITY ? 1ULL << 20 : (unsigned long long)r.rlim_cur;
+}
+
+/* Every idle connection a client leaves open costs a descriptor: with the soft limit often at
+ * 1024, a thousand idle sockets would lock everyone else out (issue 8). The hard limit is ours
+ * to take. */
+static void raise_fd_limit(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+            log_warn("main", "could not raise the open-file limit: %s", strerror(errno));
+    }
+}
+
 static int run(const struct config *cfg)
 {
     sigset_t stop_signals;
@@ -257,6 +282,7 @@ static int run(const struct config *cfg)
                            .streams_plain_port = CONFIG_PORT_OFF};
     clock_gettime(CLOCK_MONOTONIC, &emu.started);
     build_audiences(&emu);
+    emu.conn_limit = conn_table_share(fd_limit(), ENDPOINTS_SHARING_FDS);
     struct state_lock lock = {-1};
     int rc = prepare_state_dir(cfg, &emu.state_dir);
     if (rc == 0)
@@ -274,19 +300,6 @@ static int run(const struct config *cfg)
     state_lock_release(&lock);
     free(emu.state_dir);
     return rc == 0 ? 0 : 1;
-}
-
-/* Every idle connection a client leaves open costs a descriptor: with the soft limit often at
- * 1024, a thousand idle sockets would lock everyone else out (issue 8). The hard limit is ours
- * to take. */
-static void raise_fd_limit(void)
-{
-    struct rlimit r;
-    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-        r.rlim_cur = r.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &r) != 0)
-            log_warn("main", "could not raise the open-file limit: %s", strerror(errno));
-    }
 }
 
 int main(int argc, char **argv)
@@ -310,6 +323,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < cfg.warning_count; i++)
             log_warn("main", "%s", cfg.warnings[i]);
         rc = run(&cfg);
+        log_flush_limited();
     }
     config_free(&cfg);
     return rc;

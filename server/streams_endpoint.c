@@ -1,6 +1,7 @@
 #include "streams_endpoint.h"
 
 #include "bridge_request.h"
+#include "conn_table.h"
 #include "keys.h"
 #include "listen_socket.h"
 #include "log.h"
@@ -26,6 +27,11 @@
 /* Deadline closes: the peer never came, or the device turned the stream down. */
 #define CLOSE_UNPAIRED 1001
 #define CLOSE_UNPAIRED_REASON "the stream ended before both sides connected"
+/* Connections still before their upgrade (TLS handshake, request head) held at once: past it
+ * the one waiting the longest is shed. lws files every such connection's deadline in a sorted
+ * list, so their number is what each new connection costs; a stream's two upgrades take
+ * milliseconds, so legitimate ones never come near it. */
+#define PRE_UPGRADE_MAX 1024
 
 struct streams_endpoint {
     struct emulator *emu;
@@ -41,6 +47,7 @@ struct streams_endpoint {
     int rearm;
     char (*close_ids)[STREAM_ID_LEN + 1];
     size_t close_count, close_cap;
+    struct conn_table conns; /* the lws thread only */
 };
 
 /* One WebSocket of a bridge. */
@@ -54,6 +61,56 @@ struct session {
 static struct streams_endpoint *endpoint_of(struct lws *wsi)
 {
     return lws_context_user(lws_get_context(wsi));
+}
+
+/* An accepted connection in the table (the wsi's opaque user data). */
+struct tracked {
+    struct conn_entry entry; /* first: the table hands back entries */
+    struct lws *wsi;
+};
+
+/* Closed at once and without the polite TLS shutdown: lws accepts a burst of connections in one
+ * go, and would otherwise keep each one shed waiting for its silent peer, with a deadline filed
+ * in the sorted list every new connection walks. lws_close_free_wsi is lws's own close (exported
+ * for event-loop plugins); the context-destroy reason is the one that skips the wait. */
+static void shed(struct streams_endpoint *ep, struct tracked *victim)
+{
+    lws_close_free_wsi(victim->wsi, LWS_CLOSE_STATUS_NOSTATUS_CONTEXT_DESTROY, "shed");
+    log_info_limited("streams",
+                     "%zu connections to the streaming endpoint, %zu of them before their "
+                     "upgrade: closed the one waiting the longest (%zu so far)",
+                     ep->conns.count, ep->conns.idle_count, ep->conns.shed);
+}
+
+/* Every accepted connection is in the table, idle until its upgrade: one that connects and
+ * says nothing is shed before any other. */
+static void track(struct streams_endpoint *ep, struct lws *wsi)
+{
+    struct tracked *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return; /* not counted: its lws deadline still ends it */
+    t->wsi = wsi;
+    lws_set_opaque_user_data(wsi, t);
+    struct conn_entry *victim = conn_table_add(&ep->conns, &t->entry);
+    if (victim != NULL)
+        shed(ep, (struct tracked *)victim);
+}
+
+static void untrack(struct streams_endpoint *ep, struct lws *wsi)
+{
+    struct tracked *t = lws_get_opaque_user_data(wsi);
+    if (t == NULL)
+        return;
+    conn_table_remove(&ep->conns, &t->entry);
+    lws_set_opaque_user_data(wsi, NULL);
+    free(t);
+}
+
+static void upgraded(struct streams_endpoint *ep, struct lws *wsi)
+{
+    struct tracked *t = lws_get_opaque_user_data(wsi);
+    if (t != NULL)
+        conn_table_busy(&ep->conns, &t->entry);
 }
 
 static const char *reason_phrase(int status)
@@ -287,7 +344,11 @@ static int on_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         return admit(ep, wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return claim(ep, wsi, ss);
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        track(ep, wsi);
+        return 0;
     case LWS_CALLBACK_ESTABLISHED:
+        upgraded(ep, wsi);
         return established(ep, wsi, ss);
     case LWS_CALLBACK_RECEIVE:
         return receive(ep, wsi, ss, in, len);
@@ -298,9 +359,13 @@ static int on_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
             relay_peer_closed(ss->bridge, ss->side, in, len);
         return 0;
     case LWS_CALLBACK_CLOSED:
+        if (ss != NULL)
+            release(ep, ss);
+        return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         if (ss != NULL)
             release(ep, ss);
+        untrack(ep, wsi);
         return 0;
     case LWS_CALLBACK_HTTP: {
         struct bridge_refusal r = {404, IH_E_NOT_FOUND,
@@ -444,6 +509,7 @@ int streams_endpoint_start(struct emulator *emu, struct streams_endpoint **out)
         return -1;
     ep->emu = emu;
     ep->core = stream_service_core(emu->streams);
+    conn_table_init(&ep->conns, emu->conn_limit, PRE_UPGRADE_MAX);
     pthread_mutex_init(&ep->lock, NULL);
     config_stream_limits(emu->cfg, &ep->limits);
     struct relay_limits relay_limits = {ep->limits.connection_memory, ep->limits.max_message};
@@ -480,6 +546,8 @@ void streams_endpoint_stop(struct streams_endpoint *ep)
     lws_cancel_service(ep->ctx);
     pthread_join(ep->thread, NULL);
     lws_context_destroy(ep->ctx); /* closes every WebSocket: the streams are released */
+    if (ep->conns.count != 0)
+        log_error("streams", "%zu connections were never seen to close", ep->conns.count);
     relay_free(ep->relay);
     free(ep->close_ids);
     pthread_mutex_destroy(&ep->lock);
