@@ -100,20 +100,30 @@ static int expected_warning(const char *line)
            strstr(line, "Unable to set TCP_NODELAY") != NULL;
 }
 
+/* A connection mosquitto closed for what the client sent (an oversized or malformed packet):
+ * a rejection, worth a line. */
+static int bad_client_line(const char *line)
+{
+    return strstr(line, " disconnected due to ") != NULL;
+}
+
+/* Lines a misbehaving client can make mosquitto repeat are limited per kind (log.h). */
 static void relay_line(struct broker *b, char *line)
 {
     if (expected_warning(line)) {
         log_trace("broker", "mosquitto: %s", line);
     } else if (strncmp(line, "iothub: ", 8) == 0) {
         /* the plugin's own lines: refusals it could not send to the hub */
-        log_info("mqtt", "%s", line + 8);
+        log_info_limited("mqtt", "%s", line + 8);
     } else if (strncmp(line, "Error", 5) == 0) {
-        log_error("broker", "mosquitto: %s", line);
+        log_error_limited("broker", "mosquitto: %s", line);
         pthread_mutex_lock(&b->lock);
         snprintf(b->last_error, sizeof b->last_error, "%s", line);
         pthread_mutex_unlock(&b->lock);
     } else if (strncmp(line, "Warning", 7) == 0) {
-        log_warn("broker", "mosquitto: %s", line);
+        log_warn_limited("broker", "mosquitto: %s", line);
+    } else if (bad_client_line(line)) {
+        log_info_limited("mqtt", "mosquitto closed a connection: %s", line);
     } else {
         log_trace("broker", "mosquitto: %s", line);
     }

@@ -56,7 +56,7 @@ static void on_event(void *ctx, enum hub_bus_kind kind, const char *cid, const c
 {
     struct mqtt_endpoint *m = ctx;
     if (kind == HUB_BUS_REFUSED) {
-        log_info("mqtt", "refused '%s': %s", cid, payload);
+        log_info_limited("mqtt", "refused '%s': %s", cid, payload);
         return;
     }
     presence_apply(m->presence, kind, cid, payload);

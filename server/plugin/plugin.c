@@ -4,7 +4,8 @@
  * - BASIC_AUTH: devices authenticate with a SAS token checked against the registry (device_auth);
  *   the hub's own client with the run's secret.
  * - ACL_CHECK: devices stay under $iothub/streams/ (mqtt_acl) and report when they start or stop
- *   listening for stream requests.
+ *   listening for stream requests. A publish outside closes the device's connection, as the hub
+ *   does: it is never acknowledged, then dropped.
  * - MESSAGE: the hub's $hub/to/{cid}/... is delivered to that one client; a device's publish is
  *   re-tagged $hub/from/{cid}/... for the hub (hub_bus).
  * - DISCONNECT: reported to the hub unless the connection was taken over (client_map).
@@ -13,6 +14,7 @@
 #include "client_map.h"
 #include "hub_bus.h"
 #include "mqtt_acl.h"
+#include "rate_window.h"
 #include "registry_reader.h"
 
 #include <mosquitto.h>
@@ -29,6 +31,15 @@
 #define CLIENT_BUCKETS 4096
 /* A topic's length is a 16-bit field (MQTT 3.1.1 §1.5.3). */
 #define MQTT_TOPIC_MAX 65535
+/* Refusals reported to the hub one by one, per window; the rest are counted and reported as
+ * one sum with the next refusal after the window (a reconnecting client can refuse itself
+ * thousands of times a second, and each report is a message to the hub). */
+#define REFUSALS_BURST 20
+#define REFUSALS_WINDOW_MS 10000
+/* What mosquitto is told when a device publishes where it may not: anything but "denied" (which
+ * it acknowledges and drops) makes it close the connection, and MOSQ_ERR_AUTH logs it as "not
+ * authorised". */
+#define CLOSE_THE_CONNECTION MOSQ_ERR_AUTH
 
 struct plugin {
     mosquitto_plugin_id_t *id;
@@ -39,6 +50,7 @@ struct plugin {
     struct registry_reader *registry;
     struct strmap clients;
     const struct mosquitto *hub; /* the hub's current connection, NULL when it is away */
+    struct rate_window refusals;
 };
 
 static int is_hub(const char *cid)
@@ -59,18 +71,41 @@ static void send_event(struct plugin *p, enum hub_bus_kind kind, const char *cid
     free(topic);
 }
 
-/* Reported once: to the hub's log when it is there, else to mosquitto's. */
-static void report_refusal(struct plugin *p, const struct mosquitto *client, const char *cid,
-                           const char *reason)
+static int64_t now_ms(void)
 {
-    char text[400];
-    const char *address = mosquitto_client_address(client);
-    snprintf(text, sizeof text, "%s (from %s)", reason, address != NULL ? address : "?");
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void send_refusal(struct plugin *p, const char *cid, const char *text)
+{
     if (p->hub != NULL && cid != NULL)
         send_event(p, HUB_BUS_REFUSED, cid, text);
     else
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: refused client '%s': %s",
                              cid != NULL ? cid : "", text);
+}
+
+/* Reported once: to the hub's log when it is there, else to mosquitto's; past the burst of a
+ * window only counted, and the count reported with the next one after the window. */
+static void report_refusal(struct plugin *p, const struct mosquitto *client, const char *cid,
+                           const char *reason)
+{
+    struct rate_held held;
+    int pass = rate_window_take(&p->refusals, now_ms(), REFUSALS_BURST, REFUSALS_WINDOW_MS, &held);
+    char text[400];
+    if (held.count > 0) {
+        snprintf(text, sizeof text,
+                 "…and %u more refusals in the %d s before this one, not reported one by one",
+                 held.count, REFUSALS_WINDOW_MS / 1000);
+        send_refusal(p, cid, text);
+    }
+    if (!pass)
+        return;
+    const char *address = mosquitto_client_address(client);
+    snprintf(text, sizeof text, "%s (from %s)", reason, address != NULL ? address : "?");
+    send_refusal(p, cid, text);
 }
 
 /* The hub connects over the broker's private Unix socket only (mosquitto gives a socket path as
@@ -144,14 +179,17 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     if (is_hub(cid) && ev->client == p->hub)
         return MOSQ_ERR_SUCCESS;
     if (cid == NULL || !mqtt_acl_device_allows(ev->access, ev->topic)) {
+        int publish = ev->access == MQTT_ACCESS_WRITE;
         char reason[300];
-        snprintf(reason, sizeof reason, "may not %s '%.200s': devices stay under $iothub/streams/",
-                 ev->access == MQTT_ACCESS_SUBSCRIBE ? "subscribe to"
-                 : ev->access == MQTT_ACCESS_WRITE   ? "publish to"
-                                                     : "use",
-                 ev->topic != NULL ? ev->topic : "");
+        snprintf(
+            reason, sizeof reason, "may not %s '%.200s': devices stay under $iothub/streams/%s",
+            ev->access == MQTT_ACCESS_SUBSCRIBE ? "subscribe to"
+            : publish                           ? "publish to"
+                                                : "use",
+            ev->topic != NULL ? ev->topic : "",
+            publish ? "; the connection is closed and the message dropped, unacknowledged" : "");
         report_refusal(p, ev->client, cid, reason);
-        return MOSQ_ERR_ACL_DENIED;
+        return publish ? CLOSE_THE_CONNECTION : MOSQ_ERR_ACL_DENIED;
     }
     if (ev->access == MQTT_ACCESS_SUBSCRIBE || ev->access == MQTT_ACCESS_UNSUBSCRIBE)
         note_subscription(p, cid, ev->access, ev->topic);
@@ -218,16 +256,19 @@ static void handle_hub_message(struct plugin *p, struct mosquitto_evt_message *e
 }
 
 /* The device's topic becomes $hub/from/{cid}/{topic}, which only the hub subscribes to; the
- * broker adopts event_data.topic but leaves the old one to the plugin (prototypes.md §1 iv). */
+ * broker adopts event_data.topic but leaves the old one to the plugin (prototypes.md §1 iv).
+ * A message that cannot be forwarded closes the connection rather than be acknowledged. */
 static int retag_device_message(struct plugin *p, const char *cid, struct mosquitto_evt_message *ev)
 {
     char *topic = NULL;
     if (hub_bus_format(HUB_BUS_FROM, cid, ev->topic, &topic) != IH_OK)
-        return MOSQ_ERR_ACL_DENIED;
+        return MOSQ_ERR_NOMEM;
     if (strlen(topic) > MQTT_TOPIC_MAX) {
         free(topic);
-        report_refusal(p, ev->client, cid, "published a topic too long to forward to the hub");
-        return MOSQ_ERR_ACL_DENIED;
+        report_refusal(p, ev->client, cid,
+                       "published a topic too long to forward to the hub; the connection is "
+                       "closed and the message dropped, unacknowledged");
+        return CLOSE_THE_CONNECTION;
     }
     char *copy = mosquitto_strdup(topic);
     free(topic);
@@ -249,7 +290,7 @@ static int on_message(int event, void *event_data, void *userdata)
         handle_hub_message(p, ev);
         return MOSQ_ERR_ACL_DENIED; /* handled here; nothing to route */
     }
-    return cid != NULL ? retag_device_message(p, cid, ev) : MOSQ_ERR_ACL_DENIED;
+    return cid != NULL ? retag_device_message(p, cid, ev) : CLOSE_THE_CONNECTION;
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)

@@ -9,9 +9,11 @@ import secrets
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.parse
 
 import paho.mqtt.client as mqtt
@@ -115,6 +117,70 @@ def connect_device(emu, device_id, **kwargs):
         peer.close()
         raise AssertionError("device %s got CONNACK %d" % (device_id, rc))
     return peer
+
+
+def mqtt_string(data):
+    return struct.pack("!H", len(data)) + data
+
+
+def mqtt_packet(kind, body):
+    """A fixed header (type and flags, remaining length) and body."""
+    length, n = b"", len(body)
+    while True:
+        byte, n = n % 128, n // 128
+        length += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return bytes([kind]) + length + body
+
+
+class RawDevice:
+    """A device that speaks MQTT 3.1.1 byte by byte over TLS: for packets client libraries
+    refuse to send, and to see every packet the broker sends back."""
+
+    def __init__(self, emu, device_id):
+        token = sas_token("%s/devices/%s" % (emu.host, device_id),
+                          emu.device_key(device_id))
+        context = ssl.create_default_context(cafile=emu.ca)
+        raw = socket.create_connection(("127.0.0.1", emu.ready["ports"]["mqtts"]),
+                                       timeout=TIMEOUT)
+        self.tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
+        connect = (mqtt_string(b"MQTT") + bytes([4, 0xC0]) + struct.pack("!H", 60) +
+                   mqtt_string(device_id.encode()) +
+                   mqtt_string(("%s/%s/?api-version=2020-09-30" % (emu.host, device_id))
+                               .encode()) + mqtt_string(token.encode()))
+        self.tls.sendall(mqtt_packet(0x10, connect))
+        connack = self.tls.recv(4)
+        assert connack[:2] == b"\x20\x02" and connack[3] == 0, connack
+
+    @staticmethod
+    def publish_packet(topic, payload=b"", qos=0, packet_id=1):
+        body = mqtt_string(topic) + (struct.pack("!H", packet_id) if qos else b"") + payload
+        return mqtt_packet(0x30 | (qos << 1), body)
+
+    def send(self, data):
+        self.tls.sendall(data)
+
+    def received_until_closed(self, within=TIMEOUT):
+        """Everything the broker sends until it closes the connection; None if it is still
+        open after `within` seconds."""
+        data, deadline = b"", time.monotonic() + within
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.tls.settimeout(left)
+                more = self.tls.recv(4096)
+                if not more:
+                    return data
+                data += more
+        except TimeoutError:
+            return None
+        except (ConnectionError, ssl.SSLError):
+            return data
+
+    def close(self):
+        self.tls.close()
 
 
 class PluginBroker:

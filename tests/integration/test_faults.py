@@ -18,7 +18,7 @@ import websockets
 
 from client_peers import device_agent, service
 from harness import Emulator, curl, policy_key, sas_token, wait_until
-from mqtt_peer import connect_device
+from mqtt_peer import RawDevice, connect_device
 from stream_peer import StreamDevice, open_socket, parse_request, run
 from test_mqtt import broker_pid
 
@@ -302,43 +302,64 @@ class Deadlines(unittest.TestCase):
             self.assertIs(kept.sock, first)
 
 
-def mqtt_string(data):
-    return struct.pack("!H", len(data)) + data
-
-
-def mqtt_packet(kind, body):
-    """A fixed header (type and flags, remaining length) and body."""
-    length, n = b"", len(body)
-    while True:
-        byte, n = n % 128, n // 128
-        length += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            return bytes([kind]) + length + body
-
-
 def raw_mqtt_publish_is_refused(emu, device_id, topic, wait=5.0):
     """Connects as device_id with a valid SAS, publishes topic as raw bytes, and tells whether
     the broker closed the connection within wait seconds."""
-    from harness import sas_token as make_token
-    token = make_token("%s/devices/%s" % (emu.host, device_id), emu.device_key(device_id))
-    context = ssl.create_default_context(cafile=emu.ca)
-    with socket.create_connection(("127.0.0.1", emu.ready["ports"]["mqtts"]), timeout=10) as raw, \
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-        connect = (mqtt_string(b"MQTT") + bytes([4, 0xC0]) + struct.pack("!H", 60) +
-                   mqtt_string(device_id.encode()) +
-                   mqtt_string(("%s/%s/?api-version=2020-09-30" % (emu.host, device_id)).encode()) +
-                   mqtt_string(token.encode()))
-        tls.sendall(mqtt_packet(0x10, connect))
-        connack = tls.recv(4)
-        assert connack[:2] == b"\x20\x02" and connack[3] == 0, connack
-        tls.sendall(mqtt_packet(0x30, mqtt_string(topic)))
-        tls.settimeout(wait)
-        try:
-            return tls.recv(16) == b""  # closed
-        except TimeoutError:
-            return False
-        except (ConnectionError, ssl.SSLError):
-            return True
+    device = RawDevice(emu, device_id)
+    try:
+        device.send(RawDevice.publish_packet(topic))
+        return device.received_until_closed(within=wait) is not None
+    finally:
+        device.close()
+
+
+class ForbiddenPublishFlood(unittest.TestCase):
+    def test_a_flooding_device_does_not_delay_another_devices_stream(self):
+        """A device that reconnects and sends a thousand publishes to a topic it may not use,
+        over and over: each connection ends at its first publish, nothing is acknowledged, the
+        refusals are reported in a limited number of lines, and another device's streams are
+        set up as fast as ever."""
+        with Emulator("--device", "flood", "--device", "dev1") as emu:
+            agent = device_agent(emu, "dev1", ["echo"])
+            self.addCleanup(agent.stop)
+            burst = b"".join(RawDevice.publish_packet(b"devices/flood/messages/events/", b"x",
+                                                      qos=1, packet_id=i + 1)
+                             for i in range(1000))
+            stop, rounds, acknowledged, stuck = threading.Event(), [0], [0], [0]
+
+            def flood():
+                while not stop.is_set():
+                    device = RawDevice(emu, "flood")
+                    try:
+                        device.send(burst)
+                    except (ConnectionError, ssl.SSLError):
+                        pass  # closed while the burst was still going out
+                    received = device.received_until_closed(within=10)
+                    device.close()
+                    stuck[0] += received is None
+                    acknowledged[0] += bool(received)
+                    rounds[0] += 1
+            flooder = threading.Thread(target=flood)
+            flooder.start()
+            setups = []
+            try:
+                wait_until(lambda: rounds[0] >= 5, what="the flood to start")
+                for _ in range(5):
+                    started = time.monotonic()
+                    done = service(emu, "echo", "dev1", input="during a flood\n", timeout=10)
+                    setups.append(time.monotonic() - started)
+                    self.assertEqual(done.stdout, "during a flood\n", done.stderr)
+            finally:
+                stop.set()
+                flooder.join()
+            print("%d flooding connections of 1000 publishes each; streams meanwhile in %s s" %
+                  (rounds[0], ", ".join("%.2f" % t for t in setups)))
+            self.assertEqual(stuck[0], 0, "a flooding connection was left open")
+            self.assertEqual(acknowledged[0], 0, "a dropped publish was acknowledged")
+            self.assertLess(max(setups), 3)
+            refusals = emu.log().count("may not publish to 'devices/flood/messages/events/'")
+            self.assertGreater(refusals, 0)
+            self.assertLessEqual(refusals, 3 * 20)
 
 
 class HostileInput(unittest.TestCase):
