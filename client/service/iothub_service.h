@@ -22,6 +22,14 @@
  * to it. Reads wait for data; writes wait only while 256 KiB are already queued for the peer, so
  * a slow peer slows its writer instead of growing memory. Free every stream before the client.
  *
+ * Connections: a client keeps its HTTPS connection to the hub open for 30 s after a call, and
+ * the next call (a stream request or a registry call) goes out on it without a new TCP and TLS
+ * handshake. A call made while another is waiting for its answer (the hub holds a stream
+ * request until the device answers) opens a connection of its own. A connection the hub has
+ * closed is not used. Should the kept connection fail under a call before any answer, a
+ * registry read is sent again on a new one; a stream request or a device creation fails, since
+ * the hub may have acted on it. iothub_service_free closes the connection.
+ *
  * Errors: a failed call returns -1 and fills struct iothub_error: the HTTP status with the hub's
  * errorCode and message when the hub answered, or status 0 with a message saying what went
  * wrong and how to fix it. */

@@ -1,6 +1,11 @@
 /* One HTTPS request and its response, blocking the caller (issue 5): the service's calls to the
  * hub's main endpoint, the stream POST (protocol.md §1.1) and the registry's REST calls (§5).
- * The I/O runs on the loop's thread; any thread may call. */
+ * The I/O runs on the loop's thread; any thread may call.
+ *
+ * Connections are kept alive (issue 13): a finished call's connection waits up to 30 s for the
+ * next call to the same host, which then skips the TCP and TLS handshakes. One connection is
+ * kept per loop; a call made while another is in flight (a held stream POST) gets a connection
+ * of its own, closed after its response. http_call.c says why, and when a call is sent again. */
 #ifndef IH_HTTP_CALL_H
 #define IH_HTTP_CALL_H
 
@@ -36,6 +41,14 @@ struct ih_http_response {
     size_t body_len;
     /* values[i] for request.keep[i]: NULL when the response had no such header */
     char *values[IH_HTTP_MAX_HEADERS];
+};
+
+struct http_call;
+
+/* What the calls of one loop share, on the loop's thread only (the loop holds it). */
+struct ih_http_shared {
+    struct http_call *idle; /* the call whose connection waits for the next call, or NULL */
+    int busy;               /* connections lws could pipeline onto, carrying a request or closing */
 };
 
 /* Returns 0 once a response arrived (any status), or -1 with err saying why there is none. */

@@ -32,6 +32,7 @@ struct ih_loop {
     atomic_int dead; /* the service thread ended on its own: posting fails */
     pthread_mutex_t lock;
     struct job *head, *tail;
+    struct ih_http_shared http; /* the loop's thread only */
 };
 
 /* Jobs run in order, outside the lock (a job may post another). */
@@ -203,6 +204,11 @@ int ih_loop_post(struct ih_loop *loop, void (*fn)(void *ctx), void *ctx)
     pthread_mutex_unlock(&loop->lock);
     lws_cancel_service(loop->ctx);
     return 0;
+}
+
+struct ih_http_shared *ih_loop_http_shared(struct ih_loop *loop)
+{
+    return &loop->http;
 }
 
 void ih_loop_connect_info(struct ih_loop *loop, const struct ih_url *url, const char *host_header,

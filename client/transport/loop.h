@@ -20,7 +20,8 @@ struct ih_loop_options {
 /* Returns 0, or -1 with err filled. */
 int ih_loop_new(const struct ih_loop_options *o, struct ih_loop **out, char *err, size_t err_len);
 
-/* Stops the thread. Every connection must be gone first (ih_wsock_free, calls returned). */
+/* Stops the thread and closes the kept-alive HTTP connection. Every WebSocket must be freed and
+ * every call returned first. */
 void ih_loop_free(struct ih_loop *loop);
 
 /* Thread-safe: fn(ctx) runs on the loop's thread soon, in the order posted. Returns 0, or -1
@@ -40,6 +41,12 @@ struct ih_url;
  * `url` and `host_header` must outlive the connect call. */
 void ih_loop_connect_info(struct ih_loop *loop, const struct ih_url *url, const char *host_header,
                           struct lws_client_connect_info *out);
+
+struct ih_http_shared;
+
+/* For http_call.c, on the loop's thread: what the loop's HTTP calls share (the kept-alive
+ * connection). */
+struct ih_http_shared *ih_loop_http_shared(struct ih_loop *loop);
 
 /* Every connection's user data (lws userdata) starts with this. Once a client connection's
  * protocol is dropped, lws delivers its last callback, LWS_CALLBACK_WSI_DESTROY, to the vhost's

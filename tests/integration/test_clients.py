@@ -1,6 +1,7 @@
 """The project's clients end to end (issue 5): iothub-device and iothub-service against the
 real emulator over TLS, and OpenSSH through a stream: ssh with the service proxy as its
 ProxyCommand and through its local port, scp of 50 MB, the target down, the registry commands.
+libiothub-service keeps its connection to the hub alive between calls (issue 13).
 """
 import concurrent.futures
 import hashlib
@@ -12,8 +13,8 @@ import tempfile
 import time
 import unittest
 
-from client_peers import (DEVICE, SERVICE, Sshd, client_env, device_agent, free_port,
-                          local_proxy, service)
+from client_peers import (DEVICE, SERVICE, CountingProxy, ServiceCalls, Sshd, client_env,
+                          device_agent, free_port, local_proxy, service)
 from harness import Emulator, wait_until
 from test_mqtt import broker_pid
 
@@ -240,6 +241,94 @@ class Reconnection(unittest.TestCase):
             self.assertIn("lost", agent.stderr())
             done = service(emu, "echo", "phoenix", input="back again\n")
             self.assertEqual(done.stdout, "back again\n", done.stderr)
+
+
+class KeepAlive(unittest.TestCase):
+    """libiothub-service reuses its connection to the hub's main endpoint (issue 13), seen from a
+    relay in front of it that counts connections and cuts them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emulator("--device", "ka-no", "--device", "ka-slow").start()
+        cls.addClassCleanup(cls.emu.__exit__, None, None, None)
+        # Declines every request at once: a stream POST answered 200 without a stream.
+        cls.declining = device_agent(cls.emu, "ka-no", ["echo"], "--accept", "none")
+        cls.addClassCleanup(cls.declining.stop)
+
+    def setUp(self):
+        self.relay = CountingProxy(self.emu.ready["ports"]["https"])
+        self.addCleanup(self.relay.stop)
+        self.lib = ServiceCalls(client_env(self.emu, IOTHUB_HTTPS_PORT=str(self.relay.port)))
+        self.addCleanup(self.check_exit)
+
+    def check_exit(self):
+        self.assertEqual(self.lib.stop(), 0, self.lib.stderr())
+
+    def test_calls_one_after_another_share_one_connection(self):
+        # Each call used to make its own TCP and TLS connection, and ask the hub to close it.
+        for _ in range(5):
+            self.assertEqual(self.lib.call("get ka-no"), "ok")
+            self.assertEqual(self.lib.call("stream ka-no one-by-one"), "rejected")
+        self.assertEqual(self.lib.call("create ka-new"), "ok")
+        self.assertEqual(self.lib.call("get ka-new"), "ok")
+        self.assertEqual(self.relay.accepted, 1)
+        # libwebsockets pipelines no DELETE: it gets a connection of its own; the kept one stays.
+        self.assertEqual(self.lib.call("delete ka-new"), "ok")
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.assertEqual(self.relay.accepted, 2)
+
+    def test_a_connection_the_hub_closed_is_replaced(self):
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.relay.drop()  # as the hub does after 60 s idle, or when it stops
+        # A stream POST is never sent twice, so it must not go out on the closed connection.
+        self.assertEqual(self.lib.call("stream ka-no after-drop"), "rejected")
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.assertEqual(self.relay.accepted, 2)
+
+    def test_a_get_goes_out_again_when_the_kept_connection_fails_under_it(self):
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.relay.cut_next_request()
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.assertEqual(self.lib.call("get ka-no"), "ok")  # a new kept connection
+        self.relay.cut_next_response()
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.assertEqual(self.relay.accepted, 4)
+
+    def test_a_stream_post_the_hub_got_is_not_sent_again(self):
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.relay.cut_next_response()
+        self.assertRegex(self.lib.call("stream ka-no cut-post"), r"^error 0 no answer from the hub")
+        # The hub had passed it on: the device got it, once. A second request would have
+        # reached the device before the next one.
+        self.assertEqual(self.lib.call("stream ka-no after-cut"), "rejected")
+        wait_until(lambda: "stream 'after-cut' rejected" in self.declining.stderr(),
+                   what="the device's answer")
+        self.assertEqual(self.declining.stderr().count("stream 'cut-post' rejected"), 1)
+
+    def test_calls_during_a_held_stream_post_do_not_wait_for_it(self):
+        agent = device_agent(self.emu, "ka-slow", ["echo"])
+        self.addCleanup(agent.stop)
+        os.kill(agent.proc.pid, signal.SIGSTOP)  # gets the request and never answers
+        self.addCleanup(os.kill, agent.proc.pid, signal.SIGCONT)
+        held = self.lib.spawn("stream ka-slow held 3")
+        wait_until(lambda: any(s["streamName"] == "held" for s in self.emu.request(
+            "GET", "/emulator/streams", "registryRead").json()), what="the held POST at the hub")
+        for _ in range(3):
+            started = time.monotonic()
+            self.assertEqual(self.lib.call("get ka-no"), "ok")
+            self.assertLess(time.monotonic() - started, 2.0)
+        self.assertRegex(self.lib.wait()[held], r"^error 504 ")
+        # The POST's connection, then one each for the calls it held up.
+        self.assertEqual(self.relay.accepted, 4)
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.assertEqual(self.relay.accepted, 4)
+
+    def test_calls_from_many_threads_at_once(self):
+        numbers = [self.lib.spawn("get ka-no" if i % 2 else "stream ka-no threads")
+                   for i in range(20)]
+        results = self.lib.wait()
+        self.assertEqual(sorted(results[n] for n in numbers), ["ok"] * 10 + ["rejected"] * 10)
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
 
 
 class Library(unittest.TestCase):

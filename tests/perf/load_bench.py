@@ -3,7 +3,7 @@
 once (issue 9). Each figure sits next to a baseline measured in the same run.
 
   setup        --setups streams, one after another, from libiothub-service to an iothub-device
-               echo agent: POST -> 200 (a TLS connection per POST, as the library makes), POST
+               echo agent: POST -> 200 (on the library's kept-alive connection), POST
                -> both WebSockets up (the hub's own timeline, /emulator/streams) and POST ->
                first echo back. Baseline: a registry read through the same library.
   rate         stream requests for --rate-seconds from --rate-threads keep-alive HTTPS

@@ -6,8 +6,8 @@
  *     POST -> 200, the service's WebSocket up, the first echo back. One line per stream:
  *     "answered_us websocket_us echo_us" (each since the POST).
  *   stream_load get COUNT DEVICE
- *     The baseline of setup: COUNT registry reads of DEVICE through the same library (a TLS
- *     connection and a request each, as each POST). One line each: "us".
+ *     The baseline of setup: COUNT registry reads of DEVICE through the same library, each on
+ *     its kept-alive connection as each POST. One line each: "us".
  *   stream_load rate SECONDS THREADS DEVICE...
  *     THREADS keep-alive HTTPS connections POST stream requests round-robin over DEVICE... for
  *     SECONDS, as fast as the answers come (the SDKs keep their connections alive too). Prints
