@@ -44,6 +44,12 @@ struct rest_header {
     char value[512]; /* fits a streaming URL with the longest host name */
 };
 
+/* The hub answers errors in two forms, by endpoint (hub_error.h). */
+enum rest_error_form {
+    REST_ERROR_NESTED, /* streams, methods, refused tokens, the emulator's own endpoints */
+    REST_ERROR_FLAT,   /* the registry (/devices) and twins */
+};
+
 struct rest_response {
     int status;
     const char *content_type; /* NULL when there is no body */
@@ -51,7 +57,8 @@ struct rest_response {
     size_t body_len;
     struct rest_header headers[REST_MAX_HEADERS];
     size_t header_count;
-    char reason[300]; /* why an error was returned, for the one log line */
+    char reason[300];                /* why an error was returned, for the one log line */
+    enum rest_error_form error_form; /* set by the router once the caller is authorized */
     /* The answer comes later: the transport suspends the request until req->wait completes,
      * then calls rest_finish_deferred. */
     int deferred;

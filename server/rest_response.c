@@ -55,15 +55,20 @@ static void error_with(struct rest_response *res, enum ih_error_code code, json_
     if (keys_random_hex(hex, 16) != 0)
         snprintf(hex, sizeof hex, "%032d", 0);
     char *body = NULL;
-    if (ih_error_tracking_id(hex, &now, tracking, sizeof tracking) != IH_OK ||
-        ih_error_body(code, res->reason, tracking, &now, info, &body) != IH_OK)
+    ih_result r = ih_error_tracking_id(hex, &now, tracking, sizeof tracking);
+    if (r == IH_OK)
+        r = res->error_form == REST_ERROR_FLAT
+                ? ih_error_body_flat(code, res->reason, tracking, &body)
+                : ih_error_body(code, res->reason, tracking, &now, info, &body);
+    if (r != IH_OK)
         body = NULL;
     res->header_count = 0;
     set_body(res, ih_error_http_status(code), body, "application/json; charset=utf-8");
     rest_add_header(res, "iothub-errorcode", ih_error_name(code));
 }
 
-/* protocol.md §6: the nested body, the iothub-errorcode header and a JSON content type. */
+/* The body in the endpoint's form (res->error_form), the iothub-errorcode header and a JSON
+ * content type. */
 void rest_error(struct rest_response *res, enum ih_error_code code, const char *fmt, ...)
 {
     va_list ap;

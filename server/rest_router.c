@@ -19,27 +19,36 @@ struct route {
     size_t segment_count;
     unsigned permission; /* enum permission, ROUTE_UI, or 0 for no authentication */
     void (*handler)(struct rest_call *call);
+    /* The form of the handler's errors; a refused token is answered nested whatever the route
+     * (the only form seen from the hub for 401). */
+    enum rest_error_form errors;
 };
 
 static const struct route routes[] = {
-    {"GET", {NULL}, 0, ROUTE_UI, rest_ui_page},
-    {"GET", {"emulator", "events"}, 2, ROUTE_UI, rest_ui_events},
-    {"GET", {"metrics"}, 1, ROUTE_UI, rest_metrics},
-    {"GET", {"health"}, 1, 0, rest_health},
-    {"GET", {"emulator", "ca.pem"}, 2, 0, rest_ca_certificate},
-    {"GET", {"devices"}, 1, PERM_REGISTRY_READ, rest_devices_list},
-    {"GET", {"devices", ANY}, 2, PERM_REGISTRY_READ, rest_devices_get},
-    {"PUT", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_put},
-    {"DELETE", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_delete},
-    {"POST", {"twins", ANY, "streams", ANY}, 4, PERM_SERVICE_CONNECT, rest_streams_post},
+    {"GET", {NULL}, 0, ROUTE_UI, rest_ui_page, REST_ERROR_NESTED},
+    {"GET", {"emulator", "events"}, 2, ROUTE_UI, rest_ui_events, REST_ERROR_NESTED},
+    {"GET", {"metrics"}, 1, ROUTE_UI, rest_metrics, REST_ERROR_NESTED},
+    {"GET", {"health"}, 1, 0, rest_health, REST_ERROR_NESTED},
+    {"GET", {"emulator", "ca.pem"}, 2, 0, rest_ca_certificate, REST_ERROR_NESTED},
+    {"GET", {"devices"}, 1, PERM_REGISTRY_READ, rest_devices_list, REST_ERROR_FLAT},
+    {"GET", {"devices", ANY}, 2, PERM_REGISTRY_READ, rest_devices_get, REST_ERROR_FLAT},
+    {"PUT", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_put, REST_ERROR_FLAT},
+    {"DELETE", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_delete, REST_ERROR_FLAT},
+    {"POST",
+     {"twins", ANY, "streams", ANY},
+     4,
+     PERM_SERVICE_CONNECT,
+     rest_streams_post,
+     REST_ERROR_NESTED},
     {"POST",
      {"twins", ANY, "modules", ANY, "streams", ANY},
      6,
      PERM_SERVICE_CONNECT,
-     rest_streams_post},
-    {"GET", {"emulator", "streams"}, 2, PERM_REGISTRY_READ, rest_streams_list},
-    {"GET", {"emulator", "logs"}, 2, PERM_REGISTRY_READ, rest_logs},
-    {"GET", {"emulator", "devicestreams"}, 2, 0, rest_devicestreams},
+     rest_streams_post,
+     REST_ERROR_NESTED},
+    {"GET", {"emulator", "streams"}, 2, PERM_REGISTRY_READ, rest_streams_list, REST_ERROR_NESTED},
+    {"GET", {"emulator", "logs"}, 2, PERM_REGISTRY_READ, rest_logs, REST_ERROR_NESTED},
+    {"GET", {"emulator", "devicestreams"}, 2, 0, rest_devicestreams, REST_ERROR_NESTED},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -143,6 +152,7 @@ static void dispatch(struct rest_call *call)
             continue;
         if (r->permission != 0 && !authorized(call, r->permission))
             return;
+        call->res->error_form = r->errors;
         r->handler(call);
         return;
     }

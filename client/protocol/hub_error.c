@@ -125,6 +125,58 @@ ih_result ih_error_body(enum ih_error_code code, const char *message, const char
     return *out != NULL ? IH_OK : IH_ERR_NOMEM;
 }
 
+long ih_error_code_of(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
+        if (strlen(errors[i].name) == len && memcmp(errors[i].name, name, len) == 0)
+            return (long)errors[i].code;
+    }
+    return 0;
+}
+
+ih_result ih_error_body_flat(enum ih_error_code code, const char *message, const char *tracking_id,
+                             char **out)
+{
+    *out = NULL;
+    if (message == NULL || message[0] == '\0')
+        message = ih_error_default_message(code);
+    const char *name = ih_error_name(code);
+    size_t cap = strlen("ErrorCode:;") + strlen(name) + strlen(message) + 1;
+    size_t exception_cap = strlen("Tracking ID:") + strlen(tracking_id) + 1;
+    char *text = malloc(cap);
+    char *exception = malloc(exception_cap);
+    json_t *outer = NULL;
+    if (text != NULL && exception != NULL) {
+        snprintf(text, cap, "ErrorCode:%s;%s", name, message);
+        for (char *c = strchr(text, ';') + 1; (c = strchr(c, ';')) != NULL;)
+            *c = ',';
+        snprintf(exception, exception_cap, "Tracking ID:%s", tracking_id);
+        json_t *m = json_string(text);
+        if (m == NULL) /* a message quoting peer input that is not UTF-8 */
+            m = json_sprintf("ErrorCode:%s;%s", name, ih_error_default_message(code));
+        outer = json_pack("{s:o?, s:s}", "Message", m, "ExceptionMessage", exception);
+    }
+    if (outer != NULL)
+        *out = json_dumps(outer, JSON_COMPACT);
+    json_decref(outer);
+    free(text);
+    free(exception);
+    return *out != NULL ? IH_OK : IH_ERR_NOMEM;
+}
+
+/* Message of the flat form: "ErrorCode:<Name>;<text>". */
+static int read_flat(const char *message, struct ih_error_detail *d)
+{
+    static const char prefix[] = "ErrorCode:";
+    const char *name = message + strlen(prefix);
+    const char *semicolon = strchr(name, ';');
+    if (strncmp(message, prefix, strlen(prefix)) != 0 || semicolon == NULL)
+        return -1;
+    d->code = ih_error_code_of(name, (size_t)(semicolon - name));
+    snprintf(d->message, sizeof d->message, "%s", semicolon + 1);
+    return 0;
+}
+
 /* The inner object: {"errorCode":N,"message":"..."} (other members ignored). */
 static int read_inner(json_t *inner, struct ih_error_detail *d)
 {
@@ -149,10 +201,11 @@ ih_result ih_error_parse(const char *body, size_t len, struct ih_error_detail *d
         json_t *inner = json_is_string(message)
                             ? json_loads(json_string_value(message), JSON_DECODE_ANY, NULL)
                             : NULL;
-        if (json_is_object(inner))
+        if (json_is_object(inner)) {
             rc = read_inner(inner, detail);
-        else if (json_is_string(message)) {
-            snprintf(detail->message, sizeof detail->message, "%s", json_string_value(message));
+        } else if (json_is_string(message)) {
+            if (read_flat(json_string_value(message), detail) != 0)
+                snprintf(detail->message, sizeof detail->message, "%s", json_string_value(message));
             rc = 0;
         } else {
             rc = read_inner(outer, detail);

@@ -1,7 +1,12 @@
-/* The hub's error responses (protocol.md §6): the nested body
- *   {"Message":"{\"errorCode\":404001,\"trackingId\":\"...\",\"message\":\"...\",
- *                \"timestampUtc\":\"...\"}","ExceptionMessage":""}
- * plus the header `iothub-errorcode: <name>`. */
+/* The hub's error responses, in the two forms it uses (which endpoint uses which:
+ * docs/differences.md, "Error bodies"), each with the header `iothub-errorcode: <name>`:
+ *   nested (streams, methods, 401s)
+ *     {"Message":"{\"errorCode\":404001,\"trackingId\":\"...\",\"message\":\"...\",
+ *                  \"timestampUtc\":\"...\"}","ExceptionMessage":""}
+ *   flat (the registry, twins)
+ *     {"Message":"ErrorCode:DeviceNotFound;...","ExceptionMessage":"Tracking
+ * ID:...-G:0-TimeStamp:..."}
+ */
 #ifndef IH_HUB_ERROR_H
 #define IH_HUB_ERROR_H
 
@@ -48,8 +53,17 @@ ih_result ih_error_tracking_id(const char *hex32, const struct timespec *now, ch
 ih_result ih_error_body(enum ih_error_code code, const char *message, const char *tracking_id,
                         const struct timespec *now, json_t *info, char **out);
 
-/* What a client reads back from an error body: the nested form above, the flat inner object on
- * its own, or {"Message":"plain text"}. */
+/* Formats the flat body. The Node SDK splits Message at ';' and takes the code's name from
+ * before it and the message from after it, so a ';' in message becomes ',', and an empty
+ * message is the default one. *out: new string. */
+ih_result ih_error_body_flat(enum ih_error_code code, const char *message, const char *tracking_id,
+                             char **out);
+
+/* The code named name ("DeviceNotFound"), or 0 when no code has that name. */
+long ih_error_code_of(const char *name, size_t len);
+
+/* What a client reads back from an error body: either form above, the nested inner object on
+ * its own, or {"Message":"plain text"}. The flat form gives the code of its name. */
 struct ih_error_detail {
     long code;         /* errorCode, 0 when the body has none */
     char message[512]; /* the message, "" when the body has none */

@@ -71,13 +71,21 @@ class Response:
         return json.loads(self.body)
 
     def error(self):
-        """The error detail inside Message (protocol.md §6), validated against the schema."""
+        """The error in either of the hub's forms (protocol rule: flat for the registry, nested
+        for streams and refused tokens), validated against the schema. Returns a dict with
+        "form" ("flat" or "nested") and "message"; a nested one has its detail's fields
+        (errorCode, trackingId...), a flat one the code's "name", split as the Node SDK splits
+        it: at the one ';', the name after "ErrorCode:"."""
         outer = self.json()
         schema = load_schema("error.schema.json")
         jsonschema.validate(outer, schema)
+        if outer["ExceptionMessage"]:
+            head, text = outer["Message"].split(";")
+            return {"form": "flat", "name": head.split(":")[1], "message": text,
+                    "trackingId": outer["ExceptionMessage"][len("Tracking ID:"):]}
         detail = json.loads(outer["Message"])
         jsonschema.validate(detail, dict(schema["$defs"]["detail"], **{"$defs": schema["$defs"]}))
-        return detail
+        return dict(detail, form="nested")
 
 
 def curl(method, url, headers=None, body=None, cafile=None, extra=()):

@@ -33,7 +33,10 @@ class Registry(unittest.TestCase):
         self.assertEqual(res.headers.get("iothub-errorcode"), name)
         self.assertTrue(res.headers.get("content-type", "").startswith("application/json"))
         detail = res.error()
-        self.assertEqual(detail["errorCode"], code)
+        if detail["form"] == "flat":  # the registry's own errors: only the name, no number
+            self.assertEqual(detail["name"], name)
+        else:
+            self.assertEqual(detail["errorCode"], code)
         return detail
 
     def assertDevice(self, res, device_id):
@@ -123,6 +126,29 @@ class Registry(unittest.TestCase):
         self.assertError(self.put("shortkey", {"authentication": {
             "symmetricKey": {"primaryKey": "AAAA", "secondaryKey": ""}}}),
             400, 400004, "ArgumentInvalid")
+
+    def test_registry_errors_are_flat_as_the_node_sdk_reads_them(self):
+        """Node's Registry reads only the flat form: Message split at ';', the code's name after
+        "ErrorCode:". From that it raises DeviceNotFoundError, DeviceAlreadyExistsError,
+        InvalidEtagError; a refused token stays in the nested form, as the hub sends it."""
+        missing = self.emu.request("GET", "/devices/nosuch", RW)
+        detail = self.assertError(missing, 404, 404001, "DeviceNotFound")
+        self.assertEqual(detail["form"], "flat")
+        self.assertEqual(missing.json()["Message"],
+                         "ErrorCode:DeviceNotFound;device 'nosuch' is not registered")
+        self.assertTrue(missing.json()["ExceptionMessage"].startswith("Tracking ID:"))
+        cases = [(self.put("seeded1", {}), 409, "DeviceAlreadyExists"),
+                 (self.put("seeded1", {}, headers={"If-Match": '"stale"'}), 412,
+                  "PreconditionFailed"),
+                 (self.emu.request("DELETE", "/devices/nosuch", RW), 404, "DeviceNotFound")]
+        for res, status, name in cases:
+            self.assertEqual(res.status, status, res.body)
+            self.assertEqual(res.error()["form"], "flat", res.body)
+            self.assertEqual(res.error()["name"], name)
+        refused = self.emu.request("GET", "/devices/nosuch", "service")
+        self.assertEqual(refused.status, 401)
+        self.assertEqual(refused.error()["form"], "nested")
+        self.assertEqual(refused.error()["errorCode"], 401002)
 
     def test_bad_bodies(self):
         self.assertError(self.put("badjson", "{not json"), 400, 400006, "IotHubFormatError")

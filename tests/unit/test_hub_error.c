@@ -321,12 +321,77 @@ START_TEST(parse_other_forms)
     ck_assert_result(ih_error_parse(flat, strlen(flat), &d), IH_OK);
     ck_assert_int_eq(d.code, 401002);
     ck_assert_str_eq(d.message, "Unauthorized");
-    static const char plain[] = "{\"Message\":\"ErrorCode:IotHubUnauthorizedAccess;Unauthorized\"}";
+    static const char plain[] = "{\"Message\":\"The device is gone\"}";
     ck_assert_result(ih_error_parse(plain, strlen(plain), &d), IH_OK);
     ck_assert_int_eq(d.code, 0);
-    ck_assert_str_eq(d.message, "ErrorCode:IotHubUnauthorizedAccess;Unauthorized");
+    ck_assert_str_eq(d.message, "The device is gone");
     /* Not NUL-terminated: only len bytes are read. */
     ck_assert_result(ih_error_parse(flat, strlen(flat) - 1, &d), IH_ERR_SYNTAX);
+}
+END_TEST
+
+/* The registry's form: a capture (az iot hub device-identity show, 2023) and the emulator's own
+ * bodies read back, the way the Node SDK reads them (split at ';'). */
+START_TEST(body_flat_form)
+{
+    char tracking[128], *body = NULL;
+    ck_assert_result(ih_error_tracking_id(HEX32, &fixed_time, tracking, sizeof tracking), IH_OK);
+    ck_assert_result(
+        ih_error_body_flat(IH_E_DEVICE_NOT_FOUND, "device 'x' is not registered", tracking, &body),
+        IH_OK);
+    json_t *outer = json_loads(body, 0, NULL);
+    ck_assert_ptr_nonnull(outer);
+    ck_assert_str_eq(json_string_value(json_object_get(outer, "Message")),
+                     "ErrorCode:DeviceNotFound;device 'x' is not registered");
+    char expected[160];
+    snprintf(expected, sizeof expected, "Tracking ID:%s", tracking);
+    ck_assert_str_eq(json_string_value(json_object_get(outer, "ExceptionMessage")), expected);
+    ck_assert_int_eq(json_object_size(outer), 2);
+    json_decref(outer);
+    struct ih_error_detail d;
+    ck_assert_result(ih_error_parse(body, strlen(body), &d), IH_OK);
+    ck_assert_int_eq(d.code, 404001);
+    ck_assert_str_eq(d.message, "device 'x' is not registered");
+    free(body);
+}
+END_TEST
+
+START_TEST(body_flat_keeps_one_semicolon)
+{
+    char *body = NULL;
+    ck_assert_result(ih_error_body_flat(IH_E_ARGUMENT_INVALID, "a; b; c", HEX32, &body), IH_OK);
+    json_t *outer = json_loads(body, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(outer, "Message")),
+                     "ErrorCode:ArgumentInvalid;a, b, c");
+    json_decref(outer);
+    free(body);
+    ck_assert_result(ih_error_body_flat(IH_E_PRECONDITION_FAILED, "", HEX32, &body), IH_OK);
+    outer = json_loads(body, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(outer, "Message")),
+                     "ErrorCode:PreconditionFailed;The etag does not match.");
+    json_decref(outer);
+    free(body);
+    /* Peer input that is not UTF-8 falls back to the code's own message. */
+    ck_assert_result(ih_error_body_flat(IH_E_ARGUMENT_INVALID, "id \xff", HEX32, &body), IH_OK);
+    outer = json_loads(body, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(outer, "Message")),
+                     "ErrorCode:ArgumentInvalid;The request is invalid.");
+    json_decref(outer);
+    free(body);
+}
+END_TEST
+
+START_TEST(parse_flat_capture)
+{
+    static const char captured[] =
+        "{\"Message\":\"ErrorCode:DeviceNotFound;dev1\",\"ExceptionMessage\":\"Tracking "
+        "ID:0123456789abcdef0123456789abcdef-G:0-TimeStamp:10/24/2023 16:57:00\"}";
+    struct ih_error_detail d;
+    ck_assert_result(ih_error_parse(captured, strlen(captured), &d), IH_OK);
+    ck_assert_int_eq(d.code, 404001);
+    ck_assert_str_eq(d.message, "dev1");
+    ck_assert_int_eq(ih_error_code_of(UNIT_S("PreconditionFailed")), 412001);
+    ck_assert_int_eq(ih_error_code_of(UNIT_S("NoSuchName")), 0);
 }
 END_TEST
 
@@ -370,6 +435,9 @@ static Suite *hub_error_suite(void)
     tcase_add_test(body, parse_nested_form);
     tcase_add_test(body, parse_other_forms);
     tcase_add_test(body, parse_refuses_the_rest);
+    tcase_add_test(body, body_flat_form);
+    tcase_add_test(body, body_flat_keeps_one_semicolon);
+    tcase_add_test(body, parse_flat_capture);
     suite_add_tcase(s, body);
     return s;
 }

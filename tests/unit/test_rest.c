@@ -178,8 +178,52 @@ static json_t *body_json(const struct rest_response *res)
     return j;
 }
 
-/* Checks an error response (protocol.md §6: status, iothub-errorcode, JSON content type, the
- * nested body) and that its message contains needle (when not NULL). */
+/* The flat form's Message, "ErrorCode:<name>;<text>": checks the name and the tracking id, and
+ * returns the text. */
+static const char *check_flat(json_t *outer, const char *name)
+{
+    const char *message = json_string_value(json_object_get(outer, "Message"));
+    const char *exception = json_string_value(json_object_get(outer, "ExceptionMessage"));
+    ck_assert_ptr_nonnull(exception);
+    ck_assert_msg(strncmp(exception, "Tracking ID:", 12) == 0, "ExceptionMessage %s", exception);
+    ck_assert_msg(strstr(exception, "-G:0-TimeStamp:") != NULL, "ExceptionMessage %s", exception);
+    char prefix[80];
+    snprintf(prefix, sizeof prefix, "ErrorCode:%s;", name);
+    ck_assert_msg(strncmp(message, prefix, strlen(prefix)) == 0, "Message %s", message);
+    const char *text = message + strlen(prefix);
+    ck_assert_msg(text[0] != '\0' && strchr(text, ';') == NULL, "Message %s", message);
+    return text;
+}
+
+/* The nested form's inner object: checks the code; returns the message (inner is kept). */
+static const char *check_nested(json_t *outer, long long code, json_t **inner)
+{
+    const char *message = json_string_value(json_object_get(outer, "Message"));
+    ck_assert_str_eq(json_string_value(json_object_get(outer, "ExceptionMessage")), "");
+    json_error_t err;
+    *inner = json_loads(message, 0, &err);
+    ck_assert_msg(*inner != NULL, "Message is not JSON: %s", message);
+    json_t *error_code = json_object_get(*inner, "errorCode");
+    ck_assert(json_is_integer(error_code));
+    ck_assert_int_eq(json_integer_value(error_code), code);
+    ck_assert(json_is_string(json_object_get(*inner, "trackingId")));
+    ck_assert(json_is_string(json_object_get(*inner, "timestampUtc")));
+    return json_string_value(json_object_get(*inner, "message"));
+}
+
+/* Whether an error body is in the flat form (the registry's). */
+static int is_flat(const struct rest_response *res)
+{
+    json_t *outer = body_json(res);
+    const char *exception = json_string_value(json_object_get(outer, "ExceptionMessage"));
+    int flat = exception != NULL && exception[0] != '\0';
+    json_decref(outer);
+    return flat;
+}
+
+/* Checks an error response: status, iothub-errorcode, JSON content type, and a body in either
+ * of the hub's forms (hub_error.h), whose message contains needle (when not NULL). Which form
+ * each endpoint uses is checked by error_forms_per_endpoint. */
 static void check_error(const struct rest_response *res, int status, long long code,
                         const char *name, const char *needle)
 {
@@ -190,20 +234,18 @@ static void check_error(const struct rest_response *res, int status, long long c
     ck_assert_str_eq(h, name);
     ck_assert_ptr_nonnull(res->content_type);
     ck_assert_str_eq(res->content_type, JSON_TYPE);
-    json_t *outer = body_json(res);
+    json_t *outer = body_json(res), *inner = NULL;
     ck_assert(json_is_object(outer));
-    json_t *message = json_object_get(outer, "Message");
-    ck_assert_msg(json_is_string(message), "Message is not a string: %s", res->body);
-    ck_assert_str_eq(json_string_value(json_object_get(outer, "ExceptionMessage")), "");
-    json_error_t err;
-    json_t *inner = json_loads(json_string_value(message), 0, &err);
-    ck_assert_msg(inner != NULL, "Message is not JSON: %s", json_string_value(message));
-    json_t *error_code = json_object_get(inner, "errorCode");
-    ck_assert(json_is_integer(error_code));
-    ck_assert_int_eq(json_integer_value(error_code), code);
-    ck_assert(json_is_string(json_object_get(inner, "trackingId")));
-    ck_assert(json_is_string(json_object_get(inner, "timestampUtc")));
-    const char *text = json_string_value(json_object_get(inner, "message"));
+    ck_assert_msg(json_is_string(json_object_get(outer, "Message")), "Message is not a string: %s",
+                  res->body);
+    ck_assert_int_eq(json_object_size(outer), 2);
+    const char *text;
+    if (is_flat(res)) {
+        text = check_flat(outer, name);
+        ck_assert_int_eq(ih_error_code_of(name, strlen(name)), code);
+    } else {
+        text = check_nested(outer, code, &inner);
+    }
     ck_assert_ptr_nonnull(text);
     if (needle != NULL)
         ck_assert_msg(strstr(text, needle) != NULL, "message '%s' lacks '%s'", text, needle);
@@ -857,6 +899,50 @@ START_TEST(error_helpers)
 }
 END_TEST
 
+/* The registry answers its own errors in the flat form (Node's Registry then raises
+ * DeviceNotFoundError and the like); a refused token, an unknown path and the streams answer
+ * nested. */
+START_TEST(error_forms_per_endpoint)
+{
+    char *rw = token("registryReadWrite"), *svc = token("service");
+    struct rest_response res;
+    struct call missing = {.method = "GET", .path = "/devices/ghost", .authorization = rw};
+    handle(&missing, &res);
+    check_error(&res, 404, 404001, "DeviceNotFound", "ghost");
+    ck_assert(is_flat(&res));
+    json_t *outer = body_json(&res);
+    ck_assert_str_eq(json_string_value(json_object_get(outer, "Message")),
+                     "ErrorCode:DeviceNotFound;device 'ghost' is not registered");
+    json_decref(outer);
+    rest_response_free(&res);
+    struct call flat[] = {
+        {.method = "DELETE", .path = "/devices/ghost", .authorization = rw},
+        {.method = "PUT", .path = "/devices/d9", .authorization = rw, .body = "{"},
+        {.method = "GET", .path = "/devices", .authorization = rw, .top = "0"},
+    };
+    struct call nested[] = {
+        {.method = "GET", .path = "/devices/ghost"},                        /* no token: 401 */
+        {.method = "GET", .path = "/devices/ghost", .authorization = svc},  /* no permission */
+        {.method = "PATCH", .path = "/devices/ghost", .authorization = rw}, /* no such route */
+        {.method = "POST", .path = "/twins/ghost/streams/s", .authorization = svc},
+    };
+    for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++) {
+        handle(&flat[i], &res);
+        ck_assert_msg(res.status >= 400 && is_flat(&res), "%s %s: %s", flat[i].method, flat[i].path,
+                      res.body);
+        rest_response_free(&res);
+    }
+    for (size_t i = 0; i < sizeof nested / sizeof nested[0]; i++) {
+        handle(&nested[i], &res);
+        ck_assert_msg(res.status >= 400 && !is_flat(&res), "%s %s: %s", nested[i].method,
+                      nested[i].path, res.body);
+        rest_response_free(&res);
+    }
+    free(rw);
+    free(svc);
+}
+END_TEST
+
 static Suite *rest_suite(void)
 {
     Suite *s = suite_create("rest");
@@ -882,6 +968,7 @@ static Suite *rest_suite(void)
     tcase_add_test(tc, bad_tokens);
     tcase_add_test(tc, good_token_variants);
     tcase_add_test(tc, error_helpers);
+    tcase_add_test(tc, error_forms_per_endpoint);
     suite_add_tcase(s, tc);
     return s;
 }
