@@ -26,6 +26,12 @@
  * between requests for the longer keep-alive time. */
 #define HEAD_TIMEOUT_SECONDS 10
 #define KEEP_ALIVE_TIMEOUT_SECONDS 60
+/* Each connection's memory pool. libmicrohttpd reads the request head into half of it and files
+ * every query parameter and header in the rest, some 40 bytes each; past that it cannot even
+ * build its own 431 and closes the connection. Its default, 32 KiB, ran out at 800 parameters
+ * (3.2 KB of query); 128 KiB holds 1,600, more than a 3 KB query string can carry. Only the
+ * pages a request touches are used. */
+#define CONNECTION_MEMORY (128 * 1024)
 /* libmicrohttpd's own cap sits above the table's (emulator.conn_limit), so a new connection is
  * always taken and the table sheds the one idle the longest instead. */
 #define CONNECTION_HEADROOM 64
@@ -406,7 +412,8 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, ep, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
         ep, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEAD_TIMEOUT_SECONDS,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(emu->conn_limit + CONNECTION_HEADROOM),
-        MHD_OPTION_ARRAY, use_tls ? tls_options : tls_options + 2, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_ARRAY,
+        use_tls ? tls_options : tls_options + 2, MHD_OPTION_END);
     if (ep->daemon == NULL) {
         snprintf(err, err_len, "libmicrohttpd could not start the %s listener (see the log above)",
                  use_tls ? "HTTPS" : "HTTP");
