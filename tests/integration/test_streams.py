@@ -155,8 +155,12 @@ class Handshake(unittest.TestCase):
         detail = self.assertError(post_stream(self.emu, "idle"), 404, 404103, "DeviceNotOnline")
         self.assertLess(time.monotonic() - start, 1.0)
         self.assertIn("online", detail["message"])
-        # Connected but not subscribed to stream requests: 404103 too.
+        # Connected but not subscribed to stream requests: 404103 too. The hub learns of the
+        # connection from the broker, on its own thread, maybe after the CONNACK: until then the
+        # device would still be not connected at all.
         self.device("idle", subscribe=False)
+        wait_until(lambda: self.emu.device_state("idle")["connectionState"] == "Connected",
+                   what="the hub to see idle connected")
         detail = self.assertError(post_stream(self.emu, "idle"), 404, 404103, "DeviceNotOnline")
         self.assertIn("subscribed", detail["message"])
         # A bad stream name or timeout header, and the wrong credentials.
