@@ -116,8 +116,7 @@ class Handshake(unittest.TestCase):
         sid = bridge_id(request["url"])
         # A late answer changes nothing: it is logged, and the stream stays timed out.
         dev.answer(request, 200)
-        wait_until(lambda: ("answered $rid=%s too late" % request["rid"]) in self.emu.log(),
-                   what="the late answer's log line")
+        self.emu.wait_log("answered $rid=%s too late" % request["rid"])
         streams = self.emu.request("GET", "/emulator/streams", RW).json()
         self.assertEqual([s["state"] for s in streams if s["streamId"] == sid], ["timed_out"])
         rows = self.emu.request("GET", "/emulator/logs?category=DeviceStreams&deviceId=quiet",
@@ -132,8 +131,7 @@ class Handshake(unittest.TestCase):
         request, res = accepted_stream(self.emu, dev)
         sid = bridge_id(request["url"])
         dev.answer(request, 400)
-        wait_until(lambda: ("answered $rid=%s again (status 400)" % request["rid"])
-                   in self.emu.log(), what="the duplicate answer's log line")
+        self.emu.wait_log("answered $rid=%s again (status 400)" % request["rid"])
         streams = self.emu.request("GET", "/emulator/streams", RW).json()
         self.assertEqual([s["state"] for s in streams if s["streamId"] == sid], ["accepted"])
 
