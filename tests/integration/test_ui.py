@@ -238,12 +238,20 @@ class Events(unittest.TestCase):
         with Emulator("--device", "dev1") as emu:
             agent = device_agent(emu, "dev1", ["echo"])
             self.addCleanup(agent.stop)
-            events = EventStream(emu)
+
+            # The agent listens once the broker grants its subscription; the hub hears of that
+            # from the broker on its own thread, maybe later. Each connection gets a snapshot of
+            # its own: connect until one shows dev1 listening.
+            def listening():
+                events = EventStream(emu)
+                name, snapshot, _ = events.next()
+                self.assertEqual(name, "snapshot")
+                self.assertEqual([d["deviceId"] for d in snapshot["devices"]], ["dev1"])
+                if snapshot["devices"][0]["presence"] == "listening":
+                    return events, snapshot
+                events.close()
+            events, snapshot = wait_until(listening, what="a snapshot with dev1 listening")
             self.addCleanup(events.close)
-            name, snapshot, _ = events.next()
-            self.assertEqual(name, "snapshot")
-            self.assertEqual([d["deviceId"] for d in snapshot["devices"]], ["dev1"])
-            self.assertEqual(snapshot["devices"][0]["presence"], "listening")
             self.assertEqual(snapshot["hub"]["httpsPort"], emu.ready["ports"]["https"])
             held = HeldStream(emu, "dev1", "watched")
             steps = []
