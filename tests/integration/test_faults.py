@@ -139,6 +139,10 @@ class BrokerDies(unittest.TestCase):
             # The broker comes back, the device with it, and a new stream works.
             wait_until(lambda: "connected again" in agent.stderr(), timeout=30,
                        what="the device back")
+            # The hub reconnects to the new broker on its own schedule (about when the agent
+            # does), then hears from it who is connected: wait until it sees the device too.
+            wait_until(lambda: emu.device_state("dev2")["connectionState"] == "Connected",
+                       what="the hub to see dev2 again")
             done = service(emu, "echo", "dev2", input="after the broker died\n")
             self.assertEqual(done.stdout, "after the broker died\n", done.stderr)
 
