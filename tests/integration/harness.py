@@ -23,6 +23,7 @@ EMULATOR = os.environ.get("IOTHUB_EMULATOR_BIN", "iothub-emulator")
 SCHEMAS = os.environ.get("IOTHUB_SCHEMAS_DIR",
                          os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "json"))
 READY_TIMEOUT = 20.0
+LOG_TAIL_LINES = 30  # of the log, in the message of a wait_log that timed out
 
 # The well-known dev keys: base64(SHA-256("iothub-emulator dev key: " + policy)), see the README.
 def policy_key(policy):
@@ -174,6 +175,30 @@ class Emulator:
         self.stderr.flush()
         self.stderr.seek(0)
         return self.stderr.read()
+
+    def wait_log(self, pattern, count=1, since=0, timeout=10.0):
+        """Waits until the log holds pattern (a text, or a compiled regular expression) at least
+        count times, and returns the log. since: an offset (len(emu.log()) taken earlier), to
+        look only at what was logged after it, the returned log included.
+
+        For lines written on another thread than the one that answered the test: what the broker
+        reports (a refusal, a connection) the hub logs when its own MQTT client gets it, after
+        the device already has its CONNACK."""
+        def found(log):
+            return log.count(pattern) if isinstance(pattern, str) else len(pattern.findall(log))
+
+        def enough():
+            log = self.log()[since:]
+            return log if found(log) >= count else None
+        text = repr(pattern) if isinstance(pattern, str) else "/%s/" % pattern.pattern
+        what = "%s %sin the emulator's log" % (text, "%d times " % count if count > 1 else "")
+        try:
+            return wait_until(enough, timeout=timeout, what=what)
+        except AssertionError as timed_out:
+            log = self.log()[since:]
+            tail = "\n".join(log.splitlines()[-LOG_TAIL_LINES:])
+            raise AssertionError("%s (found %d); the log ends with:\n%s"
+                                 % (timed_out, found(log), tail)) from None
 
     def stop(self):
         """SIGTERM, then the exit code (0 for a clean shutdown)."""

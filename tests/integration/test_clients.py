@@ -239,6 +239,10 @@ class Reconnection(unittest.TestCase):
             wait_until(lambda: "connected again" in agent.stderr(), timeout=30,
                        what="the agent's reconnection")
             self.assertIn("lost", agent.stderr())
+            # The hub reconnects to the new broker on its own schedule (about when the agent
+            # does), then hears from it who is connected: wait until it sees the device too.
+            wait_until(lambda: emu.device_state("phoenix")["connectionState"] == "Connected",
+                       what="the hub to see phoenix again")
             done = service(emu, "echo", "phoenix", input="back again\n")
             self.assertEqual(done.stdout, "back again\n", done.stderr)
 

@@ -100,8 +100,11 @@ class Logs(unittest.TestCase):
             agent = device_agent(emu, "dev1", ["echo"])
             self.addCleanup(agent.stop)
             self.assertEqual(service(emu, "echo", "dev1", input="x\n").stdout, "x\n")
-            # A stream whose tokens the test sees, and tokens that fail.
-            peer = StreamDevice(emu, "dev1")  # takes over the agent's session for a moment
+            # A stream whose tokens the test sees, and tokens that fail. The agent goes first: a
+            # device taking over its session would have it reconnect a second later and take
+            # the session back, maybe before the request reached the test's device.
+            agent.stop()
+            peer = StreamDevice(emu, "dev1")
             self.addCleanup(peer.close)
             pending = PendingPost(emu, "dev1", name="secret")
             request = peer.next_request()
@@ -118,7 +121,6 @@ class Logs(unittest.TestCase):
             broker_conf = os.path.join(emu.ready["stateDir"], "broker", "mosquitto.conf")
             with open(broker_conf) as f:
                 secrets |= set(re.findall(r"hub_secret\s+(\S+)", f.read()))
-            agent.stop()
             peer.close()
             self.assertEqual(emu.stop(), 0)
             log = emu.log()  # the shutdown's lines too

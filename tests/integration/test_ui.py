@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import ssl
 import subprocess
 import threading
@@ -36,10 +37,13 @@ class EventStream:
                                                 context=context, timeout=30,
                                                 source_address=(source, 0))
         self.conn.request("GET", path)
+        self.sock = self.conn.sock
         self.response = self.conn.getresponse()
         self.events = queue.Queue()
+        self.reader = None
         if self.response.status == 200:
-            threading.Thread(target=self._read, daemon=True).start()
+            self.reader = threading.Thread(target=self._read, daemon=True)
+            self.reader.start()
 
     def _read(self):
         name, data = None, []
@@ -54,8 +58,8 @@ class EventStream:
                     name = line[7:]
                 elif line.startswith("data: "):
                     data.append(line[6:])
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # the connection ended
         self.events.put(("end", None, time.monotonic()))
 
     def next(self, name=None, timeout=20):
@@ -66,6 +70,14 @@ class EventStream:
                 return event
 
     def close(self):
+        # The reader thread holds the response while it waits for the next event, which may be
+        # 15 s away: end the connection under it and let it finish first, or close() waits.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # the emulator closed it already
+        if self.reader is not None:
+            self.reader.join(timeout=10)
         self.conn.close()
 
 
@@ -226,12 +238,20 @@ class Events(unittest.TestCase):
         with Emulator("--device", "dev1") as emu:
             agent = device_agent(emu, "dev1", ["echo"])
             self.addCleanup(agent.stop)
-            events = EventStream(emu)
+
+            # The agent listens once the broker grants its subscription; the hub hears of that
+            # from the broker on its own thread, maybe later. Each connection gets a snapshot of
+            # its own: connect until one shows dev1 listening.
+            def listening():
+                events = EventStream(emu)
+                name, snapshot, _ = events.next()
+                self.assertEqual(name, "snapshot")
+                self.assertEqual([d["deviceId"] for d in snapshot["devices"]], ["dev1"])
+                if snapshot["devices"][0]["presence"] == "listening":
+                    return events, snapshot
+                events.close()
+            events, snapshot = wait_until(listening, what="a snapshot with dev1 listening")
             self.addCleanup(events.close)
-            name, snapshot, _ = events.next()
-            self.assertEqual(name, "snapshot")
-            self.assertEqual([d["deviceId"] for d in snapshot["devices"]], ["dev1"])
-            self.assertEqual(snapshot["devices"][0]["presence"], "listening")
             self.assertEqual(snapshot["hub"]["httpsPort"], emu.ready["ports"]["https"])
             held = HeldStream(emu, "dev1", "watched")
             steps = []
