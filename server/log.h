@@ -27,7 +27,7 @@ void log_write(enum log_level level, const char *component, const char *fmt, ...
  * LOG_LIMIT_BURST times per LOG_LIMIT_WINDOW_S at most; the rest are counted, and the count is
  * written once: "…and 12801 more like '…' in the 10 s from 03:04:05Z", with the next line of that
  * kind or at exit (log_flush_limited). */
-#define LOG_LIMIT_BURST 20
+#define LOG_LIMIT_BURST 100
 #define LOG_LIMIT_WINDOW_S 10
 
 void log_write_limited(enum log_level level, const char *component, const char *fmt, ...)

@@ -4,6 +4,7 @@
 #include "device_json.h"
 #include "keys.h"
 #include "mqtt_endpoint.h"
+#include "stream_service.h"
 
 #include "protocol/percent.h"
 
@@ -119,9 +120,11 @@ void rest_devices_put(struct rest_call *call)
         registry_failed(call, r, id);
         return;
     }
-    /* A disabled device may not stay connected (issue 3). */
-    if (!d.enabled)
+    /* A disabled device may not stay connected (issue 3), nor keep its streams (issue 13). */
+    if (!d.enabled) {
         mqtt_endpoint_kick(call->emu->mqtt, id);
+        stream_service_end_device(call->emu->streams, id, 1);
+    }
     reply_device(call, &d);
 }
 
@@ -137,6 +140,7 @@ void rest_devices_delete(struct rest_call *call)
         return;
     }
     mqtt_endpoint_kick(call->emu->mqtt, id);
+    stream_service_end_device(call->emu->streams, id, 0);
     call->res->status = 204;
 }
 

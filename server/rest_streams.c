@@ -130,6 +130,11 @@ static void build_answer(const struct stream_result *r, struct rest_response *re
     case STREAM_OUTCOME_UNAVAILABLE:
         rest_error(res, IH_E_SERVICE_UNAVAILABLE, "the emulator is stopping");
         return;
+    case STREAM_OUTCOME_DEVICE_GONE:
+        rest_error(res, IH_E_DEVICE_NOT_ONLINE,
+                   "The operation failed because the requested device isn't online: it was "
+                   "deleted or disabled before it answered the stream request");
+        return;
     }
 }
 

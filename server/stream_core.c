@@ -615,6 +615,45 @@ int64_t stream_core_expire(struct stream_core *core, int64_t now_ms,
     return next;
 }
 
+/* Callers hold the lock: closes s for its device's deletion or disabling. */
+static void end_for_device(struct stream_core *core, struct stream *s, const char *reason,
+                           int64_t now, struct stream_expiry *e, struct events *evs)
+{
+    memset(e, 0, sizeof *e);
+    memcpy(e->id, s->info.id, sizeof e->id);
+    if (s->info.state == STREAM_REQUESTED) {
+        decide(s, &e->decision, 0);
+        e->decision.device_gone = 1;
+    }
+    snprintf(s->info.close_reason, sizeof s->info.close_reason, "%s", reason);
+    s->info.closed_ms = now;
+    finish(core, s, STREAM_CLOSED, now);
+    e->close_sides = 1;
+    emit(evs, s, STEP_CLOSED, STREAM_DEVICE);
+}
+
+void stream_core_end_device(struct stream_core *core, const char *device_id, const char *reason,
+                            int64_t now_ms, void (*fn)(void *ctx, const struct stream_expiry *e),
+                            void *ctx)
+{
+    struct expired x = {NULL, NULL, 0, 0};
+    lock(core);
+    for (struct stream *s = core->oldest; s != NULL; s = s->newer) {
+        if (is_finished(s->info.state) || strcmp(s->info.device_id, device_id) != 0)
+            continue;
+        if (x.count == x.cap && grow_expired(&x) != 0)
+            break; /* out of memory: the rest end at their deadlines */
+        x.evs[x.count].count = 0;
+        end_for_device(core, s, reason, now_ms, &x.expiries[x.count], &x.evs[x.count]);
+        x.count++;
+    }
+    unlock_deliver(core, x.evs, x.count);
+    for (size_t i = 0; i < x.count; i++)
+        fn(ctx, &x.expiries[i]);
+    free(x.expiries);
+    free(x.evs);
+}
+
 int64_t stream_core_next_deadline(struct stream_core *core)
 {
     lock(core);

@@ -136,7 +136,8 @@ struct stream_decision {
     int accepted;
     char service_token[STREAM_TOKEN_LEN + 1];
     char id[STREAM_ID_LEN + 1];
-    int timed_out; /* set by stream_core_expire */
+    int timed_out;   /* set by stream_core_expire */
+    int device_gone; /* set by stream_core_end_device */
     int response_timeout_s;
 };
 
@@ -191,6 +192,14 @@ struct stream_expiry {
  * forgets finished streams older than the history. Returns the next deadline (ms), or -1. */
 int64_t stream_core_expire(struct stream_core *core, int64_t now_ms,
                            void (*fn)(void *ctx, const struct stream_expiry *e), void *ctx);
+
+/* The device (and its modules) was deleted or disabled: every stream of it not finished is
+ * CLOSED now with reason ("device_deleted", "device_disabled"), its tokens open nothing, and fn
+ * is called for each one as for an expiry: a waiting POST is answered (decision.device_gone),
+ * attached sides are closed. */
+void stream_core_end_device(struct stream_core *core, const char *device_id, const char *reason,
+                            int64_t now_ms, void (*fn)(void *ctx, const struct stream_expiry *e),
+                            void *ctx);
 
 /* The earliest pending deadline, or -1 when there is none. */
 int64_t stream_core_next_deadline(struct stream_core *core);

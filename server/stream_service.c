@@ -103,11 +103,12 @@ static void relay_wake(struct stream_service *svc)
     pthread_mutex_unlock(&svc->relay_lock);
 }
 
-static void relay_close_bridge(struct stream_service *svc, const char *id)
+static void relay_close_bridge(struct stream_service *svc, const char *id,
+                               enum stream_close_why why)
 {
     pthread_mutex_lock(&svc->relay_lock);
     if (svc->relay.close_bridge != NULL)
-        svc->relay.close_bridge(svc->relay.ctx, id);
+        svc->relay.close_bridge(svc->relay.ctx, id, why);
     pthread_mutex_unlock(&svc->relay_lock);
 }
 
@@ -248,6 +249,8 @@ static void complete(struct stream_service *svc, const struct stream_decision *d
     struct stream_result r = {.response_timeout_s = d->response_timeout_s};
     if (d->timed_out) {
         r.outcome = STREAM_OUTCOME_TIMED_OUT;
+    } else if (d->device_gone) {
+        r.outcome = STREAM_OUTCOME_DEVICE_GONE;
     } else if (d->accepted && stream_service_url(svc->emu, d->id, r.url, sizeof r.url) == 0) {
         r.outcome = STREAM_OUTCOME_ACCEPTED;
         snprintf(r.token, sizeof r.token, "%s", d->service_token);
@@ -274,7 +277,7 @@ void stream_service_on_device_publish(struct stream_service *svc, const char *ci
     case ANSWER_OK:
         complete(svc, &d);
         if (!d.accepted)
-            relay_close_bridge(svc, d.id);
+            relay_close_bridge(svc, d.id, STREAM_CLOSE_UNPAIRED);
         else
             relay_wake(svc); /* the connect deadline starts now */
         break;
@@ -302,7 +305,23 @@ void stream_service_on_expiry(struct stream_service *svc, const struct stream_ex
 {
     complete(svc, &e->decision);
     if (e->close_sides)
-        relay_close_bridge(svc, e->id);
+        relay_close_bridge(svc, e->id, STREAM_CLOSE_UNPAIRED);
+}
+
+static void on_device_gone(void *ctx, const struct stream_expiry *e)
+{
+    struct stream_service *svc = ctx;
+    complete(svc, &e->decision);
+    relay_close_bridge(svc, e->id, STREAM_CLOSE_DEVICE_GONE);
+}
+
+void stream_service_end_device(struct stream_service *svc, const char *device_id, int disabled)
+{
+    if (svc == NULL)
+        return;
+    stream_core_end_device(svc->core, device_id, disabled ? "device_disabled" : "device_deleted",
+                           stream_clock_ms(), on_device_gone, svc);
+    relay_wake(svc);
 }
 
 static void abandon(void *ctx, struct stream_wait *w)

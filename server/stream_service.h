@@ -13,10 +13,17 @@
 
 struct stream_service;
 
+/* Why the hub closes a bridge's sides: said in their close frames. */
+enum stream_close_why {
+    STREAM_CLOSE_UNPAIRED,    /* the deadline passed, or the device turned the stream down */
+    STREAM_CLOSE_DEVICE_GONE, /* the device was deleted or disabled */
+};
+
 /* What the streaming endpoint lends the service (all thread-safe). */
 struct stream_relay_ops {
-    void (*wake)(void *ctx);                         /* deadlines changed: re-arm the timer */
-    void (*close_bridge)(void *ctx, const char *id); /* close the sides attached to a bridge */
+    void (*wake)(void *ctx); /* deadlines changed: re-arm the timer */
+    /* close the sides attached to a bridge */
+    void (*close_bridge)(void *ctx, const char *id, enum stream_close_why why);
     void *ctx;
 };
 
@@ -52,6 +59,10 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
 /* A device (or module) published topic: a stream answer decides its stream (rule 9). */
 void stream_service_on_device_publish(struct stream_service *svc, const char *cid,
                                       const char *topic);
+
+/* The device was deleted or disabled (disabled != 0): its streams end, pending and live alike,
+ * and a POST still waiting for it is answered 404103. */
+void stream_service_end_device(struct stream_service *svc, const char *device_id, int disabled);
 
 /* A deadline passed (called by the streaming endpoint's timer). */
 void stream_service_on_expiry(struct stream_service *svc, const struct stream_expiry *e);

@@ -16,6 +16,7 @@ enum stream_outcome {
     STREAM_OUTCOME_REJECTED,
     STREAM_OUTCOME_TIMED_OUT,   /* 504 504101 */
     STREAM_OUTCOME_UNAVAILABLE, /* the emulator is stopping: 503 */
+    STREAM_OUTCOME_DEVICE_GONE, /* deleted or disabled before it answered: 404 404103 */
 };
 
 struct stream_result {

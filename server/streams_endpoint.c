@@ -24,9 +24,10 @@
 #define AUTH_HEADER_MAX 256
 #define PATH_MAX_LEN 256
 #define PROTOCOL_HEADER_MAX 256
-/* Deadline closes: the peer never came, or the device turned the stream down. */
-#define CLOSE_UNPAIRED 1001
+/* The hub's closes (Going Away), with what ended the stream. */
+#define CLOSE_BY_HUB 1001
 #define CLOSE_UNPAIRED_REASON "the stream ended before both sides connected"
+#define CLOSE_DEVICE_GONE_REASON "the device was deleted or disabled"
 /* Connections still before their upgrade (TLS handshake, request head) held at once: past it
  * the one waiting the longest is shed. lws files every such connection's deadline in a sorted
  * list, so their number is what each new connection costs; a stream's two upgrades take
@@ -45,9 +46,15 @@ struct streams_endpoint {
     /* Work handed over by other threads, done at LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
     pthread_mutex_t lock;
     int rearm;
-    char (*close_ids)[STREAM_ID_LEN + 1];
+    struct close_order *closes;
     size_t close_count, close_cap;
     struct conn_table conns; /* the lws thread only */
+};
+
+/* A bridge whose sides another thread asked to close. */
+struct close_order {
+    char id[STREAM_ID_LEN + 1];
+    enum stream_close_why why;
 };
 
 /* One WebSocket of a bridge. */
@@ -309,14 +316,16 @@ static void run_handed_work(struct streams_endpoint *ep)
     pthread_mutex_lock(&ep->lock);
     int rearm = ep->rearm;
     size_t n = ep->close_count;
-    char(*ids)[STREAM_ID_LEN + 1] = ep->close_ids;
+    struct close_order *closes = ep->closes;
     ep->rearm = 0;
-    ep->close_ids = NULL;
+    ep->closes = NULL;
     ep->close_count = ep->close_cap = 0;
     pthread_mutex_unlock(&ep->lock);
     for (size_t i = 0; i < n; i++)
-        relay_close_bridge(ep->relay, ids[i], CLOSE_UNPAIRED, CLOSE_UNPAIRED_REASON);
-    free(ids);
+        relay_close_bridge(ep->relay, closes[i].id, CLOSE_BY_HUB,
+                           closes[i].why == STREAM_CLOSE_DEVICE_GONE ? CLOSE_DEVICE_GONE_REASON
+                                                                     : CLOSE_UNPAIRED_REASON);
+    free(closes);
     if (rearm)
         rearm_timer(ep);
 }
@@ -403,22 +412,25 @@ static void op_wake(void *ctx)
     lws_cancel_service(ep->ctx);
 }
 
-/* Thread-safe: close what is attached to a bridge (a rejection, a deadline). */
-static void op_close_bridge(void *ctx, const char *id)
+/* Thread-safe: close what is attached to a bridge (a rejection, a deadline, a deleted device). */
+static void op_close_bridge(void *ctx, const char *id, enum stream_close_why why)
 {
     struct streams_endpoint *ep = ctx;
     pthread_mutex_lock(&ep->lock);
     if (ep->close_count == ep->close_cap) {
         size_t cap = ep->close_cap > 0 ? 2 * ep->close_cap : 8;
-        void *grown = realloc(ep->close_ids, cap * sizeof *ep->close_ids);
+        void *grown = realloc(ep->closes, cap * sizeof *ep->closes);
         if (grown != NULL) {
-            ep->close_ids = grown;
+            ep->closes = grown;
             ep->close_cap = cap;
         }
     }
     int queued = ep->close_count < ep->close_cap;
-    if (queued)
-        snprintf(ep->close_ids[ep->close_count++], STREAM_ID_LEN + 1, "%s", id);
+    if (queued) {
+        struct close_order *o = &ep->closes[ep->close_count++];
+        snprintf(o->id, sizeof o->id, "%s", id);
+        o->why = why;
+    }
     pthread_mutex_unlock(&ep->lock);
     if (!queued)
         log_error("streams",
@@ -549,7 +561,7 @@ void streams_endpoint_stop(struct streams_endpoint *ep)
     if (ep->conns.count != 0)
         log_error("streams", "%zu connections were never seen to close", ep->conns.count);
     relay_free(ep->relay);
-    free(ep->close_ids);
+    free(ep->closes);
     pthread_mutex_destroy(&ep->lock);
     free(ep);
 }

@@ -34,7 +34,7 @@
 /* Refusals reported to the hub one by one, per window; the rest are counted and reported as
  * one sum with the next refusal after the window (a reconnecting client can refuse itself
  * thousands of times a second, and each report is a message to the hub). */
-#define REFUSALS_BURST 20
+#define REFUSALS_BURST 100
 #define REFUSALS_WINDOW_MS 10000
 /* What mosquitto is told when a device publishes where it may not: anything but "denied" (which
  * it acknowledges and drops) makes it close the connection, and MOSQ_ERR_AUTH logs it as "not

@@ -4,6 +4,7 @@ paho-mqtt for the device, python3-websockets for both WebSockets.
 """
 import asyncio
 import hashlib
+import json
 import os
 import random
 import re
@@ -247,6 +248,51 @@ class Handshake(unittest.TestCase):
         mine = [s for s in streams if s["streamId"] == bridge_id(request["url"])]
         self.assertEqual((mine[0]["state"], mine[0]["closeReason"]),
                          ("closed", "handshake_timeout"))
+
+    def test_deleting_or_disabling_a_device_ends_its_streams(self):
+        """The tolerant, safe choice (docs/differences.md): a deleted or disabled device keeps
+        no stream. Its waiting POST gets 404103, a live stream closes both sides with 1001, and
+        the tokens of an accepted one open nothing."""
+        for how in ("delete", "disable"):
+            device_id = "gone-" + how
+            self.assertEqual(self.emu.request("PUT", "/devices/" + device_id, RW,
+                                              body="{}").status, 200)
+            dev = self.device(device_id)
+            accepted, accepted_res = accepted_stream(self.emu, dev, name="accepted")
+            live, live_res = accepted_stream(self.emu, dev, name="live")
+
+            def end_device():
+                if how == "delete":
+                    return self.emu.request("DELETE", "/devices/" + device_id, RW)
+                return self.emu.request("PUT", "/devices/" + device_id, RW,
+                                        headers={"If-Match": "*"},
+                                        body=json.dumps({"status": "disabled"}))
+
+            async def scenario():
+                device_ws = await open_socket(self.emu, live["url"], live["auth"])
+                service_ws = await open_socket(self.emu,
+                                               live_res.headers["iothub-streaming-url"],
+                                               live_res.headers["iothub-streaming-auth-token"])
+                waiting = PendingPost(self.emu, device_id, name="waiting", response_timeout=60)
+                await asyncio.to_thread(dev.next_request)
+                res = await asyncio.to_thread(end_device)
+                closes = [await self.closed_within(ws, 3.0) for ws in (device_ws, service_ws)]
+                return res, await asyncio.to_thread(waiting.result, 10), closes
+            res, answer, closes = run(scenario())
+            self.assertIn(res.status, (200, 204), res.body)
+            detail = self.assertError(answer, 404, 404103, "DeviceNotOnline")
+            self.assertIn("deleted or disabled", detail["message"])
+            for waited, code, reason in closes:
+                self.assertLess(waited, 3.0, how)
+                self.assertEqual(code, 1001, how)
+                self.assertIn("deleted or disabled", reason)
+            for url, token in ((accepted["url"], accepted["auth"]),
+                               (accepted_res.headers["iothub-streaming-url"],
+                                accepted_res.headers["iothub-streaming-auth-token"])):
+                self.assertEqual(run(refused_status(self.emu, url, token)), 404, how)
+            streams = self.emu.request("GET", "/emulator/streams", RW).json()
+            reasons = {s["closeReason"] for s in streams if s["deviceId"] == device_id}
+            self.assertEqual(reasons, {"device_" + how.rstrip("e") + "ed"}, how)
 
     def test_bytes_sent_before_the_peer_arrives_are_kept(self):
         for first in ("device", "service"):

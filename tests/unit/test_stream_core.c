@@ -617,6 +617,56 @@ START_TEST(response_deadline_closes_an_early_device)
 }
 END_TEST
 
+/* A deleted or disabled device's streams end at once: the waiting POST is answered, accepted
+ * and live streams close, tokens open nothing; other devices' streams and finished ones stay. */
+START_TEST(a_gone_device_ends_its_streams)
+{
+    struct stream_tickets waiting, accepted, live, module, other;
+    open_full("dev", NULL, 30, 0, &waits[0], T0, &waiting);
+    open_full("dev", NULL, 30, 0, &waits[1], T0, &accepted);
+    open_full("dev", NULL, 30, 0, &waits[2], T0, &live);
+    open_full("dev", "m1", 30, 0, &waits[3], T0, &module);
+    open_full("dev2", NULL, 30, 0, NULL, T0, &other);
+    check_answer("dev", accepted.rid, 200, T0 + 1, ANSWER_OK, NULL);
+    check_answer("dev", live.rid, 200, T0 + 1, ANSWER_OK, NULL);
+    struct stream *d = claim(live.id, live.device_token, T0 + 2, STREAM_DEVICE);
+    struct stream *svc = claim(live.id, live.service_token, T0 + 2, STREAM_SERVICE);
+    stream_core_side_up(core, d, STREAM_DEVICE, T0 + 2);
+    stream_core_side_up(core, svc, STREAM_SERVICE, T0 + 3);
+    check_state(live.id, STREAM_CONNECTED);
+    struct expiries x = {.count = 0};
+    stream_core_end_device(core, "dev", "device_deleted", T0 + 10, collect, &x);
+    ck_assert_int_eq(x.count, 4);
+    int answered = 0;
+    for (int i = 0; i < x.count; i++) {
+        ck_assert_int_eq(x.e[i].close_sides, 1);
+        if (x.e[i].decision.wait != NULL) {
+            ck_assert_int_eq(x.e[i].decision.device_gone, 1);
+            ck_assert_int_eq(x.e[i].decision.accepted, 0);
+            answered++;
+        }
+    }
+    ck_assert_int_eq(answered, 2); /* the device's own waiting POST and the module's */
+    const char *ended[] = {waiting.id, accepted.id, live.id, module.id};
+    for (int i = 0; i < 4; i++) {
+        check_state(ended[i], STREAM_CLOSED);
+        ck_assert_str_eq(info_of(ended[i]).close_reason, "device_deleted");
+    }
+    check_last_event(STEP_CLOSED, STREAM_DEVICE);
+    check_attach(accepted.id, accepted.device_token, T0 + 11, ATTACH_ENDED);
+    check_attach(accepted.id, accepted.service_token, T0 + 11, ATTACH_ENDED);
+    check_state(other.id, STREAM_REQUESTED);
+    /* The sides still attached go as they close; nothing decides twice. */
+    int before = events();
+    stream_core_side_down(core, d, STREAM_DEVICE, 1001, "device_closed", T0 + 12);
+    stream_core_side_down(core, svc, STREAM_SERVICE, 1001, "service_closed", T0 + 12);
+    ck_assert_int_eq(events(), before);
+    memset(&x, 0, sizeof x);
+    stream_core_end_device(core, "dev", "device_disabled", T0 + 13, collect, &x);
+    ck_assert_int_eq(x.count, 0);
+}
+END_TEST
+
 START_TEST(expire_is_late_rather_than_never)
 {
     /* A timer that fires late still times the stream out. */
@@ -1712,6 +1762,7 @@ static Suite *stream_core_suite(void)
     tcase_add_test(tc, shut_refuses_new_streams_and_hands_out_each_wait_once);
     tcase_add_test(tc, state_and_step_names);
     tcase_add_test(tc, log_result_per_step);
+    tcase_add_test(tc, a_gone_device_ends_its_streams);
     suite_add_tcase(s, tc);
 
     TCase *threads = tcase_create("threads");
