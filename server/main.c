@@ -178,6 +178,9 @@ static void block_signals(sigset_t *set)
     sigaddset(set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file-size limit a write fails (EFBIG) rather than kill the process: the registry
+     * reports the failure and turns degraded, as on a full disk. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 /* The device-facing endpoints: the broker (MQTT) and the streaming endpoint, with the stream

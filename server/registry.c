@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,18 +410,36 @@ static enum registry_result insert_device(struct registry *reg, const struct dev
     return rc == SQLITE_DONE ? REGISTRY_OK : sql_failed(reg, "inserting a device");
 }
 
+void registry_note_write(struct registry *reg, int ok)
+{
+    if (atomic_exchange(&reg->writes_failing, !ok) == ok)
+        log_warn("registry", ok ? "writes succeed again: the registry is up"
+                                : "a write failed: the registry is degraded (see /health) until "
+                                  "one succeeds; check the disk and the state directory");
+}
+
+int registry_writes_failing(struct registry *reg)
+{
+    return atomic_load(&reg->writes_failing);
+}
+
 /* Runs body inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails. */
 static enum registry_result in_transaction(struct registry *reg,
                                            enum registry_result (*body)(struct registry *, void *),
                                            void *arg)
 {
-    if (exec(reg, "BEGIN IMMEDIATE") != REGISTRY_OK)
-        return REGISTRY_ERR;
-    enum registry_result r = body(reg, arg);
-    if (r == REGISTRY_OK && exec(reg, "COMMIT") == REGISTRY_OK)
-        return REGISTRY_OK;
-    exec(reg, "ROLLBACK");
-    return r == REGISTRY_OK ? REGISTRY_ERR : r;
+    enum registry_result r = exec(reg, "BEGIN IMMEDIATE");
+    if (r == REGISTRY_OK) {
+        r = body(reg, arg);
+        if (r == REGISTRY_OK && exec(reg, "COMMIT") != REGISTRY_OK)
+            r = REGISTRY_ERR;
+        /* A failed COMMIT may have rolled back already (SQLite does on an I/O error). */
+        if (r != REGISTRY_OK && !sqlite3_get_autocommit(reg->db))
+            exec(reg, "ROLLBACK");
+    }
+    /* Not found, exists, a stale etag: answers, not failures of the store. */
+    registry_note_write(reg, r != REGISTRY_ERR);
+    return r;
 }
 
 static enum registry_result create_body(struct registry *reg, void *arg)

@@ -63,6 +63,10 @@ void registry_close(struct registry *reg);
 /* A cheap query, for /health. */
 enum registry_result registry_ping(struct registry *reg);
 
+/* 1 while writes fail (a full disk, a corrupted file): the last write, of the registry or of
+ * the connection state and logs, failed, and none has succeeded since. */
+int registry_writes_failing(struct registry *reg);
+
 enum registry_result registry_policy_get(struct registry *reg, const char *name,
                                          struct policy *out);
 /* Replaces both keys of a policy; REGISTRY_NOT_FOUND when there is no such policy. */

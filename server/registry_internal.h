@@ -44,8 +44,12 @@ struct registry {
      * write's fsync (and the other way round). */
     pthread_mutex_t state_lock;
     struct state_writer writer;
-    _Atomic size_t log_limit; /* rows the log keeps (registry_set_log_limit) */
+    _Atomic size_t log_limit;   /* rows the log keeps (registry_set_log_limit) */
+    _Atomic int writes_failing; /* the last write of either connection failed */
 };
+
+/* Every write's outcome: a failed one makes the registry degraded until a write succeeds. */
+void registry_note_write(struct registry *reg, int ok);
 
 int registry_writer_start(struct registry *reg);
 /* Writes what is queued, then stops the thread. */
@@ -54,8 +58,9 @@ void registry_writer_stop(struct registry *reg);
 void registry_writer_submit(struct registry *reg, struct state_job *job);
 /* Returns once every job submitted before the call is written. */
 void registry_writer_flush(struct registry *reg);
-/* The writer thread, with state_lock held: performs one job. */
-void registry_state_run(struct registry *reg, const struct state_job *job);
+/* The writer thread, with state_lock held: performs one job. Returns 0, or -1 when it failed
+ * (logged). */
+int registry_state_run(struct registry *reg, const struct state_job *job);
 /* The writer thread, with state_lock held: deletes all but the newest `keep` log rows. */
 void registry_state_prune_logs(struct registry *reg, size_t keep);
 

@@ -147,12 +147,13 @@ static void bind_log_record(sqlite3_stmt *st, const struct log_record *r)
     bind_text_or_null(st, 13, r->message);
 }
 
-void registry_state_run(struct registry *reg, const struct state_job *job)
+int registry_state_run(struct registry *reg, const struct state_job *job)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(reg->state_db, job_sql[job->kind], -1, &st, NULL) != SQLITE_OK) {
-        log_error("registry", "preparing a state write failed: %s", sqlite3_errmsg(reg->state_db));
-        return;
+        log_error_limited("registry", "preparing a state write failed: %s",
+                          sqlite3_errmsg(reg->state_db));
+        return -1;
     }
     if (job->kind == JOB_LOG) {
         bind_log_record(st, &job->record);
@@ -160,9 +161,11 @@ void registry_state_run(struct registry *reg, const struct state_job *job)
         bind_text_or_null(st, 1, job->id[0] != '\0' ? job->id : NULL);
         sqlite3_bind_text(st, 2, job->time, -1, SQLITE_STATIC);
     }
-    if (sqlite3_step(st) != SQLITE_DONE)
-        log_error("registry", "a state write failed: %s", sqlite3_errmsg(reg->state_db));
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    if (rc != 0)
+        log_error_limited("registry", "a state write failed: %s", sqlite3_errmsg(reg->state_db));
     sqlite3_finalize(st);
+    return rc;
 }
 
 void registry_state_prune_logs(struct registry *reg, size_t keep)

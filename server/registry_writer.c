@@ -84,17 +84,22 @@ static void write_batch(struct registry *reg, struct state_job *batch)
     size_t limit = reg->log_limit;
     pthread_mutex_lock(&reg->state_lock);
     int in_tx = sqlite3_exec(reg->state_db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    int ok = in_tx;
     for (struct state_job *j = batch; j != NULL; j = j->next) {
-        registry_state_run(reg, j);
+        ok &= registry_state_run(reg, j) == 0;
         w->logs_since_prune += j->kind == JOB_LOG;
     }
     if (w->logs_since_prune * 10 >= limit) {
         registry_state_prune_logs(reg, limit);
         w->logs_since_prune = 0;
     }
-    if (in_tx && sqlite3_exec(reg->state_db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        log_error("registry", "committing state writes failed: %s", sqlite3_errmsg(reg->state_db));
+    if (in_tx && sqlite3_exec(reg->state_db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        log_error_limited("registry", "committing state writes failed: %s",
+                          sqlite3_errmsg(reg->state_db));
+        ok = 0;
+    }
     pthread_mutex_unlock(&reg->state_lock);
+    registry_note_write(reg, ok);
 }
 
 static void *write_loop(void *arg)

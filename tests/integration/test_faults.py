@@ -10,6 +10,7 @@ import sqlite3
 import ssl
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -106,6 +107,36 @@ class KillDuringWrites(unittest.TestCase):
                         self.assertEqual(status, 200, "%s was acknowledged, then lost" % device)
                 client.close()
             print("acknowledged before kill -9: %d, all present" % len(acknowledged))
+
+
+class FailingWrites(unittest.TestCase):
+    def test_health_reports_a_registry_whose_writes_fail(self):
+        """A full disk, played by a file-size limit (the emulator ignores SIGXFSZ, so a write
+        past it fails with EFBIG): the failed write is not acknowledged, and /health says the
+        registry is degraded, with 503, while reads still work."""
+        with tempfile.TemporaryDirectory() as state:
+            with Emulator(state_dir=state, wrapper=["prlimit", "--fsize=150000", "--"]) as emu:
+                self.assertEqual(emu.request("GET", "/health").json()["components"]["registry"],
+                                 "up")
+                created, failed = [], None
+                for i in range(500):
+                    res = emu.request("PUT", "/devices/fill%d" % i, RW, body="{}")
+                    if res.status != 200:
+                        failed = res
+                        break
+                    created.append("fill%d" % i)
+                self.assertIsNotNone(failed, "no write failed")
+                self.assertEqual(failed.status, 500, failed.body)
+                self.assertEqual(failed.headers.get("iothub-errorcode"), "ServerError")
+                health = emu.request("GET", "/health")
+                self.assertEqual(health.status, 503)
+                self.assertEqual(health.json()["components"]["registry"], "degraded")
+                self.assertEqual(health.json()["status"], "unhealthy")
+                # What was acknowledged is there; what was not, is not.
+                self.assertEqual(emu.request("GET", "/devices/" + created[-1], RW).status, 200)
+                self.assertEqual(emu.request("GET", "/devices/fill%d" % len(created), RW).status,
+                                 404)
+                emu.wait_log("the registry is degraded")
 
 
 class BrokerDies(unittest.TestCase):
