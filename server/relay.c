@@ -1,5 +1,7 @@
 #include "relay.h"
 
+#include "protocol/utf8.h"
+
 #include "strmap.h"
 
 #include <netinet/in.h>
@@ -35,7 +37,9 @@ struct bridge {
     int paused[2];            /* side s is not read while to[1 - s] is too full */
     size_t message[2];        /* message[s]: bytes of the message side s is sending */
     int in_frame[2];          /* side s is amid a frame: more of its pieces are to come */
-    int closing[2];           /* close side d once to[d] is empty */
+    int in_text[2];           /* side s is sending a text message, checked as it comes */
+    struct ih_utf8_stream utf8[2];
+    int closing[2]; /* close side d once to[d] is empty */
     int code_set;
     enum stream_side first; /* who ended the stream, once code_set */
     int close_code;
@@ -190,10 +194,40 @@ static int message_too_big(struct bridge *b, enum stream_side from, const struct
     return b->relay->max_message > 0 && b->message[from] > b->relay->max_message;
 }
 
+/* RFC 6455 §8.1: a text message is UTF-8, which is checked piece by piece (a character may be
+ * cut between two). starts: p is the first piece of a message. 0, or -1 when it is not. */
+static int text_ok(struct bridge *b, enum stream_side from, const struct relay_piece *p, int starts)
+{
+    if (starts) {
+        b->in_text[from] = !p->binary;
+        ih_utf8_stream_init(&b->utf8[from]);
+    }
+    if (!b->in_text[from])
+        return 0;
+    if (ih_utf8_stream_feed(&b->utf8[from], p->data, p->len) != 0)
+        return -1;
+    if (p->remaining > 0 || !p->final)
+        return 0;
+    b->in_text[from] = 0;
+    return ih_utf8_stream_end(&b->utf8[from]);
+}
+
+/* What side `from` sent ends the stream with code: its peer is closed with the same code now,
+ * once what is queued for it is sent; not when `from`, closed by the caller, has finished its
+ * own close handshake (seconds, with a peer that does not answer it). */
+static enum relay_result refuse(struct bridge *b, enum stream_side from, enum relay_result r,
+                                int code, const char *reason)
+{
+    set_close(b, from, code, reason, strlen(reason));
+    close_after_flush(b, 1 - from);
+    return r;
+}
+
 enum relay_result relay_receive(struct bridge *b, enum stream_side from,
                                 const struct relay_piece *p)
 {
     static const char too_big[] = "message too big";
+    static const char bad_text[] = "a text message that is not UTF-8";
     const unsigned char *data = p->data;
     size_t left = p->len;
     /* Only a frame's first chunk may start a message: the rest of a frame cut at frame_max
@@ -201,12 +235,12 @@ enum relay_result relay_receive(struct bridge *b, enum stream_side from,
     int first = p->first && !b->in_frame[from];
     if (b->closing[1 - from])
         return RELAY_OK; /* the peer is going: nothing more can reach it */
+    if (text_ok(b, from, p, first) != 0)
+        return refuse(b, from, RELAY_BAD_TEXT, RELAY_CLOSE_BAD_TEXT, bad_text);
     if (!b->in_frame[from]) {
         b->in_frame[from] = 1;
-        if (message_too_big(b, from, p)) {
-            set_close(b, from, RELAY_CLOSE_TOO_BIG, too_big, sizeof too_big - 1);
-            return RELAY_TOO_BIG;
-        }
+        if (message_too_big(b, from, p))
+            return refuse(b, from, RELAY_TOO_BIG, RELAY_CLOSE_TOO_BIG, too_big);
     }
     do {
         struct chunk *c = b->joining[from];

@@ -8,6 +8,8 @@
  * - A queue above half the connection memory pauses its sender (lws_rx_flow_control) until it
  *   drains below an eighth, so a fast sender facing a slow reader costs bounded memory.
  * - A message larger than the limit (--max-message-bytes, issue 8) ends the stream with 1009.
+ * - A text message that is not UTF-8 ends the stream with 1007 (RFC 6455 §8.1), checked as its
+ *   pieces pass: what went before the bad byte may already be with the peer.
  * - A side that closes, or whose TCP connection drops, closes the other with the same code
  *   (1001 for a drop) once what was queued for it is sent, or after RELAY_CLOSE_FLUSH_S.
  * - The peak of each queue is kept in the stream core (GET /emulator/streams shows it).
@@ -26,6 +28,8 @@
 #define RELAY_FRAME_MAX (256 * 1024)
 /* The close code of a message past the limit (RFC 6455 §7.4.1: too big to process). */
 #define RELAY_CLOSE_TOO_BIG 1009
+/* The close code of a text message that is not UTF-8 (RFC 6455 §7.4.1, §8.1). */
+#define RELAY_CLOSE_BAD_TEXT 1007
 /* For a side whose TCP connection dropped without a Close frame (1006 may not be sent). */
 #define RELAY_CLOSE_GONE 1001
 /* A side being closed has this long to take what is queued for it before it is cut off. */
@@ -60,6 +64,7 @@ enum relay_result {
     RELAY_OK = 0,
     RELAY_NO_MEMORY, /* the caller closes the connection */
     RELAY_TOO_BIG,   /* past max_message: the caller closes it; the peer gets 1009 too */
+    RELAY_BAD_TEXT,  /* text that is not UTF-8: the caller closes it; the peer gets 1007 too */
 };
 
 enum relay_result relay_receive(struct bridge *b, enum stream_side from,

@@ -261,6 +261,13 @@ static int receive(struct streams_endpoint *ep, struct lws *wsi, struct session 
                  stream_core_id(ss->stream), stream_side_name(ss->side), ep->limits.max_message);
         lws_close_reason(wsi, RELAY_CLOSE_TOO_BIG, (unsigned char *)"message too big", 15);
         return -1;
+    case RELAY_BAD_TEXT:
+        log_info("streams",
+                 "stream %s: the %s sent a text message that is not UTF-8: closing both sides "
+                 "with 1007",
+                 stream_core_id(ss->stream), stream_side_name(ss->side));
+        lws_close_reason(wsi, RELAY_CLOSE_BAD_TEXT, (unsigned char *)"text that is not UTF-8", 22);
+        return -1;
     case RELAY_NO_MEMORY:
         break;
     }

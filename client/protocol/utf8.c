@@ -53,3 +53,58 @@ size_t ih_utf8_length(const char *s, size_t len)
         n += ((unsigned char)s[i] & 0xc0) != 0x80;
     return n;
 }
+
+void ih_utf8_stream_init(struct ih_utf8_stream *s)
+{
+    *s = (struct ih_utf8_stream){0, 0x80, 0xbf};
+}
+
+/* A lead byte: how many continuation bytes follow, and the range of the first one, which keeps
+ * out overlong forms (E0, F0), surrogates (ED) and code points past U+10FFFF (F4). */
+static int start_sequence(struct ih_utf8_stream *s, unsigned char c)
+{
+    s->lower = 0x80;
+    s->upper = 0xbf;
+    if (c < 0x80)
+        s->need = 0;
+    else if (c >= 0xc2 && c <= 0xdf)
+        s->need = 1;
+    else if (c >= 0xe0 && c <= 0xef)
+        s->need = 2;
+    else if (c >= 0xf0 && c <= 0xf4)
+        s->need = 3;
+    else
+        return -1;
+    if (c == 0xe0)
+        s->lower = 0xa0;
+    else if (c == 0xed)
+        s->upper = 0x9f;
+    else if (c == 0xf0)
+        s->lower = 0x90;
+    else if (c == 0xf4)
+        s->upper = 0x8f;
+    return 0;
+}
+
+int ih_utf8_stream_feed(struct ih_utf8_stream *s, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        if (s->need == 0) {
+            if (start_sequence(s, p[i]) != 0)
+                return -1;
+            continue;
+        }
+        if (p[i] < s->lower || p[i] > s->upper)
+            return -1;
+        s->need--;
+        s->lower = 0x80;
+        s->upper = 0xbf;
+    }
+    return 0;
+}
+
+int ih_utf8_stream_end(const struct ih_utf8_stream *s)
+{
+    return s->need == 0 ? 0 : -1;
+}

@@ -168,5 +168,21 @@ class RawSocket:
             length = int.from_bytes(self._exactly(8), "big")
         return bool(b0 & 0x80), b0 & 0x0F, self._exactly(length)
 
+    def send_frame(self, opcode, payload, fin=True):
+        """One masked client frame (RFC 6455 §5.2), written byte by byte: python3-websockets
+        would not send a text message that is not UTF-8."""
+        import os
+        import struct
+        head = bytes([(0x80 if fin else 0) | opcode])
+        n = len(payload)
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        key = os.urandom(4)
+        self.sock.sendall(head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload)))
+
     def close(self):
         self.sock.close()

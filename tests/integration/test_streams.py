@@ -294,6 +294,35 @@ class Handshake(unittest.TestCase):
             reasons = {s["closeReason"] for s in streams if s["deviceId"] == device_id}
             self.assertEqual(reasons, {"device_" + how.rstrip("e") + "ed"}, how)
 
+    def test_text_that_is_not_utf8_closes_both_sides_with_1007(self):
+        """RFC 6455 §8.1: a text message must be UTF-8. A character cut between two frames is
+        fine; a byte that can never be UTF-8 ends the stream, both sides with 1007."""
+        dev = self.device("dev7")
+        request, res = accepted_stream(self.emu, dev)
+
+        async def scenario():
+            device_ws = await open_socket(self.emu, request["url"], request["auth"])
+            sender = await asyncio.to_thread(RawSocket, self.emu,
+                                             res.headers["iothub-streaming-url"],
+                                             res.headers["iothub-streaming-auth-token"])
+            try:
+                sender.send_frame(0x1, "caf\u00e9".encode()[:4], fin=False)  # é cut in two
+                sender.send_frame(0x0, "caf\u00e9".encode()[4:])
+                whole = await asyncio.wait_for(device_ws.recv(), 10)
+                sender.send_frame(0x1, b"ok \xff\xfe")
+                closed = await self.closed_within(device_ws, 3.0)
+                frame = await asyncio.to_thread(sender.frame)
+                return whole, closed, frame
+            finally:
+                sender.close()
+        whole, (waited, code, _), (fin, opcode, payload) = run(scenario())
+        self.assertLess(waited, 3.0)  # at once, not after the sender's close handshake
+        self.assertEqual(whole, "caf\u00e9")
+        self.assertEqual(code, 1007)
+        self.assertEqual(opcode, 0x8)
+        self.assertEqual(struct.unpack("!H", payload[:2])[0], 1007)
+        self.emu.wait_log("sent a text message that is not UTF-8")
+
     def test_bytes_sent_before_the_peer_arrives_are_kept(self):
         for first in ("device", "service"):
             dev = self.device("dev4")

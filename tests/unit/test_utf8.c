@@ -116,11 +116,61 @@ START_TEST(refuses_controls_and_del)
 }
 END_TEST
 
+/* The whole of text through the stream check, cut into pieces of `piece` bytes. */
+static int stream_ok(const char *text, size_t len, size_t piece)
+{
+    struct ih_utf8_stream s;
+    ih_utf8_stream_init(&s);
+    for (size_t at = 0; at < len; at += piece) {
+        size_t n = len - at < piece ? len - at : piece;
+        if (ih_utf8_stream_feed(&s, text + at, n) != 0)
+            return 0;
+    }
+    return ih_utf8_stream_end(&s) == 0;
+}
+
+START_TEST(stream_agrees_with_the_whole_check_at_every_cut)
+{
+    static const char *const good[] = {"",
+                                       "plain",
+                                       "caf\xc3\xa9",
+                                       "\xe2\x82\xac 5",
+                                       "\xf0\x9f\x98\x80!",
+                                       "\xed\x9f\xbf",
+                                       "\xf4\x8f\xbf\xbf",
+                                       "tab\tand\nnewline"};
+    static const char *const bad[] = {"\xff",         "\xc0\xaf",         "\xe0\x80\xaf",
+                                      "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80",
+                                      "\x80",         "caf\xc3",          "\xe2\x82",
+                                      "ok\xc3(",      "\xf0\x9f\x98"};
+    for (size_t piece = 1; piece <= 4; piece++) {
+        for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+            ck_assert_msg(stream_ok(good[i], strlen(good[i]), piece), "good %zu in %zu", i, piece);
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+            ck_assert_msg(!stream_ok(bad[i], strlen(bad[i]), piece), "bad %zu in %zu", i, piece);
+    }
+}
+END_TEST
+
+START_TEST(stream_stops_at_the_first_error)
+{
+    struct ih_utf8_stream s;
+    ih_utf8_stream_init(&s);
+    ck_assert_int_eq(ih_utf8_stream_feed(&s, "\xe2", 1), 0);
+    ck_assert_int_eq(ih_utf8_stream_end(&s), -1); /* cut inside a sequence */
+    ck_assert_int_eq(ih_utf8_stream_feed(&s, "\x82\xac", 2), 0);
+    ck_assert_int_eq(ih_utf8_stream_end(&s), 0);
+    ck_assert_int_eq(ih_utf8_stream_feed(&s, "a\xfe", 2), -1);
+}
+END_TEST
+
 static Suite *utf8_suite(void)
 {
     Suite *s = suite_create("utf8");
     TCase *ok = tcase_create("accepts");
     tcase_add_test(ok, accepts_ascii);
+    tcase_add_test(ok, stream_agrees_with_the_whole_check_at_every_cut);
+    tcase_add_test(ok, stream_stops_at_the_first_error);
     tcase_add_test(ok, accepts_multibyte);
     suite_add_tcase(s, ok);
     TCase *bad = tcase_create("refuses");
