@@ -1,5 +1,7 @@
 #include "bridge_request.h"
 
+#include "ws_upgrade.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -61,28 +63,24 @@ const char *const bridge_subprotocols[BRIDGE_SUBPROTOCOL_COUNT] = {
     "bridge", "MQTT", "AMQP", "HTTP", "mqtt", "amqp", "http",
 };
 
-static int is_subprotocol(const char *name, size_t len)
+static const char *served(const char *name, size_t len)
 {
     for (size_t i = 0; i < BRIDGE_SUBPROTOCOL_COUNT; i++) {
         if (strlen(bridge_subprotocols[i]) == len && memcmp(bridge_subprotocols[i], name, len) == 0)
-            return 1;
+            return bridge_subprotocols[i];
     }
-    return 0;
+    return NULL;
 }
 
-int bridge_subprotocol_acceptable(const char *header)
+int bridge_subprotocol_choose(const char *header, const char **chosen)
 {
+    *chosen = NULL;
     if (header == NULL || header[strspn(header, " \t")] == '\0')
         return 1;
-    for (const char *p = header; *p != '\0';) {
-        p += strspn(p, " \t,");
-        size_t len = strcspn(p, ",");
-        size_t end = len;
-        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
-            end--;
-        if (end > 0 && is_subprotocol(p, end))
+    size_t len;
+    for (const char *item; (item = ws_list_next(&header, &len)) != NULL;) {
+        if ((*chosen = served(item, len)) != NULL)
             return 1;
-        p += len;
     }
     return 0;
 }

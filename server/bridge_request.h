@@ -23,8 +23,9 @@ int bridge_bearer_parse(const char *authorization, char *token, size_t cap);
 extern const char *const bridge_subprotocols[BRIDGE_SUBPROTOCOL_COUNT];
 
 /* A Sec-WebSocket-Protocol header (a comma-separated list, NULL when absent): 1 when it is
- * absent or empty or names one of bridge_subprotocols (exact case), else 0. */
-int bridge_subprotocol_acceptable(const char *header);
+ * absent or empty (*chosen NULL: the answer names none) or names one of bridge_subprotocols in
+ * exact case (*chosen: the first it names, to echo), else 0. */
+int bridge_subprotocol_choose(const char *header, const char **chosen);
 
 /* The HTTP answer to a refused upgrade: the statuses are the emulator's choice (protocol.md
  * §3.4 marks them unknown): 401 for a missing or bad token, 404 for a bridge that is not (or no

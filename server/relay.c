@@ -1,7 +1,5 @@
 #include "relay.h"
 
-#include "protocol/utf8.h"
-
 #include "strmap.h"
 
 #include <netinet/in.h>
@@ -11,15 +9,16 @@
 #include <string.h>
 
 #define BRIDGE_BUCKETS 1024
-#define CLOSE_REASON_MAX 123 /* a Close frame's payload is at most 125 bytes */
 #define TLS_RECORD_MAX 16384 /* plaintext bytes in one TLS record (RFC 8446 §5.1) */
+/* A chunk's headroom: what lws_write may use before a buffer, then the frame's header. */
+#define HEADROOM (LWS_PRE + WS_HEADER_MAX)
 
 struct chunk {
     struct chunk *next;
     size_t len, cap;
-    int first, binary;    /* of the frame being joined */
-    int flags;            /* lws_write flags: opcode, continuation, no FIN */
-    unsigned char data[]; /* LWS_PRE bytes of headroom, then the payload */
+    int first, binary;    /* of the frame being joined: starts a message; its type */
+    int fin;              /* ends its message */
+    unsigned char data[]; /* HEADROOM bytes, then the payload */
 };
 
 struct queue {
@@ -37,13 +36,11 @@ struct bridge {
     int paused[2];            /* side s is not read while to[1 - s] is too full */
     size_t message[2];        /* message[s]: bytes of the message side s is sending */
     int in_frame[2];          /* side s is amid a frame: more of its pieces are to come */
-    int in_text[2];           /* side s is sending a text message, checked as it comes */
-    struct ih_utf8_stream utf8[2];
-    int closing[2]; /* close side d once to[d] is empty */
+    int closing[2];           /* close side d once to[d] is empty */
     int code_set;
     enum stream_side first; /* who ended the stream, once code_set */
     int close_code;
-    unsigned char close_reason[CLOSE_REASON_MAX];
+    unsigned char close_reason[WS_CLOSE_REASON_MAX];
     size_t close_reason_len;
 };
 
@@ -106,8 +103,9 @@ static void set_close(struct bridge *b, enum stream_side first, int code, const 
     b->code_set = 1;
     b->first = first;
     b->close_code = code;
-    b->close_reason_len = len < CLOSE_REASON_MAX ? len : CLOSE_REASON_MAX;
-    memcpy(b->close_reason, reason, b->close_reason_len);
+    b->close_reason_len = len < WS_CLOSE_REASON_MAX ? len : WS_CLOSE_REASON_MAX;
+    if (b->close_reason_len > 0)
+        memcpy(b->close_reason, reason, b->close_reason_len);
 }
 
 /* Side d is to close once its queue is sent; a reader too slow to take it in time is cut off. */
@@ -169,11 +167,11 @@ static void enqueue(struct bridge *b, enum stream_side from, struct chunk *c)
 }
 
 /* A chunk sized for the whole frame (or frame_max of it), known from its first piece. */
-static struct chunk *start_frame(const struct relay *r, const struct relay_piece *p, int first)
+static struct chunk *start_frame(const struct relay *r, const struct ws_piece *p, int first)
 {
-    size_t size = p->len + p->remaining;
-    size_t cap = size < r->frame_max ? size : r->frame_max;
-    struct chunk *c = malloc(sizeof *c + LWS_PRE + (cap > 0 ? cap : 1));
+    uint64_t size = p->len + p->remaining;
+    size_t cap = size < r->frame_max ? (size_t)size : r->frame_max;
+    struct chunk *c = malloc(sizeof *c + HEADROOM + (cap > 0 ? cap : 1));
     if (c == NULL)
         return NULL;
     memset(c, 0, sizeof *c);
@@ -186,7 +184,7 @@ static struct chunk *start_frame(const struct relay *r, const struct relay_piece
 /* A new frame's first piece: counts it into its message, and tells whether that is too big.
  * The frame's whole size is known from its first piece, so a big one is refused before it
  * is held. */
-static int message_too_big(struct bridge *b, enum stream_side from, const struct relay_piece *p)
+static int message_too_big(struct bridge *b, enum stream_side from, const struct ws_piece *p)
 {
     if (p->first)
         b->message[from] = 0; /* the first frame of a new message */
@@ -194,40 +192,9 @@ static int message_too_big(struct bridge *b, enum stream_side from, const struct
     return b->relay->max_message > 0 && b->message[from] > b->relay->max_message;
 }
 
-/* RFC 6455 §8.1: a text message is UTF-8, which is checked piece by piece (a character may be
- * cut between two). starts: p is the first piece of a message. 0, or -1 when it is not. */
-static int text_ok(struct bridge *b, enum stream_side from, const struct relay_piece *p, int starts)
-{
-    if (starts) {
-        b->in_text[from] = !p->binary;
-        ih_utf8_stream_init(&b->utf8[from]);
-    }
-    if (!b->in_text[from])
-        return 0;
-    if (ih_utf8_stream_feed(&b->utf8[from], p->data, p->len) != 0)
-        return -1;
-    if (p->remaining > 0 || !p->final)
-        return 0;
-    b->in_text[from] = 0;
-    return ih_utf8_stream_end(&b->utf8[from]);
-}
-
-/* What side `from` sent ends the stream with code: its peer is closed with the same code now,
- * once what is queued for it is sent; not when `from`, closed by the caller, has finished its
- * own close handshake (seconds, with a peer that does not answer it). */
-static enum relay_result refuse(struct bridge *b, enum stream_side from, enum relay_result r,
-                                int code, const char *reason)
-{
-    set_close(b, from, code, reason, strlen(reason));
-    close_after_flush(b, 1 - from);
-    return r;
-}
-
-enum relay_result relay_receive(struct bridge *b, enum stream_side from,
-                                const struct relay_piece *p)
+enum relay_result relay_receive(struct bridge *b, enum stream_side from, const struct ws_piece *p)
 {
     static const char too_big[] = "message too big";
-    static const char bad_text[] = "a text message that is not UTF-8";
     const unsigned char *data = p->data;
     size_t left = p->len;
     /* Only a frame's first chunk may start a message: the rest of a frame cut at frame_max
@@ -235,12 +202,14 @@ enum relay_result relay_receive(struct bridge *b, enum stream_side from,
     int first = p->first && !b->in_frame[from];
     if (b->closing[1 - from])
         return RELAY_OK; /* the peer is going: nothing more can reach it */
-    if (text_ok(b, from, p, first) != 0)
-        return refuse(b, from, RELAY_BAD_TEXT, RELAY_CLOSE_BAD_TEXT, bad_text);
     if (!b->in_frame[from]) {
         b->in_frame[from] = 1;
-        if (message_too_big(b, from, p))
-            return refuse(b, from, RELAY_TOO_BIG, RELAY_CLOSE_TOO_BIG, too_big);
+        if (message_too_big(b, from, p)) {
+            /* The peer is closed now, not once this side's close handshake is over (seconds,
+             * with a client that does not answer it). */
+            relay_fail(b, from, RELAY_CLOSE_TOO_BIG, too_big);
+            return RELAY_TOO_BIG;
+        }
     }
     do {
         struct chunk *c = b->joining[from];
@@ -248,7 +217,7 @@ enum relay_result relay_receive(struct bridge *b, enum stream_side from,
             return RELAY_NO_MEMORY;
         first = 0;
         size_t n = left < c->cap - c->len ? left : c->cap - c->len;
-        memcpy(c->data + LWS_PRE + c->len, data, n);
+        memcpy(c->data + HEADROOM + c->len, data, n);
         c->len += n;
         data += n;
         left -= n;
@@ -257,8 +226,7 @@ enum relay_result relay_receive(struct bridge *b, enum stream_side from,
             b->in_frame[from] = 0;
         if (!frame_done && c->len < c->cap)
             break; /* more pieces of this frame to come */
-        c->flags = lws_write_ws_flags(c->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, c->first,
-                                      frame_done && p->final);
+        c->fin = frame_done && p->final;
         b->joining[from] = NULL;
         enqueue(b, from, c);
     } while (left > 0);
@@ -272,11 +240,16 @@ enum relay_result relay_receive(struct bridge *b, enum stream_side from,
 static int write_frame(struct lws *wsi, struct chunk *c)
 {
     static const int on = 1, off = 0;
+    unsigned char header[WS_HEADER_MAX];
+    enum ws_opcode op = !c->first ? WS_OP_CONTINUATION : c->binary ? WS_OP_BINARY : WS_OP_TEXT;
+    size_t h = ws_frame_header(header, op, c->fin, c->len);
+    unsigned char *start = c->data + HEADROOM - h;
+    memcpy(start, header, h);
     int fd = c->len > TLS_RECORD_MAX && lws_is_ssl(wsi) ? lws_get_socket_fd(wsi) : -1;
     /* Corking is only an optimisation: if it fails, the frame still goes out, uncorked. */
     if (fd >= 0)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-    int n = lws_write(wsi, c->data + LWS_PRE, c->len, (enum lws_write_protocol)c->flags);
+    int n = lws_write(wsi, start, h + c->len, LWS_WRITE_RAW);
     if (fd >= 0)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
     return n;
@@ -292,7 +265,9 @@ static void resume_sender(struct bridge *b, enum stream_side to)
     }
 }
 
-int relay_writable(struct bridge *b, enum stream_side to)
+/* One frame per call: lws takes a raw write whole (keeping what the socket did not) and calls
+ * back once it is out. */
+enum relay_write relay_writable(struct bridge *b, enum stream_side to)
 {
     struct queue *q = &b->to[to];
     struct chunk *c = q->head;
@@ -304,26 +279,43 @@ int relay_writable(struct bridge *b, enum stream_side to)
         int n = write_frame(b->wsi[to], c);
         free(c);
         if (n < 0)
-            return -1;
+            return RELAY_WRITE_FAILED;
         resume_sender(b, to);
     }
     if (q->head != NULL) {
         lws_callback_on_writable(b->wsi[to]);
-        return 0;
+        return RELAY_WRITE_DONE;
     }
     if (!b->closing[to])
-        return 0;
-    lws_close_reason(b->wsi[to], (enum lws_close_status)b->close_code, b->close_reason,
-                     b->close_reason_len);
-    return -1;
+        return RELAY_WRITE_DONE;
+    if (c != NULL) {
+        /* The Close frame goes in a write of its own, once this one is out. */
+        lws_callback_on_writable(b->wsi[to]);
+        return RELAY_WRITE_DONE;
+    }
+    return RELAY_WRITE_CLOSE;
 }
 
-void relay_peer_closed(struct bridge *b, enum stream_side from, const void *payload, size_t len)
+int relay_close_code(const struct bridge *b, const unsigned char **reason, size_t *len)
 {
-    const unsigned char *p = payload;
+    *reason = b->close_reason;
+    *len = b->close_reason_len;
+    return b->close_code;
+}
+
+void relay_peer_closed(struct bridge *b, enum stream_side from, int code, const void *reason,
+                       size_t len)
+{
     /* No status code in the frame (1005) may not be sent on: a normal close instead. */
-    int code = len >= 2 ? (p[0] << 8) | p[1] : LWS_CLOSE_STATUS_NORMAL;
-    set_close(b, from, code, len > 2 ? p + 2 : p, len > 2 ? len - 2 : 0);
+    if (code == WS_CLOSE_NO_STATUS)
+        code = WS_CLOSE_NORMAL;
+    set_close(b, from, code, reason, len);
+    close_after_flush(b, 1 - from);
+}
+
+void relay_fail(struct bridge *b, enum stream_side from, int code, const char *reason)
+{
+    set_close(b, from, code, reason, strlen(reason));
     close_after_flush(b, 1 - from);
 }
 

@@ -2,14 +2,14 @@
  * WebSockets of a bridge, paired, with one queue per direction.
  *
  * - Either side may come first; what it sends before its peer arrives is queued, not dropped.
- * - Frames keep their opcode (text or binary) and their boundaries: lws hands a frame over in
- *   pieces (a TLS record at a time), which are joined again before the frame is passed on, up to
- *   a quarter of the connection memory (at most RELAY_FRAME_MAX); nothing is injected.
+ * - Frames keep their opcode (text or binary) and their boundaries: a frame arrives in pieces
+ *   (as the socket gives them, ws_frame.c), which are joined again before the frame is passed
+ *   on, up to a quarter of the connection memory (at most RELAY_FRAME_MAX); nothing is injected.
  * - A queue above half the connection memory pauses its sender (lws_rx_flow_control) until it
  *   drains below an eighth, so a fast sender facing a slow reader costs bounded memory.
  * - A message larger than the limit (--max-message-bytes, issue 8) ends the stream with 1009.
- * - A text message that is not UTF-8 ends the stream with 1007 (RFC 6455 §8.1), checked as its
- *   pieces pass: what went before the bad byte may already be with the peer.
+ * - A side that breaks the protocol (a frame it did not mask: 1002; text that is not UTF-8:
+ *   1007, found by ws_frame.c) ends the stream with that code at once (relay_fail).
  * - A side that closes, or whose TCP connection drops, closes the other with the same code
  *   (1001 for a drop) once what was queued for it is sent, or after RELAY_CLOSE_FLUSH_S.
  * - The peak of each queue is kept in the stream core (GET /emulator/streams shows it).
@@ -19,6 +19,7 @@
 #define RELAY_H
 
 #include "stream_core.h"
+#include "ws_frame.h"
 
 #include <libwebsockets.h>
 #include <stddef.h>
@@ -27,11 +28,9 @@
  * as a fragmented message of pieces this size, which keeps memory bounded. */
 #define RELAY_FRAME_MAX (256 * 1024)
 /* The close code of a message past the limit (RFC 6455 §7.4.1: too big to process). */
-#define RELAY_CLOSE_TOO_BIG 1009
-/* The close code of a text message that is not UTF-8 (RFC 6455 §7.4.1, §8.1). */
-#define RELAY_CLOSE_BAD_TEXT 1007
+#define RELAY_CLOSE_TOO_BIG WS_CLOSE_TOO_BIG
 /* For a side whose TCP connection dropped without a Close frame (1006 may not be sent). */
-#define RELAY_CLOSE_GONE 1001
+#define RELAY_CLOSE_GONE WS_CLOSE_GOING_AWAY
 /* A side being closed has this long to take what is queued for it before it is cut off. */
 #define RELAY_CLOSE_FLUSH_S 10
 
@@ -51,31 +50,37 @@ void relay_free(struct relay *r);
 struct bridge *relay_join(struct relay *r, struct stream *stream, enum stream_side side,
                           struct lws *wsi);
 
-/* A piece of a frame from side `from`, with lws's flags and the frame's bytes still to come
- * (lws_remaining_packet_payload). */
-struct relay_piece {
-    const void *data;
-    size_t len;
-    size_t remaining;
-    int first, final, binary;
-};
-
 enum relay_result {
     RELAY_OK = 0,
     RELAY_NO_MEMORY, /* the caller closes the connection */
-    RELAY_TOO_BIG,   /* past max_message: the caller closes it; the peer gets 1009 too */
-    RELAY_BAD_TEXT,  /* text that is not UTF-8: the caller closes it; the peer gets 1007 too */
+    RELAY_TOO_BIG,   /* past max_message: the caller closes it with 1009; the peer gets 1009 too */
 };
 
+/* A piece of a data frame from side `from` (ws_frame.c read it). */
 enum relay_result relay_receive(struct bridge *b, enum stream_side from,
-                                const struct relay_piece *piece);
+                                const struct ws_piece *piece);
 
-/* Side `to` may write. Returns -1 when the connection must close now (lws then sends the Close
- * frame set with lws_close_reason), else 0. */
-int relay_writable(struct bridge *b, enum stream_side to);
+enum relay_write {
+    RELAY_WRITE_DONE,   /* a frame went, or there was none to write */
+    RELAY_WRITE_FAILED, /* the connection must close now */
+    RELAY_WRITE_CLOSE,  /* everything queued went and the side is closing: send the Close frame
+                         * (relay_close_code) */
+};
 
-/* Side `from` sent a Close frame (payload as lws gives it: a 2-byte code and a reason). */
-void relay_peer_closed(struct bridge *b, enum stream_side from, const void *payload, size_t len);
+/* Side `to` may write: one frame, written raw with its WebSocket header. */
+enum relay_write relay_writable(struct bridge *b, enum stream_side to);
+
+/* The code and reason the stream ends with, for a side's Close frame. */
+int relay_close_code(const struct bridge *b, const unsigned char **reason, size_t *len);
+
+/* Side `from` sent a Close frame (code WS_CLOSE_NO_STATUS when it gave none): the other side is
+ * closed with the same code and reason once its queue is sent. */
+void relay_peer_closed(struct bridge *b, enum stream_side from, int code, const void *reason,
+                       size_t len);
+
+/* Side `from` broke the protocol: the other side is closed with code and reason at once (after
+ * what is queued for it). */
+void relay_fail(struct bridge *b, enum stream_side from, int code, const char *reason);
 
 /* Side `side`'s connection is gone. Its peer is closed once its queue is sent; the bridge is
  * freed when both are gone. Returns the stream's close code, and in *first the side that ended

@@ -1,7 +1,9 @@
-/* The streaming endpoint (issue 4, protocol.md §3, rules 11-14) on libwebsockets: WSS on
- * --streams-port with the emulator's certificate, plain WS on --streams-plain-port when asked.
- * Only WebSocket upgrades of /bridges/{id} with the bridge's bearer token are taken; the relay
- * (relay.h) carries the bytes. Its one service thread also runs the stream deadlines. */
+/* The streaming endpoint (issue 4, protocol.md §3, rules 11-14): WSS on --streams-port with
+ * the emulator's certificate, plain WS on --streams-plain-port when asked. libwebsockets accepts
+ * the connections and does TLS; each is a raw socket whose WebSocket protocol is the
+ * emulator's (bridge_conn.h): only upgrades of /bridges/{id} with the bridge's bearer token are
+ * taken, and the relay (relay.h) carries the bytes. Its one service thread also runs the stream
+ * deadlines. */
 #ifndef STREAMS_ENDPOINT_H
 #define STREAMS_ENDPOINT_H
 

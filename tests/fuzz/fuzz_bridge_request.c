@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (bridge_bearer_parse(text, token, sizeof token) == 0 && strlen(token) >= sizeof token)
         abort();
-    bridge_subprotocol_acceptable(text);
+    const char *chosen;
+    bridge_subprotocol_choose(text, &chosen);
     free(text);
     return 0;
 }

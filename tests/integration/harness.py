@@ -266,6 +266,15 @@ class Emulator:
         return curl(method, self.url(path), headers, body, cafile=self.ca)
 
 
+def vm_rss_kib(pid):
+    """A process's resident memory, from /proc."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
     """Polls an asynchronous effect (a registry field the emulator updates on an MQTT event)
     until it holds or the deadline passes. Readiness of processes is never waited for this way."""

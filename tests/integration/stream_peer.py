@@ -168,19 +168,22 @@ class RawSocket:
             length = int.from_bytes(self._exactly(8), "big")
         return bool(b0 & 0x80), b0 & 0x0F, self._exactly(length)
 
-    def send_frame(self, opcode, payload, fin=True):
-        """One masked client frame (RFC 6455 §5.2), written byte by byte: python3-websockets
-        would not send a text message that is not UTF-8."""
+    def send_frame(self, opcode, payload, fin=True, masked=True):
+        """One client frame (RFC 6455 §5.2), written byte by byte: python3-websockets would
+        send neither a text message that is not UTF-8 nor an unmasked frame."""
         import os
         import struct
         head = bytes([(0x80 if fin else 0) | opcode])
-        n = len(payload)
+        n, mask_bit = len(payload), 0x80 if masked else 0
         if n < 126:
-            head += bytes([0x80 | n])
+            head += bytes([mask_bit | n])
         elif n < 65536:
-            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+            head += bytes([mask_bit | 126]) + struct.pack("!H", n)
         else:
-            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+            head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
+        if not masked:
+            self.sock.sendall(head + payload)
+            return
         key = os.urandom(4)
         self.sock.sendall(head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload)))
 

@@ -18,7 +18,7 @@ import unittest
 import websockets
 
 from client_peers import device_agent, service
-from harness import Emulator, curl, policy_key, sas_token, wait_until
+from harness import Emulator, curl, policy_key, sas_token, vm_rss_kib, wait_until
 from mqtt_peer import RawDevice, connect_device
 from stream_peer import StreamDevice, open_socket, parse_request, run
 from test_mqtt import broker_pid
@@ -466,14 +466,6 @@ class HostileInput(unittest.TestCase):
             self.assertEqual(run(big()), 5000000)
             # Still healthy; the harness checks the clean exit code.
             self.assertEqual(curl("GET", emu.url("/health"), cafile=emu.ca).status, 200)
-
-
-def vm_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class BrokerMemory(unittest.TestCase):

@@ -15,20 +15,12 @@ import unittest
 
 import websockets
 
-from harness import Emulator, policy_key, sas_token, wait_until
+from harness import Emulator, policy_key, sas_token, vm_rss_kib, wait_until
 from stream_peer import (PendingPost, RawSocket, StreamDevice, accepted_stream, bridge_id,
                          open_socket, post_stream, refused_status, run)
 
 RW = "registryReadWrite"
 TOKEN_RE = re.compile(r"[A-Za-z0-9_.\-]+")
-
-
-def vm_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 async def echo(ws):
@@ -294,34 +286,56 @@ class Handshake(unittest.TestCase):
             reasons = {s["closeReason"] for s in streams if s["deviceId"] == device_id}
             self.assertEqual(reasons, {"device_" + how.rstrip("e") + "ed"}, how)
 
-    def test_text_that_is_not_utf8_closes_both_sides_with_1007(self):
-        """RFC 6455 §8.1: a text message must be UTF-8. A character cut between two frames is
-        fine; a byte that can never be UTF-8 ends the stream, both sides with 1007."""
+    def break_the_protocol(self, good_frames, bad_frame):
+        """The service side sends good_frames (opcode, payload, fin), which the device must get
+        as one message, then bad_frame (opcode, payload, masked): both sides must be closed at
+        once, not after the sender's close handshake. Returns (the message, the device's close
+        code and reason, the close code the sender got)."""
         dev = self.device("dev7")
         request, res = accepted_stream(self.emu, dev)
 
         async def scenario():
             device_ws = await open_socket(self.emu, request["url"], request["auth"])
+            pong = await device_ws.ping(b"are you there")  # answered by the emulator itself
+            await asyncio.wait_for(pong, 10)
             sender = await asyncio.to_thread(RawSocket, self.emu,
                                              res.headers["iothub-streaming-url"],
                                              res.headers["iothub-streaming-auth-token"])
             try:
-                sender.send_frame(0x1, "caf\u00e9".encode()[:4], fin=False)  # é cut in two
-                sender.send_frame(0x0, "caf\u00e9".encode()[4:])
-                whole = await asyncio.wait_for(device_ws.recv(), 10)
-                sender.send_frame(0x1, b"ok \xff\xfe")
+                for opcode, payload, fin in good_frames:
+                    sender.send_frame(opcode, payload, fin=fin)
+                message = await asyncio.wait_for(device_ws.recv(), 10)
+                opcode, payload, masked = bad_frame
+                sender.send_frame(opcode, payload, masked=masked)
                 closed = await self.closed_within(device_ws, 3.0)
                 frame = await asyncio.to_thread(sender.frame)
-                return whole, closed, frame
+                return message, closed, frame
             finally:
                 sender.close()
-        whole, (waited, code, _), (fin, opcode, payload) = run(scenario())
-        self.assertLess(waited, 3.0)  # at once, not after the sender's close handshake
-        self.assertEqual(whole, "caf\u00e9")
-        self.assertEqual(code, 1007)
+        message, (waited, code, reason), (_, opcode, payload) = run(scenario())
+        self.assertLess(waited, 3.0)
         self.assertEqual(opcode, 0x8)
-        self.assertEqual(struct.unpack("!H", payload[:2])[0], 1007)
-        self.emu.wait_log("sent a text message that is not UTF-8")
+        return message, code, reason, struct.unpack("!H", payload[:2])[0]
+
+    def test_text_that_is_not_utf8_closes_both_sides_with_1007(self):
+        """RFC 6455 §8.1: a text message must be UTF-8. A character cut between two frames is
+        fine; a byte that can never be UTF-8 ends the stream, both sides with 1007."""
+        cafe = "caf\u00e9".encode()
+        message, code, _, sender_code = self.break_the_protocol(
+            [(0x1, cafe[:4], False), (0x0, cafe[4:], True)], (0x1, b"ok \xff\xfe", True))
+        self.assertEqual(message, "caf\u00e9")
+        self.assertEqual((code, sender_code), (1007, 1007))
+        self.emu.wait_log("sent a text message that is not UTF-8: closing both sides with 1007")
+
+    def test_an_unmasked_frame_closes_both_sides_with_1002(self):
+        """RFC 6455 §5.1: a server closes on a frame the client did not mask; the emulator
+        reads its WebSocket frames itself (libwebsockets 4.1 would relay such a frame)."""
+        message, code, reason, sender_code = self.break_the_protocol(
+            [(0x2, b"masked", True)], (0x2, b"not masked", False))
+        self.assertEqual(message, b"masked")
+        self.assertEqual((code, sender_code), (1002, 1002))
+        self.assertIn("did not mask", reason)
+        self.emu.wait_log("sent a frame the client did not mask: closing both sides with 1002")
 
     def test_bytes_sent_before_the_peer_arrives_are_kept(self):
         for first in ("device", "service"):

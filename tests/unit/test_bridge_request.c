@@ -28,6 +28,13 @@ static void check_path_ok(const char *path, const char *expected_id)
     ck_assert_str_eq(id, expected_id);
 }
 
+/* bridge_subprotocol_choose's verdict alone. */
+static int choose(const char *header)
+{
+    const char *chosen;
+    return bridge_subprotocol_choose(header, &chosen);
+}
+
 START_TEST(path_accepts_bridge_ids)
 {
     check_path_ok("/bridges/" ID20, ID20);
@@ -174,29 +181,35 @@ END_TEST
 
 START_TEST(subprotocols_accepted)
 {
-    /* Absent or empty: the client gets "bridge" and no Sec-WebSocket-Protocol. */
-    ck_assert_int_eq(bridge_subprotocol_acceptable(NULL), 1);
-    ck_assert_int_eq(bridge_subprotocol_acceptable(""), 1);
-    ck_assert_int_eq(bridge_subprotocol_acceptable("  "), 1);
+    /* Absent or empty: the answer names none. */
+    const char *chosen = "x";
+    ck_assert_int_eq(bridge_subprotocol_choose("  ", &chosen), 1);
+    ck_assert_ptr_null(chosen);
+    ck_assert_int_eq(choose(NULL), 1);
+    ck_assert_int_eq(choose(""), 1);
+    ck_assert_int_eq(choose("  "), 1);
     for (size_t i = 0; i < BRIDGE_SUBPROTOCOL_COUNT; i++)
-        ck_assert_int_eq(bridge_subprotocol_acceptable(bridge_subprotocols[i]), 1);
+        ck_assert_int_eq(choose(bridge_subprotocols[i]), 1);
     /* One known entry in a list is enough, wherever it is. */
-    ck_assert_int_eq(bridge_subprotocol_acceptable("chat, MQTT"), 1);
-    ck_assert_int_eq(bridge_subprotocol_acceptable("AMQP,chat"), 1);
-    ck_assert_int_eq(bridge_subprotocol_acceptable(" x ,\tbridge\t, y"), 1);
-    ck_assert_int_eq(bridge_subprotocol_acceptable(",,http,"), 1);
+    ck_assert_int_eq(choose("chat, MQTT"), 1);
+    ck_assert_int_eq(choose("AMQP,chat"), 1);
+    ck_assert_int_eq(choose(" x ,\tbridge\t, y"), 1);
+    ck_assert_int_eq(choose(",,http,"), 1);
+    /* The first one served is echoed, as the client spelt it. */
+    ck_assert_int_eq(bridge_subprotocol_choose("chat, amqp, MQTT", &chosen), 1);
+    ck_assert_str_eq(chosen, "amqp");
 }
 END_TEST
 
 START_TEST(subprotocols_refused)
 {
-    ck_assert_int_eq(bridge_subprotocol_acceptable("chat"), 0);
-    ck_assert_int_eq(bridge_subprotocol_acceptable("chat, superchat"), 0);
-    ck_assert_int_eq(bridge_subprotocol_acceptable("Mqtt"), 0); /* case is exact */
-    ck_assert_int_eq(bridge_subprotocol_acceptable("MQTTX"), 0);
-    ck_assert_int_eq(bridge_subprotocol_acceptable("MQ TT"), 0);
-    ck_assert_int_eq(bridge_subprotocol_acceptable(",,"), 0);
-    ck_assert_int_eq(bridge_subprotocol_acceptable("bridg"), 0);
+    ck_assert_int_eq(choose("chat"), 0);
+    ck_assert_int_eq(choose("chat, superchat"), 0);
+    ck_assert_int_eq(choose("Mqtt"), 0); /* case is exact */
+    ck_assert_int_eq(choose("MQTTX"), 0);
+    ck_assert_int_eq(choose("MQ TT"), 0);
+    ck_assert_int_eq(choose(",,"), 0);
+    ck_assert_int_eq(choose("bridg"), 0);
 }
 END_TEST
 
