@@ -44,7 +44,9 @@ static void report(int number, const char *result, const struct iothub_error *er
 static int split(char *line, char *words[WORDS])
 {
     int n = 0;
-    for (char *w = strtok(line, " \t\n"); w != NULL && n < WORDS; w = strtok(NULL, " \t\n"))
+    char *save = NULL; /* commands run on threads of their own at once: strtok_r */
+    for (char *w = strtok_r(line, " \t\n", &save); w != NULL && n < WORDS;
+         w = strtok_r(NULL, " \t\n", &save))
         words[n++] = w;
     return n;
 }
