@@ -168,9 +168,11 @@ ih_result ih_error_body_flat(enum ih_error_code code, const char *message, const
 static int read_flat(const char *message, struct ih_error_detail *d)
 {
     static const char prefix[] = "ErrorCode:";
+    if (strncmp(message, prefix, strlen(prefix)) != 0)
+        return -1; /* checked first: a shorter message ends before the name would start */
     const char *name = message + strlen(prefix);
     const char *semicolon = strchr(name, ';');
-    if (strncmp(message, prefix, strlen(prefix)) != 0 || semicolon == NULL)
+    if (semicolon == NULL)
         return -1;
     d->code = ih_error_code_of(name, (size_t)(semicolon - name));
     snprintf(d->message, sizeof d->message, "%s", semicolon + 1);

@@ -395,6 +395,18 @@ START_TEST(parse_flat_capture)
 }
 END_TEST
 
+/* A Message shorter than "ErrorCode:" is kept as text; found by fuzz_small_parsers reading
+ * past its end. */
+START_TEST(parse_short_message)
+{
+    static const char body[] = "{\"Message\":\"{\\\"errorCo\",\"ExceptionMessage\":\"\"}";
+    struct ih_error_detail d;
+    ck_assert_result(ih_error_parse(body, strlen(body), &d), IH_OK);
+    ck_assert_int_eq(d.code, 0);
+    ck_assert_str_eq(d.message, "{\"errorCo");
+}
+END_TEST
+
 START_TEST(parse_refuses_the_rest)
 {
     static const char *const bad[] = {"",          "null",
@@ -438,6 +450,7 @@ static Suite *hub_error_suite(void)
     tcase_add_test(body, body_flat_form);
     tcase_add_test(body, body_flat_keeps_one_semicolon);
     tcase_add_test(body, parse_flat_capture);
+    tcase_add_test(body, parse_short_message);
     suite_add_tcase(s, body);
     return s;
 }
