@@ -18,7 +18,8 @@ import unittest
 import websockets
 
 from client_peers import device_agent, service
-from harness import Emulator, curl, policy_key, sas_token, vm_rss_kib, wait_until
+from harness import (Emulator, curl, latency_bound, policy_key, sas_token, vm_rss_kib,
+                     wait_until)
 from mqtt_peer import RawDevice, connect_device
 from stream_peer import StreamDevice, open_socket, parse_request, run
 from test_mqtt import broker_pid
@@ -282,12 +283,14 @@ class IdleConnections(unittest.TestCase):
             for port, count in (("https", 10000), ("streams", 10000), ("mqtts", 1000)):
                 peer = IdlePeer(emu.ready["ports"][port], count)
                 self.addCleanup(peer.close)
+            # Within 2 s each (three times as long under the sanitizers).
+            bound = latency_bound(2)
             started = time.monotonic()
             self.assertEqual(curl("GET", emu.url("/health"), cafile=emu.ca,
-                                  extra=("--max-time", "2")).status, 200)
+                                  extra=("--max-time", str(bound))).status, 200)
             health = time.monotonic() - started
             started = time.monotonic()
-            done = service(emu, "echo", "dev1", input="past 21000 idle sockets\n", timeout=2)
+            done = service(emu, "echo", "dev1", input="past 21000 idle sockets\n", timeout=bound)
             self.assertEqual(done.stdout, "past 21000 idle sockets\n", done.stderr)
             stream = time.monotonic() - started
             # A new device gets in too.
