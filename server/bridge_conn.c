@@ -3,6 +3,7 @@
 #include "bridge_request.h"
 #include "keys.h"
 #include "log.h"
+#include "monotonic.h"
 #include "stream_service.h"
 #include "ws_frame.h"
 #include "ws_upgrade.h"
@@ -177,7 +178,7 @@ static enum stream_attach_result attach(struct bridge_conn *c, const struct ws_r
         return ATTACH_UNKNOWN_BRIDGE;
     if (bridge_bearer_parse(req->authorization, token, sizeof token) != 0)
         return ATTACH_BAD_TOKEN;
-    return stream_core_attach(c->env->core, id, token, claim, stream_clock_ms(), &c->side,
+    return stream_core_attach(c->env->core, id, token, claim, monotonic_ms(), &c->side,
                               claim ? &c->stream : NULL);
 }
 
@@ -198,7 +199,7 @@ static int accept_upgrade(struct bridge_conn *c, const char *accept, const char 
     ws_reader_init(&c->reader);
     conn_table_busy(c->env->table, &c->entry);
     lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
-    stream_core_side_up(c->env->core, c->stream, c->side, stream_clock_ms());
+    stream_core_side_up(c->env->core, c->stream, c->side, monotonic_ms());
     lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -429,7 +430,7 @@ static void release(struct bridge_conn *c)
     int code = c->bridge != NULL ? relay_left(c->env->relay, c->bridge, c->side, &first) : 0;
     char reason[32];
     snprintf(reason, sizeof reason, "%s_closed", stream_side_name(first));
-    stream_core_side_down(c->env->core, c->stream, c->side, code, reason, stream_clock_ms());
+    stream_core_side_down(c->env->core, c->stream, c->side, code, reason, monotonic_ms());
     c->stream = NULL;
     c->bridge = NULL;
 }

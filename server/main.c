@@ -189,12 +189,25 @@ static void block_signals(sigset_t *set)
 static int start_device_side(struct emulator *emu, struct streams_endpoint **streams)
 {
     /* What observes the device side comes first: the metrics and the web page's feed. */
-    if ((emu->metrics = metrics_new()) == NULL || (emu->ui = ui_feed_start(emu)) == NULL ||
-        (emu->streams = stream_service_new(emu)) == NULL) {
+    if ((emu->metrics = metrics_new()) == NULL || (emu->ui = ui_feed_start(emu)) == NULL) {
         log_error("main", "out of memory");
         return -1;
     }
-    if (mqtt_endpoint_start(emu, &emu->mqtt) != 0)
+    const struct stream_observer observers[] = {
+        {metrics_on_stream_event, emu->metrics},
+        {ui_feed_on_stream_event, emu->ui},
+    };
+    if ((emu->streams =
+             stream_service_new(emu, observers, sizeof observers / sizeof observers[0])) == NULL) {
+        log_error("main", "out of memory");
+        return -1;
+    }
+    /* The features' parts of the device side (docs/protocol.md §2). */
+    const struct mqtt_handler handlers[] = {
+        stream_service_mqtt_handler(emu->streams),
+        {.on_presence = ui_feed_on_presence, .ctx = emu->ui},
+    };
+    if (mqtt_endpoint_start(emu, handlers, sizeof handlers / sizeof handlers[0], &emu->mqtt) != 0)
         return -1;
     return streams_endpoint_start(emu, streams);
 }

@@ -46,8 +46,9 @@ static void observe_handshake(struct metrics *m, int64_t ms)
     add(&m->handshake_sum_us, (uint64_t)(ms > 0 ? ms : 0) * 1000);
 }
 
-void metrics_on_stream_event(struct metrics *m, const struct stream_event *ev)
+void metrics_on_stream_event(void *ctx, const struct stream_event *ev)
 {
+    struct metrics *m = ctx;
     switch (ev->step) {
     case STEP_REQUESTED:
         add(&m->initiated, 1);

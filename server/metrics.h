@@ -19,7 +19,7 @@ struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
 
 /* The stream core's observer feeds it every step. */
-void metrics_on_stream_event(struct metrics *m, const struct stream_event *ev);
+void metrics_on_stream_event(void *ctx, const struct stream_event *ev);
 
 /* What the counters do not hold, read from their owners when rendering. */
 struct metrics_gauges {

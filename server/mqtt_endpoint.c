@@ -8,8 +8,6 @@
 #include "listen_socket.h"
 #include "locate.h"
 #include "log.h"
-#include "ui_feed.h"
-#include "stream_service.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +23,8 @@ struct mqtt_endpoint {
     struct broker *broker;
     struct hub_client *hub;
     struct presence *presence;
+    struct mqtt_handler handlers[MQTT_MAX_HANDLERS];
+    size_t handler_count;
     struct mqtt_ports ports;
     char *broker_dir;
     char *socket_dir; /* a temporary directory when broker_dir is too long for a socket path */
@@ -67,12 +67,25 @@ static void on_event(void *ctx, enum hub_bus_kind kind, const char *cid, const c
 static void on_publish(void *ctx, const char *cid, const char *topic, const void *payload,
                        size_t len)
 {
-    (void)payload;
     struct mqtt_endpoint *m = ctx;
     log_trace("mqtt", "'%s' published %.200s (%zu bytes)", cid, topic, len);
-    if (m->emu->streams != NULL)
-        stream_service_on_device_publish(m->emu->streams, cid, topic);
+    for (size_t i = 0; i < m->handler_count; i++) {
+        const struct mqtt_handler *h = &m->handlers[i];
+        if (h->topic_prefix != NULL &&
+            strncmp(topic, h->topic_prefix, strlen(h->topic_prefix)) == 0) {
+            h->on_publish(h->ctx, cid, topic, payload, len);
+            break;
+        }
+    }
     presence_touch(m->presence, cid);
+}
+
+static void notify_presence(void *ctx, const char *cid, enum presence_state state)
+{
+    struct mqtt_endpoint *m = ctx;
+    for (size_t i = 0; i < m->handler_count; i++)
+        if (m->handlers[i].on_presence != NULL)
+            m->handlers[i].on_presence(m->handlers[i].ctx, cid, state);
 }
 
 /* Up or down, the table starts over: the plugin re-sends who is connected after a reconnect,
@@ -193,21 +206,25 @@ static int connect_hub(struct mqtt_endpoint *m)
     return -1;
 }
 
-int mqtt_endpoint_start(struct emulator *emu, struct mqtt_endpoint **out)
+int mqtt_endpoint_start(struct emulator *emu, const struct mqtt_handler *handlers, size_t count,
+                        struct mqtt_endpoint **out)
 {
+    if (count > MQTT_MAX_HANDLERS)
+        fatal("%zu MQTT handlers, more than MQTT_MAX_HANDLERS", count);
     struct mqtt_endpoint *m = calloc(1, sizeof *m);
     char *mosquitto = NULL, *plugin = NULL, err[512];
     if (m == NULL)
         return -1;
     m->emu = emu;
+    memcpy(m->handlers, handlers, count * sizeof *handlers);
+    m->handler_count = count;
     int rc = -1;
     if (locate_mosquitto(emu->cfg->mosquitto, &mosquitto, err, sizeof err) != 0 ||
         locate_plugin(emu->cfg->broker_plugin, &plugin, err, sizeof err) != 0)
         log_error("main", "%s", err);
     else if (prepare_paths(m) != 0 || keys_random_hex(m->secret, 32) != 0)
         log_error("main", "cannot prepare the broker's directory under %s", emu->state_dir);
-    else if ((m->presence = presence_new(
-                  emu->registry, emu->ui != NULL ? ui_feed_on_presence : NULL, emu->ui)) != NULL &&
+    else if ((m->presence = presence_new(emu->registry, notify_presence, m)) != NULL &&
              run_broker(m, mosquitto, plugin) == 0)
         rc = connect_hub(m);
     free(mosquitto);

@@ -16,9 +16,24 @@ struct mqtt_ports {
     int mqtts, mqtt, mqtt_ws;
 };
 
-/* Starts the broker and connects the hub to it. Returns 0 once the hub's connection is
- * acknowledged; on failure the reason has been logged. */
-int mqtt_endpoint_start(struct emulator *emu, struct mqtt_endpoint **out);
+/* A feature's part of the device side (streams now; methods, twins, telemetry next). The
+ * endpoint names none of them: main hands it their handlers, and it passes each device publish
+ * to the handler whose prefix the topic starts with, and every presence change to all. */
+struct mqtt_handler {
+    const char *topic_prefix; /* NULL: no publishes */
+    void (*on_publish)(void *ctx, const char *cid, const char *topic, const void *payload,
+                       size_t len);
+    void (*on_presence)(void *ctx, const char *cid, enum presence_state state); /* or NULL */
+    void *ctx;
+};
+
+#define MQTT_MAX_HANDLERS 8
+
+/* Starts the broker and connects the hub to it, with the features' handlers (copied, at most
+ * MQTT_MAX_HANDLERS). Returns 0 once the hub's connection is acknowledged; on failure the
+ * reason has been logged. */
+int mqtt_endpoint_start(struct emulator *emu, const struct mqtt_handler *handlers, size_t count,
+                        struct mqtt_endpoint **out);
 void mqtt_endpoint_stop(struct mqtt_endpoint *m);
 
 struct mqtt_ports mqtt_endpoint_ports(const struct mqtt_endpoint *m);

@@ -1,10 +1,10 @@
 #include "registry.h"
-#include "registry_internal.h"
+#include "registry_state.h"
+#include "registry_store.h"
 
 #include "embedded.h"
 #include "log.h"
 
-#include "protocol/hub_error.h"
 
 #include <openssl/evp.h>
 
@@ -45,14 +45,6 @@ static void lock(struct registry *reg)
 static void unlock(struct registry *reg)
 {
     pthread_mutex_unlock(&reg->lock);
-}
-
-void registry_now_text(char out[TIME_TEXT_SIZE])
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (ih_format_timestamp_utc(&now, out, TIME_TEXT_SIZE) != IH_OK)
-        snprintf(out, TIME_TEXT_SIZE, "%s", TIME_NEVER);
 }
 
 /* .NET ticks (100 ns since 0001-01-01), the form the hub's generationId takes (protocol.md §5). */
@@ -243,7 +235,8 @@ enum registry_result registry_open(const char *path, struct registry **out, char
     reg->log_limit = REGISTRY_LOG_ROWS_DEFAULT;
     int rc = sqlite3_open_v2(
         path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK || configure(reg, path) != REGISTRY_OK || registry_writer_start(reg) != 0 ||
+    if (rc != SQLITE_OK || configure(reg, path) != REGISTRY_OK ||
+        registry_state_start(reg) != REGISTRY_OK ||
         registry_reset_connections(reg) != REGISTRY_OK) {
         snprintf(err, err_len, "cannot open the registry %s: %s", path,
                  reg->db != NULL ? sqlite3_errmsg(reg->db) : sqlite3_errstr(rc));
@@ -258,7 +251,7 @@ void registry_close(struct registry *reg)
 {
     if (reg == NULL)
         return;
-    registry_writer_stop(reg);
+    registry_state_stop(reg);
     sqlite3_close(reg->state_db);
     sqlite3_close(reg->db);
     pthread_mutex_destroy(&reg->lock);
@@ -410,14 +403,6 @@ static enum registry_result insert_device(struct registry *reg, const struct dev
     return rc == SQLITE_DONE ? REGISTRY_OK : sql_failed(reg, "inserting a device");
 }
 
-void registry_note_write(struct registry *reg, int ok)
-{
-    if (atomic_exchange(&reg->writes_failing, !ok) == ok)
-        log_warn("registry", ok ? "writes succeed again: the registry is up"
-                                : "a write failed: the registry is degraded (see /health) until "
-                                  "one succeeds; check the disk and the state directory");
-}
-
 int registry_writes_failing(struct registry *reg)
 {
     return atomic_load(&reg->writes_failing);
@@ -452,7 +437,7 @@ static enum registry_result create_body(struct registry *reg, void *arg)
 enum registry_result registry_device_create(struct registry *reg, struct device *dev)
 {
     generation_id(dev->generation_id);
-    registry_now_text(dev->status_updated_time);
+    time_text_now(dev->status_updated_time);
     lock(reg);
     enum registry_result r = in_transaction(reg, create_body, dev);
     if (r == REGISTRY_OK)
@@ -502,7 +487,7 @@ static enum registry_result write_update(struct registry *reg, const struct devi
                            -1, &st, NULL) != SQLITE_OK)
         return sql_failed(reg, "preparing a device update");
     char now[TIME_TEXT_SIZE];
-    registry_now_text(now);
+    time_text_now(now);
     bind_device_fields(st, d);
     sqlite3_bind_int(st, 8, status_changed);
     sqlite3_bind_text(st, 9, now, -1, SQLITE_TRANSIENT);

@@ -8,25 +8,17 @@
 
 #include "keys.h"
 #include "permissions.h"
+#include "registry_result.h"
+#include "registry_state.h"
+#include "time_text.h"
 
 #include "protocol/identity.h"
 
 #include <stddef.h>
 
-enum registry_result {
-    REGISTRY_OK = 0,
-    REGISTRY_NOT_FOUND,
-    REGISTRY_EXISTS,       /* create of an id that exists */
-    REGISTRY_PRECONDITION, /* If-Match does not match the current etag */
-    REGISTRY_ERR,          /* SQLite failed; logged */
-};
-
-#define TIME_TEXT_SIZE 32
 /* The hub limits statusReason to 128 characters; a UTF-8 character takes up to 4 bytes. */
 #define STATUS_REASON_MAX 128
 #define STATUS_REASON_SIZE (4 * STATUS_REASON_MAX + 1)
-/* The hub's "never" for times (protocol.md §5). */
-#define TIME_NEVER "0001-01-01T00:00:00"
 
 struct policy {
     char name[64];
@@ -51,8 +43,6 @@ struct device {
     char last_activity_time[TIME_TEXT_SIZE];
     long long cloud_to_device_message_count;
 };
-
-struct registry;
 
 /* Opens or creates the database at path and applies every schema version it lacks. The default
  * policies get their documented permissions and well-known keys back at every open. */
@@ -89,59 +79,6 @@ enum registry_result registry_device_delete(struct registry *reg, const char *id
 /* Up to max devices in id order; *out (caller frees) holds *count of them. */
 enum registry_result registry_device_list(struct registry *reg, size_t max, struct device **out,
                                           size_t *count);
-
-/* Connection state (issue 3). Written with relaxed durability (it is rebuilt at every start):
- * connectionState and its time when the state changes, and lastActivityTime on connect and on
- * publishes. */
-enum registry_result registry_device_set_connected(struct registry *reg, const char *id,
-                                                   int connected);
-enum registry_result registry_device_touch(struct registry *reg, const char *id);
-/* Every device Disconnected: at start, and when the broker goes away. */
-enum registry_result registry_reset_connections(struct registry *reg);
-/* These writes are queued and return at once; this returns once those made before it are in
- * the database (the log query does it itself). */
-void registry_state_flush(struct registry *reg);
-
-/* A resource-log record (category DeviceStreams: one per stream step, issue 4). Strings may be
- * NULL; numbers are -1 when they do not apply. */
-struct log_record {
-    char time_utc[TIME_TEXT_SIZE];
-    const char *category;
-    const char *operation;
-    const char *device_id;
-    const char *module_id;
-    const char *stream_id;
-    const char *stream_name;
-    const char *result;
-    const char *message;
-    int status_code;
-    long long elapsed_ms;
-    long long bytes_device_to_service;
-    long long bytes_service_to_device;
-};
-
-/* Appends a record; time_utc empty means now. */
-enum registry_result registry_log_append(struct registry *reg, const struct log_record *r);
-
-struct log_filter {
-    const char *category;  /* NULL: any */
-    const char *device_id; /* NULL: any */
-    const char *since;     /* NULL, or records with time_utc >= since (ISO 8601 compares as text) */
-    size_t limit;          /* the newest `limit` matching records */
-};
-
-/* The log keeps the newest rows only: older ones are deleted as new ones come, so it never
- * holds more than a tenth over the limit. */
-#define REGISTRY_LOG_ROWS_DEFAULT 100000
-void registry_set_log_limit(struct registry *reg, size_t rows);
-
-/* Calls fn for each matching record, oldest first. */
-enum registry_result registry_log_each(struct registry *reg, const struct log_filter *f,
-                                       void (*fn)(void *ctx, const struct log_record *r),
-                                       void *ctx);
-
-/* The current time as the hub writes times (ISO 8601 UTC, 7 fractional digits). */
-void registry_now_text(char out[TIME_TEXT_SIZE]);
 
 /* The etag as the hub writes it: base64 of the decimal version. */
 void registry_etag_text(long long etag, char out[32]);

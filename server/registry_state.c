@@ -1,15 +1,40 @@
 /* The registry's fast-changing state, on its own SQLite connection and lock with relaxed
- * durability (it is rebuilt at every start): device connection state (issue 3) and the
- * DeviceStreams log (issue 4). Writes are queued for the state writer (registry_writer.c) and
- * return at once; reads wait for what was queued before them. */
-#include "registry.h"
-#include "registry_internal.h"
+ * durability (it is rebuilt at every start): device connection state and the DeviceStreams log.
+ * Writes are queued (write_queue.h) and return at once; reads wait for what was queued before
+ * them. */
+#include "registry_state.h"
 
 #include "log.h"
+#include "registry_store.h"
+#include "write_queue.h"
+
+#include "protocol/identity.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Beyond this many waiting writes, new ones are dropped (and counted) rather than let memory
+ * grow without bound. */
+#define QUEUE_MAX 100000
+
+/* One queued write of the state connection. */
+enum state_job_kind {
+    JOB_CONNECTED,
+    JOB_DISCONNECTED,
+    JOB_TOUCH,
+    JOB_RESET_CONNECTIONS,
+    JOB_LOG,
+};
+
+struct state_job {
+    struct write_queue_item item; /* first: the queue links jobs through it */
+    enum state_job_kind kind;
+    char time[TIME_TEXT_SIZE]; /* when it happened, not when it is written */
+    char id[IH_ID_MAX_LEN + 1];
+    struct log_record record; /* JOB_LOG; its strings point into text */
+    char text[];
+};
 
 static const char *const job_sql[] = {
     [JOB_CONNECTED] = "UPDATE devices SET connection_state = 'Connected', "
@@ -34,7 +59,7 @@ static struct state_job *new_job(enum state_job_kind kind, const char *id, size_
     if (job == NULL)
         return NULL;
     job->kind = kind;
-    registry_now_text(job->time);
+    time_text_now(job->time);
     if (id != NULL)
         snprintf(job->id, sizeof job->id, "%s", id);
     return job;
@@ -45,7 +70,7 @@ static enum registry_result submit(struct registry *reg, enum state_job_kind kin
     struct state_job *job = new_job(kind, id, 0);
     if (job == NULL)
         return REGISTRY_ERR;
-    registry_writer_submit(reg, job);
+    write_queue_submit(reg->state_writes, &job->item);
     return REGISTRY_OK;
 }
 
@@ -67,7 +92,7 @@ enum registry_result registry_reset_connections(struct registry *reg)
 
 void registry_state_flush(struct registry *reg)
 {
-    registry_writer_flush(reg);
+    write_queue_flush(reg->state_writes);
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
@@ -126,7 +151,7 @@ enum registry_result registry_log_append(struct registry *reg, const struct log_
     c->stream_name = keep(job, &used, r->stream_name);
     c->result = keep(job, &used, r->result);
     c->message = keep(job, &used, r->message);
-    registry_writer_submit(reg, job);
+    write_queue_submit(reg->state_writes, &job->item);
     return REGISTRY_OK;
 }
 
@@ -147,7 +172,8 @@ static void bind_log_record(sqlite3_stmt *st, const struct log_record *r)
     bind_text_or_null(st, 13, r->message);
 }
 
-int registry_state_run(struct registry *reg, const struct state_job *job)
+/* With state_lock held: performs one job. Returns 0, or -1 when it failed (logged). */
+static int run_job(struct registry *reg, const struct state_job *job)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(reg->state_db, job_sql[job->kind], -1, &st, NULL) != SQLITE_OK) {
@@ -168,7 +194,8 @@ int registry_state_run(struct registry *reg, const struct state_job *job)
     return rc;
 }
 
-void registry_state_prune_logs(struct registry *reg, size_t keep)
+/* With state_lock held: deletes all but the newest `keep` log rows. */
+static void prune_logs(struct registry *reg, size_t keep)
 {
     /* Ids only grow (INTEGER PRIMARY KEY, rows deleted from the oldest up), so the newest
      * `keep` rows are those above MAX(id) - keep: a range delete on the primary key. */
@@ -183,6 +210,52 @@ void registry_state_prune_logs(struct registry *reg, size_t keep)
     if (rc != SQLITE_DONE)
         log_error("registry", "pruning the log failed: %s", sqlite3_errmsg(reg->state_db));
     sqlite3_finalize(st);
+}
+
+/* Commits a batch in one transaction: one fsync at most, whatever its size. The log is pruned
+ * each time it has grown by a tenth of its limit. */
+static void write_batch(void *ctx, const struct write_queue_item *batch)
+{
+    struct registry *reg = ctx;
+    size_t limit = reg->log_limit;
+    pthread_mutex_lock(&reg->state_lock);
+    int in_tx = sqlite3_exec(reg->state_db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    int ok = in_tx;
+    for (const struct write_queue_item *i = batch; i != NULL; i = i->next) {
+        const struct state_job *j = (const struct state_job *)i;
+        ok &= run_job(reg, j) == 0;
+        reg->logs_since_prune += j->kind == JOB_LOG;
+    }
+    if (reg->logs_since_prune * 10 >= limit) {
+        prune_logs(reg, limit);
+        reg->logs_since_prune = 0;
+    }
+    if (in_tx && sqlite3_exec(reg->state_db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        log_error_limited("registry", "committing state writes failed: %s",
+                          sqlite3_errmsg(reg->state_db));
+        ok = 0;
+    }
+    pthread_mutex_unlock(&reg->state_lock);
+    registry_note_write(reg, ok);
+}
+
+static void free_job(struct write_queue_item *item)
+{
+    free(item);
+}
+
+static const struct write_queue_ops state_write_ops = {write_batch, free_job};
+
+enum registry_result registry_state_start(struct registry *reg)
+{
+    reg->state_writes = write_queue_start("registry", QUEUE_MAX, &state_write_ops, reg);
+    return reg->state_writes != NULL ? REGISTRY_OK : REGISTRY_ERR;
+}
+
+void registry_state_stop(struct registry *reg)
+{
+    write_queue_stop(reg->state_writes);
+    reg->state_writes = NULL;
 }
 
 void registry_set_log_limit(struct registry *reg, size_t rows)
@@ -223,7 +296,7 @@ enum registry_result registry_log_each(struct registry *reg, const struct log_fi
 {
     sqlite3_stmt *st = NULL;
     enum registry_result result = REGISTRY_OK;
-    registry_writer_flush(reg); /* what happened before the call is in the answer */
+    write_queue_flush(reg->state_writes); /* what happened before the call is in the answer */
     pthread_mutex_lock(&reg->state_lock);
     /* The newest `limit` matches, returned oldest first. */
     if (sqlite3_prepare_v2(reg->state_db,

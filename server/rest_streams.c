@@ -1,6 +1,7 @@
 /* Device streams on the main endpoint (issue 4, protocol.md §1): POST to start a stream, and the
  * emulator's views of streams and their log. */
 #include "rest_routes.h"
+#include "monotonic.h"
 
 #include "stream_json.h"
 #include "stream_service.h"
@@ -155,7 +156,7 @@ void rest_streams_list(struct rest_call *call)
         rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "device streams are not available here");
         return;
     }
-    int64_t now = stream_clock_ms();
+    int64_t now = monotonic_ms();
     json_t *array = json_array();
     for (size_t i = 0; i < n && array != NULL; i++)
         json_array_append_new(array, stream_info_json(&list[i], now));

@@ -1,11 +1,10 @@
 #include "stream_service.h"
 
 #include "log.h"
+#include "monotonic.h"
 #include "mqtt_endpoint.h"
 #include "registry.h"
-#include "metrics.h"
 #include "stream_log.h"
-#include "ui_feed.h"
 
 #include "protocol/streams_topic.h"
 
@@ -26,31 +25,29 @@ struct stream_service {
     pthread_mutex_t relay_lock;
     struct stream_relay_ops relay;
     struct stream_limits limits;
+    struct stream_observer observers[STREAM_MAX_OBSERVERS];
+    size_t observer_count;
 };
 
-int64_t stream_clock_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Every step of every stream goes to the log, the metrics and the web page. */
+/* Every step of every stream goes to the log, then to each observer. */
 static void observe(void *ctx, const struct stream_event *ev)
 {
-    struct emulator *emu = ctx;
-    stream_log_event(emu->registry, ev);
-    if (emu->metrics != NULL)
-        metrics_on_stream_event(emu->metrics, ev);
-    if (emu->ui != NULL)
-        ui_feed_on_stream_event(emu->ui, ev);
+    struct stream_service *svc = ctx;
+    stream_log_event(svc->emu->registry, ev);
+    for (size_t i = 0; i < svc->observer_count; i++)
+        svc->observers[i].on_event(svc->observers[i].ctx, ev);
 }
 
-struct stream_service *stream_service_new(struct emulator *emu)
+struct stream_service *stream_service_new(struct emulator *emu,
+                                          const struct stream_observer *observers, size_t count)
 {
+    if (count > STREAM_MAX_OBSERVERS)
+        fatal("%zu stream observers, more than STREAM_MAX_OBSERVERS", count);
     struct stream_service *svc = calloc(1, sizeof *svc);
     if (svc == NULL)
         return NULL;
+    memcpy(svc->observers, observers, count * sizeof *observers);
+    svc->observer_count = count;
     int cap = emu->cfg->handshake_timeout_s;
     config_stream_limits(emu->cfg, &svc->limits);
     struct stream_core_settings s = {
@@ -59,7 +56,7 @@ struct stream_service *stream_service_new(struct emulator *emu)
         .default_connect_s = cap,
         .history_ms = HISTORY_MS,
         .observer = observe,
-        .observer_ctx = emu,
+        .observer_ctx = svc,
         .max_streams = svc->limits.max_streams,
         .max_pending = svc->limits.max_pending,
         .rate_per_s = svc->limits.rate_per_s,
@@ -201,11 +198,11 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
     if (r != STREAM_POST_PENDING)
         return r;
     char posted[TIME_TEXT_SIZE];
-    registry_now_text(posted);
+    time_text_now(posted);
     struct stream_open req = {p->device_id,         p->module_id, p->name, p->response_timeout_s,
                               p->connect_timeout_s, wait,         posted};
     struct stream_tickets t;
-    switch (stream_core_open(svc->core, &req, stream_clock_ms(), &t)) {
+    switch (stream_core_open(svc->core, &req, monotonic_ms(), &t)) {
     case STREAM_OPEN_OK:
         break;
     case STREAM_OPEN_SHUT:
@@ -234,7 +231,7 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
     }
     if (send_request(svc, p, cid, &t) != 0) {
         /* Nobody else may complete this wait now: the POST is answered here. */
-        stream_core_cancel(svc->core, t.id, stream_clock_ms());
+        stream_core_cancel(svc->core, t.id, monotonic_ms());
         snprintf(reason, reason_len, "the stream request could not be sent to '%s'", cid);
         return STREAM_POST_UNAVAILABLE;
     }
@@ -260,20 +257,21 @@ static void complete(struct stream_service *svc, const struct stream_decision *d
     stream_wait_complete(d->wait, &r);
 }
 
-void stream_service_on_device_publish(struct stream_service *svc, const char *cid,
-                                      const char *topic)
+static void on_device_publish(void *ctx, const char *cid, const char *topic, const void *payload,
+                              size_t len)
 {
+    (void)payload; /* an answer's payload is empty (rule 9): only the topic counts */
+    (void)len;
+    struct stream_service *svc = ctx;
     struct ih_stream_response res;
     struct ih_diag why = {{0}};
-    if (strncmp(topic, "$iothub/streams/res/", 20) != 0)
-        return;
     if (ih_topic_parse_stream_response(topic, strlen(topic), &res, &why) != IH_OK) {
         log_info("stream", "'%s' sent a stream answer the hub cannot read (%s): %.200s", cid,
                  why.msg, topic);
         return;
     }
     struct stream_decision d;
-    switch (stream_core_answer(svc->core, cid, res.rid, res.status, stream_clock_ms(), &d)) {
+    switch (stream_core_answer(svc->core, cid, res.rid, res.status, monotonic_ms(), &d)) {
     case ANSWER_OK:
         complete(svc, &d);
         if (!d.accepted)
@@ -301,6 +299,13 @@ void stream_service_on_device_publish(struct stream_service *svc, const char *ci
     ih_stream_response_free(&res);
 }
 
+struct mqtt_handler stream_service_mqtt_handler(struct stream_service *svc)
+{
+    struct mqtt_handler h = {
+        .topic_prefix = IH_STREAMS_RES_PREFIX, .on_publish = on_device_publish, .ctx = svc};
+    return h;
+}
+
 void stream_service_on_expiry(struct stream_service *svc, const struct stream_expiry *e)
 {
     complete(svc, &e->decision);
@@ -320,7 +325,7 @@ void stream_service_end_device(struct stream_service *svc, const char *device_id
     if (svc == NULL)
         return;
     stream_core_end_device(svc->core, device_id, disabled ? "device_disabled" : "device_deleted",
-                           stream_clock_ms(), on_device_gone, svc);
+                           monotonic_ms(), on_device_gone, svc);
     relay_wake(svc);
 }
 

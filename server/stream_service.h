@@ -6,6 +6,7 @@
 #define STREAM_SERVICE_H
 
 #include "emulator.h"
+#include "mqtt_endpoint.h"
 #include "stream_core.h"
 #include "stream_wait.h"
 
@@ -27,7 +28,18 @@ struct stream_relay_ops {
     void *ctx;
 };
 
-struct stream_service *stream_service_new(struct emulator *emu);
+/* Who else follows every step of every stream (the metrics, the web page); main registers them,
+ * so the service names none of them. */
+struct stream_observer {
+    void (*on_event)(void *ctx, const struct stream_event *ev);
+    void *ctx;
+};
+
+#define STREAM_MAX_OBSERVERS 4
+
+/* Observers are copied (at most STREAM_MAX_OBSERVERS). */
+struct stream_service *stream_service_new(struct emulator *emu,
+                                          const struct stream_observer *observers, size_t count);
 void stream_service_free(struct stream_service *svc);
 
 struct stream_core *stream_service_core(struct stream_service *svc);
@@ -56,9 +68,9 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
                                             struct stream_wait *wait, char *reason,
                                             size_t reason_len);
 
-/* A device (or module) published topic: a stream answer decides its stream (rule 9). */
-void stream_service_on_device_publish(struct stream_service *svc, const char *cid,
-                                      const char *topic);
+/* The service's part of the MQTT endpoint: device publishes under IH_STREAMS_RES_PREFIX, the
+ * devices' stream answers (rule 9). */
+struct mqtt_handler stream_service_mqtt_handler(struct stream_service *svc);
 
 /* The device was deleted or disabled (disabled != 0): its streams end, pending and live alike,
  * and a POST still waiting for it is answered 404103. */
@@ -79,8 +91,5 @@ int stream_service_endpoint(const struct emulator *emu, int tls, const char *sch
 /* The streaming URL of a bridge: wss://HOST:PORT/bridges/ID (rule 11). 0, or -1 when no
  * streaming listener is up. */
 int stream_service_url(const struct emulator *emu, const char *id, char *out, size_t cap);
-
-/* The CLOCK_MONOTONIC milliseconds the stream core runs on. */
-int64_t stream_clock_ms(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include "conn_table.h"
 #include "listen_socket.h"
 #include "log.h"
+#include "monotonic.h"
 #include "relay.h"
 #include "stream_service.h"
 
@@ -71,7 +72,7 @@ static void on_expiry(void *ctx, const struct stream_expiry *e)
 static void on_timer(lws_sorted_usec_list_t *sul)
 {
     struct streams_endpoint *ep = lws_container_of(sul, struct streams_endpoint, timer);
-    stream_core_expire(ep->core, stream_clock_ms(), on_expiry, ep);
+    stream_core_expire(ep->core, monotonic_ms(), on_expiry, ep);
     rearm_timer(ep);
 }
 
@@ -82,7 +83,7 @@ static void rearm_timer(struct streams_endpoint *ep)
     lws_sul_cancel(&ep->timer);
     if (next < 0)
         return;
-    int64_t wait_ms = next - stream_clock_ms();
+    int64_t wait_ms = next - monotonic_ms();
     lws_sul_schedule(ep->ctx, 0, &ep->timer, on_timer,
                      (lws_usec_t)(wait_ms > 0 ? wait_ms : 0) * 1000 + 1000);
 }

@@ -1,5 +1,7 @@
 #include "time_text.h"
 
+#include "protocol/hub_error.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -142,4 +144,12 @@ int time_text_normalize(const char *in, char out[TIME_TEXT_NORMAL_SIZE])
                      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
                      utc.tm_sec, f.fraction);
     return n == TIME_TEXT_NORMAL_SIZE - 1 ? 0 : -1;
+}
+
+void time_text_now(char out[TIME_TEXT_SIZE])
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (ih_format_timestamp_utc(&now, out, TIME_TEXT_SIZE) != IH_OK)
+        snprintf(out, TIME_TEXT_SIZE, "%s", TIME_NEVER);
 }

@@ -2,6 +2,7 @@
 
 #include "mqtt_endpoint.h"
 #include "stream_json.h"
+#include "monotonic.h"
 #include "stream_service.h"
 
 #include "util/deadline.h"
@@ -53,11 +54,12 @@ static const char *presence_name(enum presence_state s)
     return "offline";
 }
 
-void ui_feed_on_stream_event(struct ui_feed *f, const struct stream_event *ev)
+void ui_feed_on_stream_event(void *ctx, const struct stream_event *ev)
 {
+    struct ui_feed *f = ctx;
     char at[TIME_TEXT_SIZE];
-    registry_now_text(at);
-    json_t *stream = stream_info_json(&ev->info, stream_clock_ms());
+    time_text_now(at);
+    json_t *stream = stream_info_json(&ev->info, monotonic_ms());
     publish(f, "stream",
             json_pack("{s:s, s:s, s:s, s:o}", "step", stream_step_name(ev->step), "side",
                       stream_side_name(ev->side), "at", at, "stream", stream));
@@ -67,7 +69,7 @@ void ui_feed_on_presence(void *ctx, const char *cid, enum presence_state state)
 {
     struct ui_feed *f = ctx;
     char at[TIME_TEXT_SIZE];
-    registry_now_text(at);
+    time_text_now(at);
     if (cid == NULL)
         publish(f, "devices-offline", json_pack("{s:s}", "at", at));
     else
@@ -113,7 +115,7 @@ static json_t *streams_json(struct emulator *emu)
     json_t *array = json_array();
     if (emu->streams == NULL || stream_core_list(stream_service_core(emu->streams), &list, &n) != 0)
         return array;
-    int64_t now = stream_clock_ms();
+    int64_t now = monotonic_ms();
     for (size_t i = 0; i < n && i < SNAPSHOT_STREAMS; i++) /* newest first */
         json_array_append_new(array, stream_info_json(&list[i], now));
     free(list);

@@ -22,10 +22,11 @@ void ui_feed_close(struct ui_feed *f);
  * stopped). */
 void ui_feed_free(struct ui_feed *f);
 
-/* The stream core's observer: one "stream" event per step. */
-void ui_feed_on_stream_event(struct ui_feed *f, const struct stream_event *ev);
+/* A stream observer (stream_service.h): one "stream" event per step. */
+void ui_feed_on_stream_event(void *ctx, const struct stream_event *ev);
 
-/* presence's observer: one "device" event per change; cid NULL means everyone went offline. */
+/* An MQTT endpoint presence handler (mqtt_endpoint.h): one "device" event per change; cid NULL
+ * means everyone went offline. */
 void ui_feed_on_presence(void *ctx, const char *cid, enum presence_state state);
 
 enum ui_subscribe_result {

@@ -14,6 +14,8 @@
 #define IH_STREAM_NAME_MAX 256
 #define IH_STREAM_TOKEN_MAX 1024
 #define IH_STREAM_URL_MAX 1024
+/* Every device answer to a stream request starts with it. */
+#define IH_STREAMS_RES_PREFIX "$iothub/streams/res/"
 
 struct ih_stream_request {
     char *name;

@@ -1,7 +1,7 @@
 #include "iothub_service.h"
 
 #include "transport/http_call.h"
-#include "transport/loop.h"
+#include "transport/client_loop.h"
 #include "transport/wsock.h"
 
 #include "protocol/connstr.h"
@@ -108,8 +108,7 @@ int iothub_service_new(const struct iothub_service_options *o, struct iothub_ser
         set_error(err, 0, "cannot read the CA file %s", o->ca_file);
         rc = -1;
     }
-    struct ih_loop_options lo = {o->ca_file};
-    if (rc == 0 && ih_loop_new(&lo, &svc->loop, why, sizeof why) != 0) {
+    if (rc == 0 && ih_client_loop_new(o->ca_file, &svc->loop, why, sizeof why) != 0) {
         set_error(err, 0, "%s", why);
         rc = -1;
     }

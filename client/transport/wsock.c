@@ -118,7 +118,7 @@ static void connect_now(void *arg)
     struct lws_client_connect_info i;
     ih_loop_connect_info(ws->loop, &ws->url, ws->host_header, &i);
     i.protocol = ws->asked_protocol[0] != '\0' ? ws->asked_protocol : NULL;
-    i.local_protocol_name = IH_LOOP_PROTOCOL_WS;
+    i.local_protocol_name = ih_wsock_protocol.name;
     i.ietf_version_or_minus_one = -1;
     i.userdata = ws;
     i.retry_and_idle_policy = &idle_policy;
@@ -290,8 +290,8 @@ static void on_gone(void *self)
     pthread_mutex_unlock(&ws->lock);
 }
 
-int ih_wsock_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                      size_t len)
+static int wsock_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len)
 {
     struct ih_wsock *ws = user;
     switch (reason) {
@@ -544,3 +544,6 @@ void ih_wsock_free(struct ih_wsock *ws)
     if (released)
         wsock_destroy(ws);
 }
+
+/* Frames of up to 64 KiB (the real gateway's limit) arrive in one piece. */
+const struct lws_protocols ih_wsock_protocol = {"ih-ws", wsock_callback, 0, 64 * 1024, 0, NULL, 0};

@@ -60,7 +60,7 @@ const char *ih_wsock_subprotocol(struct ih_wsock *ws);
 void ih_wsock_free(struct ih_wsock *ws);
 
 /* The loop's lws callback for WebSockets. */
-int ih_wsock_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                      size_t len);
+/* The WebSockets' kind of connection, for the loop's options (client_loop.c). */
+extern const struct lws_protocols ih_wsock_protocol;
 
 #endif
