@@ -36,8 +36,8 @@ class ConstantTime(unittest.TestCase):
     # 15), the streams' bearer tokens, the hub's broker secret.
     SECRET_COMPARISONS = [
         ("client/protocol/sas.c", "ih_sas_verify_signature"),
-        ("server/stream_core.c", "check_token"),
-        ("server/plugin/plugin.c", "authenticate_hub"),
+        ("server/streams/stream_core.c", "check_token"),
+        ("server/mqtt/plugin/plugin.c", "authenticate_hub"),
     ]
 
     def test_secrets_are_compared_in_constant_time(self):

@@ -16,16 +16,33 @@ import tempfile
 
 # What each folder may include besides itself. The direction is the one of docs/architecture.md:
 # the protocol library at the bottom, then the clients' transport, then what uses them.
+LIBRARY = ["client/util", "client/protocol"]
 FOLDER_DEPS = {
     "client/util": [],
     "client/protocol": ["client/util"],
-    "client/transport": ["client/util", "client/protocol"],
-    "client/service": ["client/util", "client/protocol", "client/transport"],
-    "client/cli": ["client/util", "client/protocol", "client/transport", "client/service"],
-    "client/device": ["client/util", "client/protocol", "client/transport", "client/cli"],
+    "client/transport": LIBRARY,
+    "client/service": LIBRARY + ["client/transport"],
+    "client/cli": LIBRARY + ["client/transport", "client/service"],
+    "client/device": LIBRARY + ["client/transport", "client/cli"],
     "client/examples": ["client/service"],
-    "server": ["client/util", "client/protocol", "client/transport"],
-    "server/plugin": ["server", "client/util", "client/protocol"],
+    # The emulator, bottom up: each folder may use those above it in this list.
+    "server/base": LIBRARY + ["client/transport"],
+    "server/registry": LIBRARY + ["server/base"],
+    "server/context": LIBRARY + ["server/base", "server/registry"],
+    "server/mqtt": LIBRARY + ["server/base", "server/registry", "server/context"],
+    "server/mqtt/plugin": LIBRARY + ["server/base", "server/registry", "server/mqtt"],
+    "server/http": LIBRARY + ["server/base", "server/registry", "server/context"],
+    # Features: each uses the edges (mqtt, http) and what is below them, never another feature.
+    "server/devices": LIBRARY + ["server/base", "server/registry", "server/context",
+                                 "server/http"],
+    "server/streams": LIBRARY + ["server/base", "server/registry", "server/context",
+                                 "server/mqtt", "server/http"],
+    # The web page shows what the features do.
+    "server/web": LIBRARY + ["server/base", "server/registry", "server/context", "server/mqtt",
+                             "server/http", "server/streams"],
+    # main and what puts the parts together.
+    "server/app": LIBRARY + ["server/base", "server/registry", "server/context", "server/mqtt",
+                             "server/http", "server/devices", "server/streams", "server/web"],
 }
 TREES = ("server", "client")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -135,7 +152,7 @@ def self_test():
             "client/protocol/b.c": '#include "b.h"\n#include "a.h"\n',
             "client/protocol/c.c": '#include "transport/t.h"\n',
             "client/transport/t.h": '#include "protocol/b.h"\n',
-            "server/s.c": '#include "protocol/b.h"\n#include <stdio.h>\n',
+            "server/base/s.c": '#include "protocol/b.h"\n#include <stdio.h>\n',
         }
         for path, text in tree.items():
             os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)

@@ -1,6 +1,7 @@
 /* Unit tests of the main endpoint's request handling (server/rest.h, rest_router.c,
  * rest_devices.c, rest_emulator.c), without sockets: requests are built by hand and handed to
  * rest_handle with a real registry in a mkdtemp directory (protocol.md §4, §5 and §6). */
+#include "hub_routes.h"
 #include "metrics.h"
 #include "rest.h"
 
@@ -139,7 +140,9 @@ static void handle(const struct call *c, struct rest_response *res)
         .body_too_large = c->body_too_large,
         .peer_loopback = c->peer_loopback,
     };
-    rest_handle(&emu, &req, res);
+    struct rest_router router;
+    hub_routes(&router);
+    rest_handle(&router, &emu, &req, res);
 }
 
 /* A policy token for resource (the hub, or hub/devices/id), signed with key, valid for an hour

@@ -7,7 +7,7 @@
 #include "log.h"
 #include "registry.h"
 #include "stream_log.h"
-#include "stream_wait.h"
+#include "deferred.h"
 
 #include "unit.h"
 
@@ -40,7 +40,7 @@ struct recorder {
 static struct recorder rec;
 static struct stream_core *core;
 /* Opaque to the core: it hands the pointers back. */
-static struct stream_wait waits[4];
+static struct deferred waits[4];
 
 static void record(void *ctx, const struct stream_event *ev)
 {
@@ -109,7 +109,7 @@ static void check_last_event(enum stream_step step, enum stream_side side)
 }
 
 static void open_full(const char *device, const char *module, int response_s, int connect_s,
-                      struct stream_wait *wait, int64_t now, struct stream_tickets *t)
+                      struct deferred *wait, int64_t now, struct stream_tickets *t)
 {
     struct stream_open req = {
         .device_id = device,
@@ -1282,7 +1282,7 @@ START_TEST(list_empty)
 }
 END_TEST
 
-static void count_wait(void *ctx, struct stream_wait *w)
+static void count_wait(void *ctx, struct deferred *w)
 {
     int *counts = ctx;
     for (int i = 0; i < 4; i++)

@@ -5,7 +5,6 @@
 #include "embedded.h"
 #include "log.h"
 
-
 #include <openssl/evp.h>
 
 #include <pthread.h>
@@ -434,6 +433,22 @@ static enum registry_result create_body(struct registry *reg, void *arg)
     return r == REGISTRY_OK ? insert_device(reg, d) : r;
 }
 
+void registry_set_watchers(struct registry *reg, const struct registry_watcher *watchers,
+                           size_t count)
+{
+    if (count > REGISTRY_MAX_WATCHERS)
+        fatal("%zu registry watchers, more than REGISTRY_MAX_WATCHERS", count);
+    if (count > 0)
+        memcpy(reg->watchers, watchers, count * sizeof *watchers);
+    reg->watcher_count = count;
+}
+
+static void tell_gone(struct registry *reg, const char *device_id, int disabled)
+{
+    for (size_t i = 0; i < reg->watcher_count; i++)
+        reg->watchers[i].device_gone(reg->watchers[i].ctx, device_id, disabled);
+}
+
 enum registry_result registry_device_create(struct registry *reg, struct device *dev)
 {
     generation_id(dev->generation_id);
@@ -443,6 +458,8 @@ enum registry_result registry_device_create(struct registry *reg, struct device 
     if (r == REGISTRY_OK)
         r = get_locked(reg, dev->id, dev);
     unlock(reg);
+    if (r == REGISTRY_OK && !dev->enabled)
+        tell_gone(reg, dev->id, 1);
     return r;
 }
 
@@ -518,6 +535,9 @@ enum registry_result registry_device_update(struct registry *reg, struct device 
     if (r == REGISTRY_OK)
         r = get_locked(reg, dev->id, dev);
     unlock(reg);
+    /* A disabled device may not stay connected, nor keep its streams. */
+    if (r == REGISTRY_OK && !dev->enabled)
+        tell_gone(reg, dev->id, 1);
     return r;
 }
 
@@ -552,6 +572,8 @@ enum registry_result registry_device_delete(struct registry *reg, const char *id
     lock(reg);
     enum registry_result r = in_transaction(reg, delete_body, &args);
     unlock(reg);
+    if (r == REGISTRY_OK)
+        tell_gone(reg, id, 0);
     return r;
 }
 

@@ -1,7 +1,7 @@
 /* The emulator's own pages (issue 6): the web page at /, its event stream at /emulator/events,
  * and /metrics for Prometheus. Who may open them without a token is --ui-access (rest_router.c
  * checks it). */
-#include "rest_routes.h"
+#include "rest_ui.h"
 
 #include "embedded.h"
 #include "event_hub.h"
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rest_ui_page(struct rest_call *call)
+static void rest_ui_page(struct rest_call *call)
 {
     const struct embedded_file *page = &web_files[0];
     char *copy = malloc(page->len + 1);
@@ -35,7 +35,7 @@ void rest_ui_page(struct rest_call *call)
     rest_add_header(call->res, "X-Content-Type-Options", "nosniff");
 }
 
-void rest_ui_events(struct rest_call *call)
+static void rest_ui_events(struct rest_call *call)
 {
     if (call->emu->ui == NULL || call->req->events_wake == NULL) {
         rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "live events are not available here");
@@ -62,7 +62,7 @@ void rest_ui_events(struct rest_call *call)
     rest_add_header(call->res, "Cache-Control", "no-cache");
 }
 
-void rest_metrics(struct rest_call *call)
+static void rest_metrics(struct rest_call *call)
 {
     struct emulator *emu = call->emu;
     struct metrics_gauges g = {
@@ -84,3 +84,11 @@ void rest_metrics(struct rest_call *call)
     call->res->body_len = strlen(text);
     call->res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
+
+static const struct rest_route routes[] = {
+    {"GET", {NULL}, 0, REST_PERMISSION_UI, rest_ui_page, REST_ERROR_NESTED},
+    {"GET", {"emulator", "events"}, 2, REST_PERMISSION_UI, rest_ui_events, REST_ERROR_NESTED},
+    {"GET", {"metrics"}, 1, REST_PERMISSION_UI, rest_metrics, REST_ERROR_NESTED},
+};
+
+const struct rest_route_table rest_ui_routes = {routes, sizeof routes / sizeof routes[0]};

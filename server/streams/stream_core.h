@@ -46,7 +46,7 @@ enum stream_step {
     STEP_CLOSED,         /* the stream is over (reason says why) */
 };
 
-struct stream_wait; /* stream_wait.h: the suspended POST, completed when the stream is decided */
+struct deferred; /* deferred.h: the suspended POST, completed when the stream is decided */
 
 /* A copy of a stream's state, safe to read without the core's lock. Times are milliseconds of
  * the caller's clock (CLOCK_MONOTONIC in the emulator); 0 means "not yet". */
@@ -98,7 +98,7 @@ struct stream_open {
     const char *name;
     int response_timeout_s; /* from the POST's headers; 0 for the default */
     int connect_timeout_s;
-    struct stream_wait *wait;
+    struct deferred *wait;
     const char *posted_utc; /* wall-clock time of the POST, shown in the views */
 };
 
@@ -132,7 +132,7 @@ enum stream_answer_result {
 };
 
 struct stream_decision {
-    struct stream_wait *wait; /* to complete (NULL when none) */
+    struct deferred *wait; /* to complete (NULL when none) */
     int accepted;
     char service_token[STREAM_TOKEN_LEN + 1];
     char id[STREAM_ID_LEN + 1];
@@ -216,7 +216,7 @@ void stream_core_cancel(struct stream_core *core, const char *id, int64_t now_ms
 
 /* The emulator is stopping: new streams are refused (STREAM_OPEN_SHUT), and fn completes
  * every POST still waiting. */
-void stream_core_shut(struct stream_core *core, void (*fn)(void *ctx, struct stream_wait *w),
+void stream_core_shut(struct stream_core *core, void (*fn)(void *ctx, struct deferred *w),
                       void *ctx);
 
 const char *stream_state_name(enum stream_state s);

@@ -189,8 +189,7 @@ static int send_request(struct stream_service *svc, const struct stream_post *p,
 }
 
 enum stream_post_result stream_service_post(struct stream_service *svc, const struct stream_post *p,
-                                            struct stream_wait *wait, char *reason,
-                                            size_t reason_len)
+                                            struct deferred *wait, char *reason, size_t reason_len)
 {
     char cid[2 * IH_ID_MAX_LEN + 2];
     client_id(p, cid, sizeof cid);
@@ -254,7 +253,7 @@ static void complete(struct stream_service *svc, const struct stream_decision *d
     } else {
         r.outcome = STREAM_OUTCOME_REJECTED;
     }
-    stream_wait_complete(d->wait, &r);
+    deferred_complete(d->wait, &r, sizeof r);
 }
 
 static void on_device_publish(void *ctx, const char *cid, const char *topic, const void *payload,
@@ -329,11 +328,11 @@ void stream_service_end_device(struct stream_service *svc, const char *device_id
     relay_wake(svc);
 }
 
-static void abandon(void *ctx, struct stream_wait *w)
+static void abandon(void *ctx, struct deferred *w)
 {
     (void)ctx;
     struct stream_result r = {.outcome = STREAM_OUTCOME_UNAVAILABLE};
-    stream_wait_complete(w, &r);
+    deferred_complete(w, &r, sizeof r);
 }
 
 void stream_service_shutdown(struct stream_service *svc)

@@ -4,7 +4,7 @@
 #include "event_hub.h"
 #include "log.h"
 #include "rest.h"
-#include "stream_wait.h"
+#include "deferred.h"
 
 #include "util/deadline.h"
 
@@ -47,6 +47,7 @@
 #define TEST_HOLD_ENV "IOTHUB_EMULATOR_TEST_HOLD_DEFERRED_MS"
 
 struct http_endpoint {
+    const struct rest_router *router;
     struct MHD_Daemon *daemon;
     struct emulator *emu;
     /* Requests being answered, from the moment their handler runs until their answer is out:
@@ -74,8 +75,8 @@ struct request_state {
     int too_large;
     int responded;
     int counted;              /* in http_endpoint.in_flight until the connection is done */
-    int deferred;             /* a stream POST waiting for its answer, or an event stream */
-    struct stream_wait wait;  /* resumes the suspended connection when it completes */
+    int suspended_once;       /* a request answered later (a stream POST), or an event stream */
+    struct deferred later;    /* resumes the suspended connection when it completes */
     size_t dropped;           /* bytes of body seen past the limit */
     struct event_sub *events; /* the page's event stream (issue 6), until the connection ends */
 };
@@ -188,7 +189,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         if (st->counted)
             count_in_flight(cls, -1);
         event_hub_unsubscribe(st->events);
-        stream_wait_destroy(&st->wait);
+        deferred_destroy(&st->later);
         free(st->body);
         free(st);
         *con_cls = NULL;
@@ -297,7 +298,7 @@ static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *
         .body = st->body,
         .body_len = st->len,
         .body_too_large = st->too_large,
-        .wait = &st->wait,
+        .deferred = &st->later,
         .events_wake = resume_connection,
         .events_ctx = c,
         .peer_loopback = peer_is_loopback(c),
@@ -309,18 +310,18 @@ static enum MHD_Result respond(struct http_endpoint *ep, struct MHD_Connection *
         st->counted = 1;
         count_in_flight(ep, 1);
     }
-    if (st->deferred) {
+    if (st->suspended_once) {
         rest_finish_deferred(&req, &res);
     } else {
-        rest_handle(ep->emu, &req, &res);
+        rest_handle(ep->router, ep->emu, &req, &res);
         if (res.deferred) {
             if (ep->test_hold_ms > 0)
                 usleep(ep->test_hold_ms * 1000u);
             /* Suspended until the stream is decided, unless it already is; libmicrohttpd calls
              * again once the wait resumes the connection. */
-            st->deferred = 1;
+            st->suspended_once = 1;
             rest_response_free(&res);
-            if (stream_wait_suspend(&st->wait, suspend_connection))
+            if (deferred_suspend(&st->later, suspend_connection))
                 return MHD_YES;
             rest_finish_deferred(&req, &res);
         }
@@ -367,7 +368,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         connection_busy(c, ep);
         if ((st = calloc(1, sizeof *st)) == NULL)
             return MHD_NO;
-        stream_wait_init(&st->wait, resume_connection, c);
+        deferred_init(&st->later, resume_connection, c);
         *con_cls = st;
         unsigned long long declared = declared_length(c);
         st->too_large = declared > REST_MAX_BODY;
@@ -382,8 +383,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return st->responded ? MHD_YES : respond(ep, c, url, method, st);
 }
 
-int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
-                        struct http_endpoint **out, char *err, size_t err_len)
+int http_endpoint_start(struct emulator *emu, const struct rest_router *router, int listen_fd,
+                        int use_tls, struct http_endpoint **out, char *err, size_t err_len)
 {
     struct http_endpoint *ep = calloc(1, sizeof *ep);
     if (ep == NULL) {
@@ -391,6 +392,7 @@ int http_endpoint_start(struct emulator *emu, int listen_fd, int use_tls,
         return -1;
     }
     ep->emu = emu;
+    ep->router = router;
     ep->name = use_tls ? "HTTPS" : "HTTP";
     conn_table_init(&ep->conns, emu->conn_limit, emu->conn_limit);
     const char *hold = getenv(TEST_HOLD_ENV);

@@ -3,6 +3,7 @@
 #define REGISTRY_STORE_H
 
 #include "log.h"
+#include "registry_watcher.h"
 #include "write_queue.h"
 
 #include <pthread.h>
@@ -21,6 +22,9 @@ struct registry {
     size_t logs_since_prune;          /* the state writes' thread only */
     _Atomic size_t log_limit;         /* rows the log keeps (registry_set_log_limit) */
     _Atomic int writes_failing;       /* the last write of either connection failed */
+    /* registry_set_watchers: set while the main endpoint is stopped */
+    struct registry_watcher watchers[REGISTRY_MAX_WATCHERS];
+    size_t watcher_count;
 };
 
 /* Every write's outcome: a failed one makes the registry degraded until a write succeeds. */

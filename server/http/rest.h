@@ -5,7 +5,7 @@
 #define REST_H
 
 #include "emulator.h"
-#include "stream_wait.h"
+#include "deferred.h"
 
 #include "protocol/hub_error.h"
 
@@ -29,9 +29,9 @@ struct rest_request {
     const char *body;
     size_t body_len;
     int body_too_large; /* the body went past the limit and was dropped */
-    /* Where a stream POST waits for its answer (the transport's storage; NULL when the
+    /* Where a request the handler answers later waits (the transport's storage; NULL when the
      * transport cannot suspend a request). */
-    struct stream_wait *wait;
+    struct deferred *deferred;
     /* For an event stream (GET /emulator/events): events_wake(events_ctx) restarts the
      * response once there is more to send. NULL when the transport cannot stream. */
     void (*events_wake)(void *ctx);
@@ -59,7 +59,7 @@ struct rest_response {
     size_t header_count;
     char reason[300];                /* why an error was returned, for the one log line */
     enum rest_error_form error_form; /* set by the router once the caller is authorized */
-    /* The answer comes later: the transport suspends the request until req->wait completes,
+    /* The answer comes later: the transport suspends the request until req->deferred completes,
      * then calls rest_finish_deferred. */
     int deferred;
     /* An event stream: the body is read from this subscription as it fills (the transport
@@ -97,8 +97,49 @@ void rest_path_free(struct rest_path *p);
 const char *rest_query_value(const struct rest_request *req, const char *name, char *buf,
                              size_t cap);
 
-/* Handles one request. res is filled in full; free it with rest_response_free. */
-void rest_handle(struct emulator *emu, const struct rest_request *req, struct rest_response *res);
+/* The context a handler gets: the request, its decoded path, and who called. */
+struct rest_call {
+    struct emulator *emu;
+    const struct rest_request *req;
+    const struct rest_path *path;
+    struct rest_response *res;
+};
+
+/* A pattern segment that matches any one segment. */
+#define REST_ANY "*"
+/* Not a policy permission: the emulator's own pages, opened as --ui-access says. */
+#define REST_PERMISSION_UI 0x100
+
+/* One route: a method and a path pattern, the permission a caller's token must grant, and the
+ * handler. Each feature has a table of its routes; main hands them all to the router, so the
+ * router names none of them. */
+struct rest_route {
+    const char *method;
+    const char *pattern[REST_MAX_SEGMENTS];
+    size_t segment_count;
+    unsigned permission; /* enum permission, REST_PERMISSION_UI, or 0 for no authentication */
+    void (*handler)(struct rest_call *call);
+    /* The form of the handler's errors; a refused token is answered nested whatever the route
+     * (the only form seen from the hub for 401). */
+    enum rest_error_form errors;
+};
+
+struct rest_route_table {
+    const struct rest_route *routes;
+    size_t count;
+};
+
+#define REST_MAX_TABLES 8
+
+struct rest_router {
+    struct rest_route_table tables[REST_MAX_TABLES];
+    size_t count;
+};
+
+/* Handles one request with the router's routes. res is filled in full; free it with
+ * rest_response_free. */
+void rest_handle(const struct rest_router *router, struct emulator *emu,
+                 const struct rest_request *req, struct rest_response *res);
 void rest_response_free(struct rest_response *res);
 
 /* The one log line of a finished request (rest_handle writes it, except for a deferred one). */

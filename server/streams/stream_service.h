@@ -8,11 +8,30 @@
 #include "emulator.h"
 #include "mqtt_endpoint.h"
 #include "stream_core.h"
-#include "stream_wait.h"
+#include "deferred.h"
 
 #include <stddef.h>
 
 struct stream_service;
+
+/* How a stream POST ends: what stream_service completes its deferred request with. */
+enum stream_outcome {
+    STREAM_OUTCOME_ACCEPTED,
+    STREAM_OUTCOME_REJECTED,
+    STREAM_OUTCOME_TIMED_OUT,   /* 504 504101 */
+    STREAM_OUTCOME_UNAVAILABLE, /* the emulator is stopping: 503 */
+    STREAM_OUTCOME_DEVICE_GONE, /* deleted or disabled before it answered: 404 404103 */
+};
+
+struct stream_result {
+    enum stream_outcome outcome;
+    char url[512];
+    char token[64];
+    int response_timeout_s; /* for the 504's info.timeout */
+};
+
+_Static_assert(sizeof(struct stream_result) <= DEFERRED_RESULT_SIZE,
+               "a stream's result fits a deferred request");
 
 /* Why the hub closes a bridge's sides: said in their close frames. */
 enum stream_close_why {
@@ -65,8 +84,7 @@ enum stream_post_result {
 /* Asks the device for a stream. On PENDING, wait is completed later from another thread; else
  * reason says why, for the error body. */
 enum stream_post_result stream_service_post(struct stream_service *svc, const struct stream_post *p,
-                                            struct stream_wait *wait, char *reason,
-                                            size_t reason_len);
+                                            struct deferred *wait, char *reason, size_t reason_len);
 
 /* The service's part of the MQTT endpoint: device publishes under IH_STREAMS_RES_PREFIX, the
  * devices' stream answers (rule 9). */

@@ -10,6 +10,7 @@
 #include "emulator.h"
 #include "fsutil.h"
 #include "http_endpoint.h"
+#include "hub_routes.h"
 #include "listen_socket.h"
 #include "log.h"
 #include "metrics.h"
@@ -184,6 +185,17 @@ static void block_signals(sigset_t *set)
     signal(SIGXFSZ, SIG_IGN);
 }
 
+static void kick_device(void *ctx, const char *device_id, int disabled)
+{
+    (void)disabled;
+    mqtt_endpoint_kick(ctx, device_id);
+}
+
+static void end_streams(void *ctx, const char *device_id, int disabled)
+{
+    stream_service_end_device(ctx, device_id, disabled);
+}
+
 /* The device-facing endpoints: the broker (MQTT) and the streaming endpoint, with the stream
  * service between them. */
 static int start_device_side(struct emulator *emu, struct streams_endpoint **streams)
@@ -209,11 +221,16 @@ static int start_device_side(struct emulator *emu, struct streams_endpoint **str
     };
     if (mqtt_endpoint_start(emu, handlers, sizeof handlers / sizeof handlers[0], &emu->mqtt) != 0)
         return -1;
+    /* A deleted or disabled device is disconnected and its streams end. */
+    const struct registry_watcher watchers[] = {{kick_device, emu->mqtt},
+                                                {end_streams, emu->streams}};
+    registry_set_watchers(emu->registry, watchers, sizeof watchers / sizeof watchers[0]);
     return streams_endpoint_start(emu, streams);
 }
 
 static void stop_device_side(struct emulator *emu, struct streams_endpoint *streams)
 {
+    registry_set_watchers(emu->registry, NULL, 0);
     mqtt_endpoint_stop(emu->mqtt);
     emu->mqtt = NULL;
     streams_endpoint_stop(streams);
@@ -232,6 +249,8 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
         {"HTTP", "--http-port", emu->cfg->http_port, -1, CONFIG_PORT_OFF},
     };
     struct http_endpoint *endpoints[2] = {NULL, NULL};
+    struct rest_router router;
+    hub_routes(&router);
     struct streams_endpoint *streams = NULL;
     int rc = open_listeners(emu->cfg, ls, 2);
     emu->https_port = ls[0].port;
@@ -242,7 +261,7 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
         char err[256];
         if (ls[i].fd < 0)
             continue;
-        rc = http_endpoint_start(emu, ls[i].fd, i == 0, &endpoints[i], err, sizeof err);
+        rc = http_endpoint_start(emu, &router, ls[i].fd, i == 0, &endpoints[i], err, sizeof err);
         if (rc == 0)
             ls[i].fd = -1; /* the daemon owns it */
         else

@@ -3,61 +3,17 @@
 #include "auth.h"
 #include "keys.h"
 #include "log.h"
-#include "rest_routes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ANY "*" /* a pattern segment that matches any one segment */
-/* Not a policy permission: the emulator's own pages, opened as --ui-access says. */
-#define ROUTE_UI 0x100
-
-struct route {
-    const char *method;
-    const char *pattern[REST_MAX_SEGMENTS];
-    size_t segment_count;
-    unsigned permission; /* enum permission, ROUTE_UI, or 0 for no authentication */
-    void (*handler)(struct rest_call *call);
-    /* The form of the handler's errors; a refused token is answered nested whatever the route
-     * (the only form seen from the hub for 401). */
-    enum rest_error_form errors;
-};
-
-static const struct route routes[] = {
-    {"GET", {NULL}, 0, ROUTE_UI, rest_ui_page, REST_ERROR_NESTED},
-    {"GET", {"emulator", "events"}, 2, ROUTE_UI, rest_ui_events, REST_ERROR_NESTED},
-    {"GET", {"metrics"}, 1, ROUTE_UI, rest_metrics, REST_ERROR_NESTED},
-    {"GET", {"health"}, 1, 0, rest_health, REST_ERROR_NESTED},
-    {"GET", {"emulator", "ca.pem"}, 2, 0, rest_ca_certificate, REST_ERROR_NESTED},
-    {"GET", {"devices"}, 1, PERM_REGISTRY_READ, rest_devices_list, REST_ERROR_FLAT},
-    {"GET", {"devices", ANY}, 2, PERM_REGISTRY_READ, rest_devices_get, REST_ERROR_FLAT},
-    {"PUT", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_put, REST_ERROR_FLAT},
-    {"DELETE", {"devices", ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_delete, REST_ERROR_FLAT},
-    {"POST",
-     {"twins", ANY, "streams", ANY},
-     4,
-     PERM_SERVICE_CONNECT,
-     rest_streams_post,
-     REST_ERROR_NESTED},
-    {"POST",
-     {"twins", ANY, "modules", ANY, "streams", ANY},
-     6,
-     PERM_SERVICE_CONNECT,
-     rest_streams_post,
-     REST_ERROR_NESTED},
-    {"GET", {"emulator", "streams"}, 2, PERM_REGISTRY_READ, rest_streams_list, REST_ERROR_NESTED},
-    {"GET", {"emulator", "logs"}, 2, PERM_REGISTRY_READ, rest_logs, REST_ERROR_NESTED},
-    {"GET", {"emulator", "devicestreams"}, 2, 0, rest_devicestreams, REST_ERROR_NESTED},
-};
-#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
-
-static int segments_match(const struct route *r, const struct rest_path *path)
+static int segments_match(const struct rest_route *r, const struct rest_path *path)
 {
     if (r->segment_count != path->count)
         return 0;
     for (size_t i = 0; i < path->count; i++) {
-        if (strcmp(r->pattern[i], ANY) != 0 && strcmp(r->pattern[i], path->segments[i]) != 0)
+        if (strcmp(r->pattern[i], REST_ANY) != 0 && strcmp(r->pattern[i], path->segments[i]) != 0)
             return 0;
     }
     return 1;
@@ -128,28 +84,45 @@ static int ui_authorized(struct rest_call *call)
 
 static int authorized(struct rest_call *call, unsigned permission)
 {
-    if (permission == ROUTE_UI)
+    if (permission == REST_PERMISSION_UI)
         return ui_authorized(call);
     return token_grants(call, call->req->header(call->req->ctx, "Authorization"), permission, "");
 }
 
 /* Methods that a path supports, for the message when the method is not one of them. */
-static void allowed_methods(const struct rest_path *path, char *out, size_t cap)
+static void allowed_methods(const struct rest_router *router, const struct rest_path *path,
+                            char *out, size_t cap)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < ROUTE_COUNT && n < cap; i++) {
-        if (segments_match(&routes[i], path))
-            n += (size_t)snprintf(out + n, cap - n, "%s%s", n > 0 ? ", " : "", routes[i].method);
+    for (size_t t = 0; t < router->count; t++) {
+        const struct rest_route_table *table = &router->tables[t];
+        for (size_t i = 0; i < table->count && n < cap; i++) {
+            if (segments_match(&table->routes[i], path))
+                n += (size_t)snprintf(out + n, cap - n, "%s%s", n > 0 ? ", " : "",
+                                      table->routes[i].method);
+        }
     }
 }
 
-static void dispatch(struct rest_call *call)
+static const struct rest_route *find_route(const struct rest_router *router,
+                                           const struct rest_call *call)
 {
-    for (size_t i = 0; i < ROUTE_COUNT; i++) {
-        const struct route *r = &routes[i];
-        if (strcmp(r->method, call->req->method) != 0 || !segments_match(r, call->path))
-            continue;
+    for (size_t t = 0; t < router->count; t++) {
+        const struct rest_route_table *table = &router->tables[t];
+        for (size_t i = 0; i < table->count; i++) {
+            const struct rest_route *r = &table->routes[i];
+            if (strcmp(r->method, call->req->method) == 0 && segments_match(r, call->path))
+                return r;
+        }
+    }
+    return NULL;
+}
+
+static void dispatch(const struct rest_router *router, struct rest_call *call)
+{
+    const struct rest_route *r = find_route(router, call);
+    if (r != NULL) {
         if (r->permission != 0 && !authorized(call, r->permission))
             return;
         call->res->error_form = r->errors;
@@ -157,7 +130,7 @@ static void dispatch(struct rest_call *call)
         return;
     }
     char allowed[64];
-    allowed_methods(call->path, allowed, sizeof allowed);
+    allowed_methods(router, call->path, allowed, sizeof allowed);
     if (allowed[0] != '\0')
         rest_error(call->res, IH_E_NOT_FOUND, "%s is not supported on this path; use %s",
                    call->req->method, allowed);
@@ -174,7 +147,8 @@ void rest_log_outcome(const struct rest_request *req, const struct rest_response
         log_trace("main", "%s %.200s -> %d", req->method, req->path, res->status);
 }
 
-void rest_handle(struct emulator *emu, const struct rest_request *req, struct rest_response *res)
+void rest_handle(const struct rest_router *router, struct emulator *emu,
+                 const struct rest_request *req, struct rest_response *res)
 {
     memset(res, 0, sizeof *res);
     struct rest_path path;
@@ -185,7 +159,7 @@ void rest_handle(struct emulator *emu, const struct rest_request *req, struct re
     } else {
         switch (rest_path_parse(req->path, &path)) {
         case REST_PATH_OK:
-            dispatch(&call);
+            dispatch(router, &call);
             rest_path_free(&path);
             break;
         case REST_PATH_BAD_ESCAPE:
@@ -205,4 +179,11 @@ void rest_handle(struct emulator *emu, const struct rest_request *req, struct re
     }
     if (!res->deferred)
         rest_log_outcome(req, res);
+}
+
+void rest_finish_deferred(const struct rest_request *req, struct rest_response *res)
+{
+    memset(res, 0, sizeof *res);
+    req->deferred->answer(req->deferred->result, res);
+    rest_log_outcome(req, res);
 }

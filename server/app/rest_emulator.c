@@ -1,6 +1,6 @@
 /* Endpoints of the emulator itself, open without a token: /health for fixtures and container
  * health checks, /emulator/ca.pem so clients can trust the dev CA (DESIGN.md §6). */
-#include "rest_routes.h"
+#include "rest_emulator.h"
 
 #include "mqtt_endpoint.h"
 
@@ -26,7 +26,7 @@ static const char *registry_state(struct registry *reg)
  * the hub's link to its broker ("down" for a moment while a dead broker is restarted). Healthy
  * only when every component is up (or off): a registry that fails its writes would lose what
  * it acknowledges. */
-void rest_health(struct rest_call *call)
+static void rest_health(struct rest_call *call)
 {
     struct emulator *emu = call->emu;
     const char *registry = registry_state(emu->registry);
@@ -46,7 +46,7 @@ void rest_health(struct rest_call *call)
     rest_json(call->res, healthy ? 200 : 503, body);
 }
 
-void rest_ca_certificate(struct rest_call *call)
+static void rest_ca_certificate(struct rest_call *call)
 {
     const char *pem = call->emu->tls.ca_pem;
     if (pem == NULL) {
@@ -64,3 +64,10 @@ void rest_ca_certificate(struct rest_call *call)
     call->res->body_len = strlen(copy);
     call->res->content_type = "application/x-pem-file";
 }
+
+static const struct rest_route routes[] = {
+    {"GET", {"health"}, 1, 0, rest_health, REST_ERROR_NESTED},
+    {"GET", {"emulator", "ca.pem"}, 2, 0, rest_ca_certificate, REST_ERROR_NESTED},
+};
+
+const struct rest_route_table rest_emulator_routes = {routes, sizeof routes / sizeof routes[0]};

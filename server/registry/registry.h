@@ -10,6 +10,7 @@
 #include "permissions.h"
 #include "registry_result.h"
 #include "registry_state.h"
+#include "registry_watcher.h"
 #include "time_text.h"
 
 #include "protocol/identity.h"
@@ -76,6 +77,13 @@ enum registry_result registry_device_update(struct registry *reg, struct device 
                                             const char *if_match);
 enum registry_result registry_device_delete(struct registry *reg, const char *id,
                                             const char *if_match);
+
+/* Set before the main endpoint (which creates, updates and deletes devices) starts, and cleared
+ * with NULL, 0 after it stopped, before the watchers go away. Copies at most
+ * REGISTRY_MAX_WATCHERS. */
+void registry_set_watchers(struct registry *reg, const struct registry_watcher *watchers,
+                           size_t count);
+
 /* Up to max devices in id order; *out (caller frees) holds *count of them. */
 enum registry_result registry_device_list(struct registry *reg, size_t max, struct device **out,
                                           size_t *count);

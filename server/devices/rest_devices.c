@@ -1,10 +1,8 @@
 /* The device registry API (protocol.md §5): PUT, GET and DELETE /devices/{id}, GET /devices. */
-#include "rest_routes.h"
+#include "rest_devices.h"
 
 #include "device_json.h"
 #include "keys.h"
-#include "mqtt_endpoint.h"
-#include "stream_service.h"
 
 #include "protocol/percent.h"
 
@@ -58,7 +56,7 @@ static void registry_failed(struct rest_call *call, enum registry_result r, cons
     rest_error(call->res, IH_E_SERVER_ERROR, "the registry failed; see the emulator's log");
 }
 
-void rest_devices_get(struct rest_call *call)
+static void rest_devices_get(struct rest_call *call)
 {
     const char *id = device_id(call);
     struct device d;
@@ -93,7 +91,7 @@ static enum registry_result create_or_update(struct rest_call *call, const char 
     return registry_device_update(call->emu->registry, d, if_match);
 }
 
-void rest_devices_put(struct rest_call *call)
+static void rest_devices_put(struct rest_call *call)
 {
     const char *id = device_id(call);
     if (id == NULL)
@@ -120,15 +118,10 @@ void rest_devices_put(struct rest_call *call)
         registry_failed(call, r, id);
         return;
     }
-    /* A disabled device may not stay connected (issue 3), nor keep its streams (issue 13). */
-    if (!d.enabled) {
-        mqtt_endpoint_kick(call->emu->mqtt, id);
-        stream_service_end_device(call->emu->streams, id, 1);
-    }
     reply_device(call, &d);
 }
 
-void rest_devices_delete(struct rest_call *call)
+static void rest_devices_delete(struct rest_call *call)
 {
     const char *id = device_id(call);
     if (id == NULL)
@@ -139,8 +132,6 @@ void rest_devices_delete(struct rest_call *call)
         registry_failed(call, r, id);
         return;
     }
-    mqtt_endpoint_kick(call->emu->mqtt, id);
-    stream_service_end_device(call->emu->streams, id, 0);
     call->res->status = 204;
 }
 
@@ -160,7 +151,7 @@ static size_t list_limit(struct rest_call *call)
     return (size_t)top;
 }
 
-void rest_devices_list(struct rest_call *call)
+static void rest_devices_list(struct rest_call *call)
 {
     size_t max = list_limit(call), count = 0;
     struct device *devices = NULL;
@@ -180,3 +171,12 @@ void rest_devices_list(struct rest_call *call)
     free(devices);
     rest_json(call->res, 200, list);
 }
+
+static const struct rest_route routes[] = {
+    {"GET", {"devices"}, 1, PERM_REGISTRY_READ, rest_devices_list, REST_ERROR_FLAT},
+    {"GET", {"devices", REST_ANY}, 2, PERM_REGISTRY_READ, rest_devices_get, REST_ERROR_FLAT},
+    {"PUT", {"devices", REST_ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_put, REST_ERROR_FLAT},
+    {"DELETE", {"devices", REST_ANY}, 2, PERM_REGISTRY_WRITE, rest_devices_delete, REST_ERROR_FLAT},
+};
+
+const struct rest_route_table rest_devices_routes = {routes, sizeof routes / sizeof routes[0]};

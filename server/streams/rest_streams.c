@@ -1,6 +1,6 @@
 /* Device streams on the main endpoint (issue 4, protocol.md §1): POST to start a stream, and the
  * emulator's views of streams and their log. */
-#include "rest_routes.h"
+#include "rest_streams.h"
 #include "monotonic.h"
 
 #include "stream_json.h"
@@ -67,38 +67,6 @@ static int read_timeouts(struct rest_call *call, struct stream_post *p)
     return -1;
 }
 
-void rest_streams_post(struct rest_call *call)
-{
-    struct stream_post p;
-    char reason[300];
-    if (call->emu->streams == NULL || call->req->wait == NULL) {
-        rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "device streams are not available here");
-        return;
-    }
-    if (read_target(call, &p) != 0 || read_timeouts(call, &p) != 0)
-        return;
-    switch (stream_service_post(call->emu->streams, &p, call->req->wait, reason, sizeof reason)) {
-    case STREAM_POST_PENDING:
-        call->res->deferred = 1;
-        return;
-    case STREAM_POST_NO_DEVICE:
-        rest_error(call->res, IH_E_DEVICE_NOT_FOUND, "%s", reason);
-        return;
-    case STREAM_POST_NOT_ONLINE:
-        rest_error(call->res, IH_E_DEVICE_NOT_ONLINE, "%s", reason);
-        return;
-    case STREAM_POST_UNAVAILABLE:
-        rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "%s", reason);
-        return;
-    case STREAM_POST_QUOTA:
-        rest_error(call->res, IH_E_QUOTA_EXCEEDED, "%s", reason);
-        return;
-    case STREAM_POST_THROTTLED:
-        rest_error(call->res, IH_E_THROTTLED, "%s", reason);
-        return;
-    }
-}
-
 /* The 504's info.timeout, as the hub writes it: hh:mm:ss (protocol.md §1.4). */
 static void timed_out(struct rest_response *res, int seconds)
 {
@@ -112,8 +80,9 @@ static void timed_out(struct rest_response *res, int seconds)
 
 /* Rule 4: 200 for accepted and rejected alike, the lowercase headers, True/False exactly, the
  * URL and token only when accepted, and no body (Content-Length: 0). */
-static void build_answer(const struct stream_result *r, struct rest_response *res)
+static void answer_stream(const void *result, struct rest_response *res)
 {
+    const struct stream_result *r = result;
     switch (r->outcome) {
     case STREAM_OUTCOME_ACCEPTED:
     case STREAM_OUTCOME_REJECTED:
@@ -139,15 +108,42 @@ static void build_answer(const struct stream_result *r, struct rest_response *re
     }
 }
 
-void rest_finish_deferred(const struct rest_request *req, struct rest_response *res)
+static void rest_streams_post(struct rest_call *call)
 {
-    memset(res, 0, sizeof *res);
-    build_answer(&req->wait->result, res);
-    rest_log_outcome(req, res);
+    struct stream_post p;
+    char reason[300];
+    if (call->emu->streams == NULL || call->req->deferred == NULL) {
+        rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "device streams are not available here");
+        return;
+    }
+    if (read_target(call, &p) != 0 || read_timeouts(call, &p) != 0)
+        return;
+    call->req->deferred->answer = answer_stream;
+    switch (
+        stream_service_post(call->emu->streams, &p, call->req->deferred, reason, sizeof reason)) {
+    case STREAM_POST_PENDING:
+        call->res->deferred = 1;
+        return;
+    case STREAM_POST_NO_DEVICE:
+        rest_error(call->res, IH_E_DEVICE_NOT_FOUND, "%s", reason);
+        return;
+    case STREAM_POST_NOT_ONLINE:
+        rest_error(call->res, IH_E_DEVICE_NOT_ONLINE, "%s", reason);
+        return;
+    case STREAM_POST_UNAVAILABLE:
+        rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "%s", reason);
+        return;
+    case STREAM_POST_QUOTA:
+        rest_error(call->res, IH_E_QUOTA_EXCEEDED, "%s", reason);
+        return;
+    case STREAM_POST_THROTTLED:
+        rest_error(call->res, IH_E_THROTTLED, "%s", reason);
+        return;
+    }
 }
 
 /* GET /emulator/streams: every stream the core knows, newest first. */
-void rest_streams_list(struct rest_call *call)
+static void rest_streams_list(struct rest_call *call)
 {
     struct stream_info *list = NULL;
     size_t n = 0;
@@ -170,7 +166,7 @@ static void append_record(void *ctx, const struct log_record *r)
 }
 
 /* GET /emulator/logs?category=DeviceStreams[&deviceId=][&since=][&top=], oldest first. */
-void rest_logs(struct rest_call *call)
+static void rest_logs(struct rest_call *call)
 {
     char category[64], device[IH_ID_MAX_LEN + 1], since[64], top[16];
     struct log_filter f = {
@@ -208,7 +204,7 @@ void rest_logs(struct rest_call *call)
 }
 
 /* GET /emulator/devicestreams: what `az iot hub devicestream show` prints (protocol.md §5). */
-void rest_devicestreams(struct rest_call *call)
+static void rest_devicestreams(struct rest_call *call)
 {
     const struct emulator *emu = call->emu;
     json_t *endpoints = json_array();
@@ -219,3 +215,23 @@ void rest_devicestreams(struct rest_call *call)
         json_array_append_new(endpoints, json_string(url));
     rest_json(call->res, 200, json_pack("{s:o}", "streamingEndpoints", endpoints));
 }
+
+static const struct rest_route routes[] = {
+    {"POST",
+     {"twins", REST_ANY, "streams", REST_ANY},
+     4,
+     PERM_SERVICE_CONNECT,
+     rest_streams_post,
+     REST_ERROR_NESTED},
+    {"POST",
+     {"twins", REST_ANY, "modules", REST_ANY, "streams", REST_ANY},
+     6,
+     PERM_SERVICE_CONNECT,
+     rest_streams_post,
+     REST_ERROR_NESTED},
+    {"GET", {"emulator", "streams"}, 2, PERM_REGISTRY_READ, rest_streams_list, REST_ERROR_NESTED},
+    {"GET", {"emulator", "logs"}, 2, PERM_REGISTRY_READ, rest_logs, REST_ERROR_NESTED},
+    {"GET", {"emulator", "devicestreams"}, 2, 0, rest_devicestreams, REST_ERROR_NESTED},
+};
+
+const struct rest_route_table rest_streams_routes = {routes, sizeof routes / sizeof routes[0]};

@@ -30,7 +30,7 @@ struct stream {
     int connect_s;
     int64_t response_deadline, connect_deadline, handshake_deadline;
     int64_t finished_ms; /* when it became REJECTED, TIMED_OUT or CLOSED */
-    struct stream_wait *wait;
+    struct deferred *wait;
     int refs; /* attached sides */
 };
 
@@ -706,14 +706,14 @@ void stream_core_cancel(struct stream_core *core, const char *id, int64_t now_ms
     unlock(core, &evs);
 }
 
-void stream_core_shut(struct stream_core *core, void (*fn)(void *ctx, struct stream_wait *w),
+void stream_core_shut(struct stream_core *core, void (*fn)(void *ctx, struct deferred *w),
                       void *ctx)
 {
     lock(core);
     core->shut = 1;
     unlock(core, NULL);
     for (;;) {
-        struct stream_wait *w = NULL;
+        struct deferred *w = NULL;
         lock(core);
         for (struct stream *s = core->newest; s != NULL && w == NULL; s = s->older) {
             w = s->wait;
