@@ -1,5 +1,5 @@
 /* iothub-device: a device that takes stream requests and echoes them or bridges them to a
- * local TCP target, the device local proxy of the product page (issue 5). */
+ * local TCP target, the device local proxy of the product page. */
 #include "agent.h"
 #include "cli_common.h"
 #include "mqtt_link.h"

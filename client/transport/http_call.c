@@ -278,7 +278,7 @@ static int append_headers(struct http_call *c, struct lws *wsi, void *in, size_t
     if (sends_body && add_header(wsi, "content-type", r->content_type, p, end) != 0)
         return -1;
     if (strcmp(r->method, "GET") != 0) {
-        /* The SDKs send Content-Length: 0 on the stream POST (protocol.md §1.1). */
+        /* The SDKs send Content-Length: 0 on the stream POST (docs/protocol.md §1.1). */
         char length[24];
         snprintf(length, sizeof length, "%zu", sends_body ? r->body_len : 0);
         if (add_header(wsi, "content-length", length, p, end) != 0)

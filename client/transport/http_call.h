@@ -1,11 +1,11 @@
-/* One HTTPS request and its response, blocking the caller (issue 5): the service's calls to the
- * hub's main endpoint, the stream POST (protocol.md §1.1) and the registry's REST calls (§5).
- * The I/O runs on the loop's thread; any thread may call.
+/* One HTTPS request and its response, blocking the caller: the service's calls to the hub's main
+ * endpoint, the stream POST (docs/protocol.md §1.1) and the registry's REST calls (§5). The I/O
+ * runs on the loop's thread; any thread may call.
  *
- * Connections are kept alive (issue 13): a finished call's connection waits up to 30 s for the
- * next call to the same host, which then skips the TCP and TLS handshakes. One connection is
- * kept per loop; a call made while another is in flight (a held stream POST) gets a connection
- * of its own, closed after its response. http_call.c says why, and when a call is sent again. */
+ * Connections are kept alive: a finished call's connection waits up to 30 s for the next call to
+ * the same host, which then skips the TCP and TLS handshakes. One connection is kept per loop; a
+ * call made while another is in flight (a held stream POST) gets a connection of its own, closed
+ * after its response. http_call.c says why, and when a call is sent again. */
 #ifndef IH_HTTP_CALL_H
 #define IH_HTTP_CALL_H
 

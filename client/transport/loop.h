@@ -1,7 +1,7 @@
-/* The clients' event loop (issue 5): one libwebsockets context with one service thread, on which
- * every HTTPS call and every stream WebSocket of a client runs. Other threads hand it work with
- * ih_loop_post: lws calls are made on its thread only (DESIGN.md §3: lws is woken from other
- * threads with lws_cancel_service). */
+/* The clients' event loop: one libwebsockets context with one service thread, on which every
+ * HTTPS call and every stream WebSocket of a client runs. Other threads hand it work with
+ * ih_loop_post: lws calls are made on its thread only (lws_cancel_service, the one call that is
+ * safe from another thread, wakes it). */
 #ifndef IH_LOOP_H
 #define IH_LOOP_H
 

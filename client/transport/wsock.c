@@ -342,7 +342,7 @@ static int prepare(struct ih_wsock *ws, const struct ih_wsock_options *o, char *
         snprintf(err, err_len, "the stream's token is missing or too long");
         return -1;
     }
-    /* Host carries the port, as the C SDK sends it (protocol.md §3.2). */
+    /* Host carries the port, as the C SDK sends it (docs/protocol.md §3.2). */
     int v6 = strchr(ws->url.host, ':') != NULL;
     snprintf(ws->host_header, sizeof ws->host_header, "%s%s%s:%d", v6 ? "[" : "", ws->url.host,
              v6 ? "]" : "", ws->url.port);

@@ -1,4 +1,4 @@
-/* iothub-emulator: a local Azure IoT Hub with device streams (DESIGN.md §2).
+/* iothub-emulator: a local Azure IoT Hub with device streams (docs/architecture.md).
  *
  * Start-up order: settings, state directory, registry, certificates, the main endpoint's
  * listening sockets (so a port that cannot be bound fails before anything runs), the MQTT
@@ -137,15 +137,19 @@ static int open_listeners(const struct config *cfg, struct listener *ls, size_t 
 static int prepare_tls(struct emulator *emu)
 {
     char err[512];
-    char *tls_dir = fs_join(emu->state_dir, "tls");
     const struct config *cfg = emu->cfg;
-    int rc = tls_dir != NULL && certs_prepare(tls_dir, (const char *const *)cfg->host_names,
-                                              cfg->host_name_count, cfg->tls_cert, cfg->tls_key,
-                                              cfg->tls_ca, &emu->tls, err, sizeof err) == CERTS_OK
-                 ? 0
-                 : -1;
-    if (rc != 0)
-        log_error("main", "TLS: %s", tls_dir != NULL ? err : "out of memory");
+    char *tls_dir = fs_join(emu->state_dir, "tls");
+    if (tls_dir == NULL) {
+        log_error("main", "TLS: out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (certs_prepare(tls_dir, (const char *const *)cfg->host_names, cfg->host_name_count,
+                      cfg->tls_cert, cfg->tls_key, cfg->tls_ca, &emu->tls, err,
+                      sizeof err) != CERTS_OK) {
+        log_error("main", "TLS: %s", err);
+        rc = -1;
+    }
     free(tls_dir);
     return rc;
 }
@@ -154,11 +158,15 @@ static int open_registry(struct emulator *emu)
 {
     char err[512];
     char *path = fs_join(emu->state_dir, "registry.db");
-    int rc = path != NULL && registry_open(path, &emu->registry, err, sizeof err) == REGISTRY_OK
-                 ? 0
-                 : -1;
-    if (rc != 0)
-        log_error("main", "%s", path != NULL ? err : "out of memory");
+    if (path == NULL) {
+        log_error("main", "opening the registry: out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (registry_open(path, &emu->registry, err, sizeof err) != REGISTRY_OK) {
+        log_error("main", "%s", err);
+        rc = -1;
+    }
     free(path);
     return rc == 0 ? seed_registry(emu->registry, emu->cfg) : -1;
 }
@@ -296,8 +304,7 @@ static unsigned long long fd_limit(void)
 }
 
 /* Every idle connection a client leaves open costs a descriptor: with the soft limit often at
- * 1024, a thousand idle sockets would lock everyone else out (issue 8). The hard limit is ours
- * to take. */
+ * 1024, a thousand idle sockets would lock everyone else out. The hard limit is ours to take. */
 static void raise_fd_limit(void)
 {
     struct rlimit r;

@@ -1,4 +1,4 @@
-/* The announcement that the emulator is ready (DESIGN.md §6): one stdout line beginning
+/* The announcement that the emulator is ready, so nothing has to poll: one stdout line beginning
  * `iothub-emulator ready`, and with --ready-file a JSON file written atomically that CI fixtures
  * wait for. Written only once every endpoint accepts connections. */
 #ifndef READY_H

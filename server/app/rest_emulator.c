@@ -1,5 +1,5 @@
 /* Endpoints of the emulator itself, open without a token: /health for fixtures and container
- * health checks, /emulator/ca.pem so clients can trust the dev CA (DESIGN.md §6). */
+ * health checks, /emulator/ca.pem so clients can trust the dev CA. */
 #include "rest_emulator.h"
 
 #include "mqtt_endpoint.h"

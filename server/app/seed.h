@@ -1,4 +1,4 @@
-/* Applies --device and --policy-key to the registry at start (DESIGN.md §6). */
+/* Applies --device and --policy-key to the registry at start, so a fixture needs no setup calls. */
 #ifndef SEED_H
 #define SEED_H
 

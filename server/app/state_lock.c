@@ -2,6 +2,8 @@
 
 #include "fsutil.h"
 
+#include "protocol/number.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,8 +21,10 @@ static pid_t read_holder(int fd)
     if (n <= 0)
         return 0;
     text[n] = '\0';
-    long pid = strtol(text, NULL, 10);
-    return pid > 0 ? (pid_t)pid : 0;
+    uint64_t pid = 0; /* the file holds the pid and a newline */
+    if (ih_parse_uint_n(text, strspn(text, "0123456789"), INT32_MAX, &pid) != IH_OK)
+        return 0;
+    return (pid_t)pid;
 }
 
 static int write_pid(int fd)

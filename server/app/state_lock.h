@@ -1,7 +1,7 @@
-/* One emulator per state directory (issue 13): two emulators sharing a registry file and a
- * broker config would each rewrite what the other relies on. The first takes an exclusive
- * lock on a file in the directory for its whole life; a second one is refused at once and told
- * who holds it. The lock goes with the process (flock), so a crash never leaves it behind. */
+/* One emulator per state directory: two emulators sharing a registry file and a broker config would
+ * each rewrite what the other relies on. The first takes an exclusive lock on a file in the
+ * directory for its whole life; a second one is refused at once and told who holds it. The lock
+ * goes with the process (flock), so a crash never leaves it behind. */
 #ifndef STATE_LOCK_H
 #define STATE_LOCK_H
 

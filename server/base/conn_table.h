@@ -1,9 +1,9 @@
 /* The connections an endpoint holds, so a stranger cannot lock others out by opening many and
- * saying nothing (issue 13). Every connection is counted; those with nothing under way (still in
- * their TLS handshake, still sending a request head, or idle between requests) are also kept
- * in the order they last did something. When a new connection takes the count past its limit,
- * or the idle ones past theirs, the table names the one to shed: the idle one quiet the longest.
- * A connection with a request under way is never shed.
+ * saying nothing. Every connection is counted; those with nothing under way (still in their TLS
+ * handshake, still sending a request head, or idle between requests) are also kept in the order
+ * they last did something. When a new connection takes the count past its limit, or the idle ones
+ * past theirs, the table names the one to shed: the idle one quiet the longest. A connection with a
+ * request under way is never shed.
  *
  * Sans-I/O and single-threaded: the endpoint calls it from its own I/O thread and closes what it
  * is told to. */

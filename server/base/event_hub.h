@@ -1,7 +1,7 @@
-/* Live updates for the web page (issue 6): every subscriber, one Server-Sent Events connection,
- * gets every event published after it subscribed, in order, already formatted as SSE text. A
- * subscriber that falls more than EVENT_HUB_BACKLOG_MAX bytes behind is ended (its browser's
- * EventSource reconnects and starts again from a snapshot). Thread-safe; no I/O. */
+/* Live updates for the web page: every subscriber, one Server-Sent Events connection, gets every
+ * event published after it subscribed, in order, already formatted as SSE text. A subscriber that
+ * falls more than EVENT_HUB_BACKLOG_MAX bytes behind is ended (its browser's EventSource reconnects
+ * and starts again from a snapshot). Thread-safe; no I/O. */
 #ifndef EVENT_HUB_H
 #define EVENT_HUB_H
 

@@ -1,5 +1,7 @@
 #include "fsutil.h"
 
+#include "transport/fd_write.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -48,17 +50,7 @@ void fs_remove_tree(const char *dir)
 
 static enum fs_result write_all(int fd, const void *data, size_t len)
 {
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return FS_ERR_IO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return FS_OK;
+    return ih_write_all(fd, data, len) == 0 ? FS_OK : FS_ERR_IO;
 }
 
 /* The temporary file is made with mkstemp in the target's directory: a fresh name opened with

@@ -1,5 +1,6 @@
 /* Symmetric keys: random ones for new devices, and the well-known dev keys of the default
- * policies (DESIGN.md §6: printed and documented as dev-only, overridable). */
+ * policies (known in advance so tests and demos can use them; printed and documented as dev-only,
+ * overridable). */
 #ifndef KEYS_H
 #define KEYS_H
 

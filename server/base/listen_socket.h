@@ -1,5 +1,5 @@
 /* Listening TCP sockets, opened before any endpoint starts, so a port that cannot be bound fails
- * the start at once with the reason (DESIGN.md §6) and port 0 gets a real port to report. */
+ * the start at once with the reason and port 0 gets a real port to report. */
 #ifndef LISTEN_SOCKET_H
 #define LISTEN_SOCKET_H
 

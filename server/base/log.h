@@ -1,8 +1,8 @@
 /* One log line per event on stderr: `2026-11-26T03:37:39.123Z INFO  component: message`.
  *
- * Rules (DESIGN.md §8): every rejection and every close is logged once, with the device id, the
- * stream id and a reason a person can act on. Secrets (keys, tokens, signatures) never reach a
- * log line: pass ids and reasons only. */
+ * Rules, so the log alone explains what happened: every rejection and every close is logged once,
+ * with the device id, the stream id and a reason a person can act on. Secrets (keys, tokens,
+ * signatures) never reach a log line: pass ids and reasons only. */
 #ifndef LOG_H
 #define LOG_H
 

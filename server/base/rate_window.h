@@ -1,8 +1,8 @@
 /* A burst allowance per window of time, for things that repeat without bound when a client
- * misbehaves: log lines of one kind, refusal events (issue 13). The first `burst` occurrences of
- * each window pass; the rest are held back and counted, and the count is handed over once, when
- * the next occurrence after the window comes, so it can be reported ("…and 12801 more like it").
- * Pure: the caller brings the clock and any locking. */
+ * misbehaves: log lines of one kind, refusal events. The first `burst` occurrences of each window
+ * pass; the rest are held back and counted, and the count is handed over once, when the next
+ * occurrence after the window comes, so it can be reported ("…and 12801 more like it"). Pure: the
+ * caller brings the clock and any locking. */
 #ifndef RATE_WINDOW_H
 #define RATE_WINDOW_H
 

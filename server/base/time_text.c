@@ -1,6 +1,7 @@
 #include "time_text.h"
 
 #include "protocol/hub_error.h"
+#include "protocol/number.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,18 +16,14 @@ struct fields {
     int offset_minutes; /* east of UTC */
 };
 
-/* Exactly n digits at *p; advances past them. */
+/* Exactly n digits at *p (n <= 4); advances past them. */
 static int digits(const char **p, int n, int *out)
 {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return -1;
-        v = v * 10 + (c - '0');
-    }
+    uint64_t v = 0;
+    if (ih_parse_uint_n(*p, (size_t)n, 9999, &v) != IH_OK)
+        return -1;
     *p += n;
-    *out = v;
+    *out = (int)v;
     return 0;
 }
 

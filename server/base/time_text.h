@@ -1,5 +1,5 @@
 /* Reading a time a person or a client gives, for the log's `since` filter: the log stores times
- * as the hub writes them (2026-11-26T04:51:19.1234567Z, protocol.md §6), which compare as text
+ * as the hub writes them (2026-11-26T04:51:19.1234567Z, docs/protocol.md §6), which compare as text
  * only when they all have that one form. Pure, so it is unit-tested and fuzzed. */
 #ifndef TIME_TEXT_H
 #define TIME_TEXT_H
@@ -11,7 +11,7 @@
 
 /* Room for a time as the hub writes it. */
 #define TIME_TEXT_SIZE 32
-/* The hub's "never" for times (protocol.md §5). */
+/* The hub's "never" for times (docs/protocol.md §5). */
 #define TIME_NEVER "0001-01-01T00:00:00"
 
 /* The current time as the hub writes times (ISO 8601 UTC, 7 fractional digits). */

@@ -1,5 +1,6 @@
 /* TLS material for every endpoint: a dev CA and a server certificate generated into the state
- * directory at first start (DESIGN.md §6), or the files given with --tls-cert/--tls-key/--tls-ca.
+ * directory at first start, so TLS works with no setup, or the files given with
+ * --tls-cert/--tls-key/--tls-ca.
  *
  * The generated server certificate names localhost, 127.0.0.1, ::1 and every --host-name; it is
  * issued again (by the same CA) when that list changes or expiry is less than 30 days away, so

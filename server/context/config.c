@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "protocol/identity.h"
+#include "protocol/number.h"
 #include "protocol/sas.h"
 
 #include <arpa/inet.h>
@@ -11,7 +12,7 @@
 
 #define DEFAULT_STATE_DIR "iothub-emulator-state"
 #define DEFAULT_LISTEN "127.0.0.1"
-/* The C device SDK needs a dot in HostName (protocol.md rule 10), and an IP literal needs no
+/* The C device SDK needs a dot in HostName (docs/protocol.md rule 10), and an IP literal needs no
  * name resolution; the certificate carries it as an IP and as a DNS name. */
 #define DEFAULT_HOST_NAME "127.0.0.1"
 
@@ -139,11 +140,8 @@ static ih_result parse_port(const char *text, int *port)
         *port = CONFIG_PORT_OFF;
         return IH_OK;
     }
-    size_t n = strspn(text, "0123456789");
-    if (n == 0 || n > 5 || text[n] != '\0')
-        return IH_ERR_SYNTAX;
-    long v = strtol(text, NULL, 10);
-    if (v > 65535)
+    uint64_t v = 0;
+    if (ih_parse_uint(text, 65535, &v) != IH_OK)
         return IH_ERR_SYNTAX;
     *port = (int)v;
     return IH_OK;
@@ -151,11 +149,8 @@ static ih_result parse_port(const char *text, int *port)
 
 static ih_result parse_seconds(const char *text, int *seconds)
 {
-    size_t n = strspn(text, "0123456789");
-    if (n == 0 || n > 4 || text[n] != '\0')
-        return IH_ERR_SYNTAX;
-    long v = strtol(text, NULL, 10);
-    if (v < 1 || v > 3600)
+    uint64_t v = 0;
+    if (ih_parse_uint(text, 3600, &v) != IH_OK || v < 1)
         return IH_ERR_SYNTAX;
     *seconds = (int)v;
     return IH_OK;
@@ -164,11 +159,8 @@ static ih_result parse_seconds(const char *text, int *seconds)
 /* 0 to 1,000,000,000. */
 static ih_result parse_count(const char *text, int *count)
 {
-    size_t n = strspn(text, "0123456789");
-    if (n == 0 || n > 10 || text[n] != '\0')
-        return IH_ERR_SYNTAX;
-    long long v = strtoll(text, NULL, 10);
-    if (v > 1000000000LL)
+    uint64_t v = 0;
+    if (ih_parse_uint(text, 1000000000, &v) != IH_OK)
         return IH_ERR_SYNTAX;
     *count = (int)v;
     return IH_OK;
@@ -466,7 +458,7 @@ static ih_result validate(struct config *cfg, struct ih_diag *diag)
                        "--max-connection-memory must be at least 65536 (a whole 64 KiB frame)");
     if (strchr(cfg->host_names[0], '.') == NULL)
         add_warning(cfg, "the first --host-name has no '.': the Azure IoT C device SDK needs one "
-                         "(protocol.md rule 10); try 127.0.0.1 or a dotted name");
+                         "(docs/protocol.md rule 10); try 127.0.0.1 or a dotted name");
     return IH_OK;
 }
 

@@ -27,14 +27,14 @@ struct policy_key {
     char *secondary_key; /* NULL: a random one, so the well-known secondary stops working */
 };
 
-/* Who may open the web page, its event stream and /metrics without a token (issue 6). */
+/* Who may open the web page, its event stream and /metrics without a token. */
 enum ui_access {
     UI_ACCESS_LOCAL, /* clients at 127.0.0.1 or ::1; others need a RegistryRead token */
     UI_ACCESS_OPEN,  /* everyone (a container whose browser is outside) */
     UI_ACCESS_TOKEN, /* a RegistryRead token always */
 };
 
-/* How closely the emulator keeps the real hub's quotas (issue 8). */
+/* How closely the emulator keeps the real hub's quotas. */
 enum fidelity {
     FIDELITY_RELAXED, /* generous limits, for tests that want speed and room */
     FIDELITY_STRICT,  /* the real hub's: 5 new streams a second, 50 at once, 64 KiB messages */

@@ -1,4 +1,4 @@
-/* The device JSON of the registry API (protocol.md §5): parsing a PUT body into a patch and
+/* The device JSON of the registry API (docs/protocol.md §5): parsing a PUT body into a patch and
  * formatting a stored device. Sans-I/O, so it is unit-tested and fuzzed. */
 #ifndef DEVICE_JSON_H
 #define DEVICE_JSON_H

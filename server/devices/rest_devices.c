@@ -1,10 +1,12 @@
-/* The device registry API (protocol.md §5): PUT, GET and DELETE /devices/{id}, GET /devices. */
+/* The device registry API (docs/protocol.md §5): PUT, GET and DELETE /devices/{id},
+ * GET /devices. */
 #include "rest_devices.h"
 
 #include "device_json.h"
 #include "keys.h"
 
 #include "protocol/percent.h"
+#include "protocol/number.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +71,7 @@ static void rest_devices_get(struct rest_call *call)
         registry_failed(call, r, id);
 }
 
-/* Without If-Match a PUT creates the device; with one it updates it (protocol.md §5). */
+/* Without If-Match a PUT creates the device; with one it updates it (docs/protocol.md §5). */
 static enum registry_result create_or_update(struct rest_call *call, const char *id,
                                              const struct device_patch *patch, struct device *d)
 {
@@ -142,9 +144,8 @@ static size_t list_limit(struct rest_call *call)
     if (call->req->query(call->req->ctx, "top") == NULL)
         return LIST_MAX;
     const char *text = rest_query_value(call->req, "top", buf, sizeof buf);
-    size_t digits = text != NULL ? strspn(text, "0123456789") : 0;
-    long top = digits > 0 && digits <= 7 && text[digits] == '\0' ? strtol(text, NULL, 10) : 0;
-    if (top < 1 || top > LIST_MAX) {
+    uint64_t top = 0;
+    if (text == NULL || ih_parse_uint(text, LIST_MAX, &top) != IH_OK || top < 1) {
         rest_error(call->res, IH_E_ARGUMENT_INVALID, "top must be a number from 1 to %d", LIST_MAX);
         return 0;
     }

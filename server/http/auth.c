@@ -81,7 +81,8 @@ static enum auth_result check_policy_token(struct emulator *emu, const struct ih
 
 enum auth_result auth_check_policy(struct emulator *emu, const char *authorization,
                                    const char *resource_path, unsigned permission, long long now,
-                                   char *reason, size_t reason_len, char policy_out[64])
+                                   char *reason, size_t reason_len,
+                                   char policy_out[POLICY_NAME_SIZE])
 {
     policy_out[0] = '\0';
     if (authorization == NULL || authorization[0] == '\0')
@@ -94,7 +95,7 @@ enum auth_result auth_check_policy(struct emulator *emu, const char *authorizati
         return deny(reason, reason_len, "the Authorization header is not a valid SAS token: %s",
                     diag.msg);
     if (token.skn != NULL)
-        snprintf(policy_out, 64, "%s", token.skn);
+        snprintf(policy_out, POLICY_NAME_SIZE, "%s", token.skn);
     enum auth_result r =
         check_policy_token(emu, &token, resource_path, permission, now, reason, reason_len);
     ih_sas_free(&token);

@@ -15,7 +15,7 @@
 struct rest_response;
 
 /* Room for the largest result a handler completes with (a stream's URL and token). */
-#define DEFERRED_RESULT_SIZE 1024
+#define DEFERRED_RESULT_SIZE 2048
 
 struct deferred {
     pthread_mutex_t lock;

@@ -6,6 +6,7 @@
 #include "rest.h"
 #include "deferred.h"
 
+#include "protocol/number.h"
 #include "util/deadline.h"
 
 #include <microhttpd.h>
@@ -21,9 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A new connection has this long to finish its TLS handshake and its first request head (issue
- * 13: silent connections must not keep their slot); once it has made a request, it may sit idle
- * between requests for the longer keep-alive time. */
+/* A new connection has this long to finish its TLS handshake and its first request head (silent
+ * connections must not keep their slot); once it has made a request, it may sit idle between
+ * requests for the longer keep-alive time. */
 #define HEAD_TIMEOUT_SECONDS 10
 #define KEEP_ALIVE_TIMEOUT_SECONDS 60
 /* Each connection's memory pool. libmicrohttpd reads the request head into half of it and files
@@ -78,7 +79,7 @@ struct request_state {
     int suspended_once;       /* a request answered later (a stream POST), or an event stream */
     struct deferred later;    /* resumes the suspended connection when it completes */
     size_t dropped;           /* bytes of body seen past the limit */
-    struct event_sub *events; /* the page's event stream (issue 6), until the connection ends */
+    struct event_sub *events; /* the page's event stream, until the connection ends */
 };
 
 static const char *lookup_header(void *ctx, const char *name)
@@ -92,8 +93,8 @@ static const char *lookup_query(void *ctx, const char *name)
 }
 
 /* libmicrohttpd would percent-decode the whole path before routing, turning an encoded '/' in a
- * device id into a separator; rest_path_parse decodes each segment instead (protocol.md rule 1).
- * Query values stay encoded too; rest_query_value decodes them. */
+ * device id into a separator; rest_path_parse decodes each segment instead (docs/protocol.md
+ * rule 1). Query values stay encoded too; rest_query_value decodes them. */
 static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls;
@@ -337,7 +338,8 @@ static unsigned long long declared_length(struct MHD_Connection *c)
 {
     const char *length =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return length != NULL ? strtoull(length, NULL, 10) : 0;
+    uint64_t n = 0;
+    return length != NULL && ih_parse_uint(length, UINT64_MAX, &n) == IH_OK ? n : 0;
 }
 
 /* A body past the limit is answered 413 once it has been read: a client still sending when the
@@ -396,7 +398,9 @@ int http_endpoint_start(struct emulator *emu, const struct rest_router *router, 
     ep->name = use_tls ? "HTTPS" : "HTTP";
     conn_table_init(&ep->conns, emu->conn_limit, emu->conn_limit);
     const char *hold = getenv(TEST_HOLD_ENV);
-    ep->test_hold_ms = hold != NULL ? (unsigned)strtoul(hold, NULL, 10) % 60000u : 0;
+    uint64_t hold_ms = 0;
+    ep->test_hold_ms =
+        hold != NULL && ih_parse_uint(hold, 60000, &hold_ms) == IH_OK ? (unsigned)hold_ms : 0;
     pthread_mutex_init(&ep->lock, NULL);
     deadline_cond_init(&ep->drained);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;

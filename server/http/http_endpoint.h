@@ -1,5 +1,5 @@
 /* The main endpoint on libmicrohttpd: one daemon per listener (HTTPS, and plain HTTP when asked),
- * each with its own epoll thread, suspend/resume enabled for the stream POST (DESIGN.md §3).
+ * each with its own epoll thread, suspend/resume enabled so a held stream POST blocks no thread.
  * Every request goes to rest_handle. */
 #ifndef HTTP_ENDPOINT_H
 #define HTTP_ENDPOINT_H

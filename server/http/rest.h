@@ -8,6 +8,7 @@
 #include "deferred.h"
 
 #include "protocol/hub_error.h"
+#include "protocol/streams_topic.h"
 
 #include <stddef.h>
 
@@ -41,7 +42,7 @@ struct rest_request {
 
 struct rest_header {
     const char *name;
-    char value[512]; /* fits a streaming URL with the longest host name */
+    char value[IH_STREAM_URL_MAX]; /* the longest: a streaming URL */
 };
 
 /* The hub answers errors in two forms, by endpoint (hub_error.h). */
@@ -84,10 +85,10 @@ enum rest_path_result {
     REST_PATH_NOMEM,
 };
 
-/* Splits on '/' and percent-decodes each segment on its own (protocol.md rule 1), so an encoded
- * '/' stays inside its segment. A leading '/' is required, one trailing '/' is ignored; an empty
- * segment or more than REST_MAX_SEGMENTS segments is REST_PATH_BAD, a bad escape or a decoded NUL
- * REST_PATH_BAD_ESCAPE.
+/* Splits on '/' and percent-decodes each segment on its own (docs/protocol.md rule 1), so an
+ * encoded '/' stays inside its segment. A leading '/' is required, one trailing '/' is ignored; an
+ * empty segment or more than REST_MAX_SEGMENTS segments is REST_PATH_BAD, a bad escape or a decoded
+ * NUL REST_PATH_BAD_ESCAPE.
  * A raw '+' stays '+': a space is never valid in an id. */
 enum rest_path_result rest_path_parse(const char *path, struct rest_path *out);
 void rest_path_free(struct rest_path *p);

@@ -1,4 +1,5 @@
-/* Building a response: JSON bodies, headers, and errors in the hub's format (protocol.md §6). */
+/* Building a response: JSON bodies, headers, and errors in the hub's format
+ * (docs/protocol.md §6). */
 #include "rest.h"
 
 #include "event_hub.h"

@@ -36,7 +36,7 @@ static void resource_path(const struct rest_path *path, char *out, size_t cap)
 static int token_grants(struct rest_call *call, const char *token, unsigned permission,
                         const char *hint)
 {
-    char resource[300], reason[256], policy[64];
+    char resource[300], reason[256], policy[POLICY_NAME_SIZE];
     resource_path(call->path, resource, sizeof resource);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -54,9 +54,9 @@ static int token_grants(struct rest_call *call, const char *token, unsigned perm
     return 0;
 }
 
-/* The web page, its events and /metrics (issue 6): open to everyone, to clients on this
- * machine's loopback address, or to a RegistryRead token in the Authorization header or in
- * ?token= (a browser's EventSource cannot send headers). */
+/* The web page, its events and /metrics: open to everyone, to clients on this machine's loopback
+ * address, or to a RegistryRead token in the Authorization header or in ?token= (a browser's
+ * EventSource cannot send headers). */
 static int ui_authorized(struct rest_call *call)
 {
     static const char hint[] =

@@ -1,4 +1,4 @@
-/* The broker supervisor (issue 3, DESIGN.md §2): runs `mosquitto -c CONF` as a child that dies
+/* The broker supervisor (docs/architecture.md): runs `mosquitto -c CONF` as a child that dies
  * with the emulator, relays its log lines, and restarts it with backoff when it dies. */
 #ifndef BROKER_H
 #define BROKER_H

@@ -79,7 +79,8 @@ int broker_config_text(const struct broker_settings *s, char **out)
     if (s->keep_root)
         add(&t, "user root\n");
     /* The hub's own connection: a Unix socket in the private state directory. It is also the
-     * plain listener mosquitto needs before it accepts a WebSockets one (prototypes.md §1). */
+     * plain listener mosquitto needs before it accepts a WebSockets one (with a WebSockets listener
+     * alone, mosquitto 2.0.11 exits: "Unable to start any listening sockets"). */
     add(&t, "\nlistener 0 %s\n", s->hub_socket);
     if (s->mqtts_port != CONFIG_PORT_OFF)
         add_tls_listener(&t, s, s->mqtts_port, 0);

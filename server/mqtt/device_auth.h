@@ -1,4 +1,4 @@
-/* Authentication of a device's MQTT CONNECT (protocol.md rule 6, §4.2): the password is a SAS
+/* Authentication of a device's MQTT CONNECT (docs/protocol.md rule 6, §4.2): the password is a SAS
  * token for that device (or module), signed with the device's key, or with the key of a policy
  * that has DeviceConnect. Sans-I/O: the keys come through lookup functions, so the mosquitto
  * plugin reads them from the registry and the unit tests from a table. */

@@ -1,6 +1,6 @@
-/* The private topics between the emulator ("the hub") and its mosquitto plugin
- * (reference/prototypes.md §5, option A). Devices can never publish or subscribe under `$hub/`
- * (the plugin's ACL), so only the hub and the plugin speak this grammar:
+/* The private topics between the emulator ("the hub"), a privileged MQTT client of its broker,
+ * and the emulator's plugin inside that broker. Devices can never publish or subscribe under
+ * `$hub/` (the plugin's ACL), so only the hub and the plugin speak this grammar:
  *
  *   hub -> plugin  $hub/to/{cid}/{topic}          deliver {topic} to client {cid} only
  *                  $hub/kick/{device id}          disconnect the device and its modules
@@ -14,8 +14,8 @@
  *                  $hub/evt/refused/{cid}         payload: the reason, for the hub's log
  *
  * {cid} is the MQTT client id (a device id, or `device/module`), percent-encoded, since ids may
- * hold `/ + #` that would break a topic level (prototypes.md §1 caveat 3). Pure functions only:
- * linked by the emulator and by the plugin. */
+ * hold `/ + #` that would break a topic level (and libmosquitto refuses `+` and `#` in a topic
+ * name). Pure functions only: linked by the emulator and by the plugin. */
 #ifndef HUB_BUS_H
 #define HUB_BUS_H
 
@@ -23,10 +23,10 @@
 
 #include <stddef.h>
 
-/* The hub's MQTT client id and user name. `~` is not allowed in device ids (protocol.md §1.1),
+/* The hub's MQTT client id and user name. `~` is not allowed in device ids (docs/protocol.md §1.1),
  * so no device can take this id over. */
 #define HUB_BUS_CLIENT_ID "~iothub-emulator"
-/* The filter devices subscribe to for stream requests (protocol.md rule 7). */
+/* The filter devices subscribe to for stream requests (docs/protocol.md rule 7). */
 #define HUB_BUS_STREAM_FILTER "$iothub/streams/POST/#"
 
 enum hub_bus_kind {

@@ -1,6 +1,6 @@
-/* The hub's own MQTT connection to its broker (issue 3): a libmosquitto client on the broker's
- * private Unix socket, authenticated with the run's secret. It receives the plugin's events and
- * the devices' publishes over the hub bus (hub_bus.h), and sends stream requests to one device.
+/* The hub's own MQTT connection to its broker: a libmosquitto client on the broker's private Unix
+ * socket, authenticated with the run's secret. It receives the plugin's events and the devices'
+ * publishes over the hub bus (hub_bus.h), and sends stream requests to one device.
  *
  * Callbacks run on libmosquitto's loop thread. */
 #ifndef HUB_CLIENT_H
@@ -33,7 +33,8 @@ void hub_client_stop(struct hub_client *hc);
 
 int hub_client_is_up(struct hub_client *hc);
 
-/* Publishes topic to the client cid only, at QoS 0 (protocol.md rule 8). Returns 0 when sent. */
+/* Publishes topic to the client cid only, at QoS 0 (docs/protocol.md rule 8). Returns 0 when
+ * sent. */
 int hub_client_send(struct hub_client *hc, const char *cid, const char *topic, const void *payload,
                     size_t len);
 

@@ -1,5 +1,5 @@
 /* Finding the programs and files the emulator runs with: the mosquitto binary and the broker
- * plugin. A missing one is a start-up error that names the fix (issue 3). */
+ * plugin. A missing one is a start-up error that names the fix. */
 #ifndef LOCATE_H
 #define LOCATE_H
 

@@ -40,8 +40,9 @@ int mqtt_acl_device_allows(int access, const char *topic)
     return 0;
 }
 
-/* A request topic has five levels, $iothub/streams/POST/{name}/{properties} (protocol.md §2.3):
- * the filter covers every request when it fixes nothing of the name or the properties. */
+/* A request topic has five levels, $iothub/streams/POST/{name}/{properties}
+ * (docs/protocol.md §2.3): the filter covers every request when it fixes nothing of the name or the
+ * properties. */
 int mqtt_filter_covers_stream_requests(const char *filter)
 {
     static const char *const fixed[3] = {"$iothub", "streams", "POST"};

@@ -1,7 +1,7 @@
-/* What a device may do on the broker (issue 3): subscribe under $iothub/streams/, publish its
- * answers under $iothub/streams/res/, and receive nothing by a regular delivery (stream requests
- * come by the plugin's direct delivery). Never anything under $hub/, the hub's private topics.
- * Pure functions, used by the mosquitto plugin's ACL callback. */
+/* What a device may do on the broker: subscribe under $iothub/streams/, publish its answers under
+ * $iothub/streams/res/, and receive nothing by a regular delivery (stream requests come by the
+ * plugin's direct delivery). Never anything under $hub/, the hub's private topics. Pure functions,
+ * used by the mosquitto plugin's ACL callback. */
 #ifndef MQTT_ACL_H
 #define MQTT_ACL_H
 
@@ -18,7 +18,7 @@ enum mqtt_access {
 int mqtt_acl_device_allows(int access, const char *topic);
 
 /* 1 when a device subscribing to filter receives every stream request, whatever its name
- * (protocol.md rule 7: the SDKs use $iothub/streams/POST/#; $iothub/streams/# and
+ * (docs/protocol.md rule 7: the SDKs use $iothub/streams/POST/#; $iothub/streams/# and
  * $iothub/streams/POST/+/+ do too). A filter for one stream name does not count. */
 int mqtt_filter_covers_stream_requests(const char *filter);
 

@@ -165,12 +165,16 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
         .keep_root = geteuid() == 0,
     };
     char *text = NULL;
-    int rc = registry != NULL && broker_config_text(&s, &text) == 0 &&
-                     fs_write_atomic(m->conf_path, text, strlen(text), 0600) == FS_OK
-                 ? 0
-                 : -1;
-    if (rc != 0)
-        log_error("main", "cannot write the broker configuration %s", m->conf_path);
+    int rc = -1;
+    if (registry == NULL || broker_config_text(&s, &text) != 0)
+        log_error("main", "cannot make the broker configuration: out of memory");
+    else if (fs_write_atomic(m->conf_path, text, strlen(text), 0600) != FS_OK)
+        log_error("main",
+                  "cannot write the broker configuration %s: check the state directory's disk "
+                  "and permissions",
+                  m->conf_path);
+    else
+        rc = 0;
     if (text != NULL)
         memset(text, 0, strlen(text)); /* it holds the secret */
     free(text);

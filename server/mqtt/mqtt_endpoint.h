@@ -1,6 +1,5 @@
-/* The MQTT endpoint devices connect to (issue 3): the supervised mosquitto child with the
- * emulator's plugin, the hub's own connection to it, and the presence table fed by the plugin's
- * events. */
+/* The MQTT endpoint devices connect to: the supervised mosquitto child with the emulator's plugin,
+ * the hub's own connection to it, and the presence table fed by the plugin's events. */
 #ifndef MQTT_ENDPOINT_H
 #define MQTT_ENDPOINT_H
 

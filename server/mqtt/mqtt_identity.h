@@ -1,4 +1,4 @@
-/* Who an MQTT client says it is (protocol.md §2.1, rule 6): the client id is `deviceId` or
+/* Who an MQTT client says it is (docs/protocol.md §2.1, rule 6): the client id is `deviceId` or
  * `deviceId/moduleId`, and the user name `{host}/{deviceId}[/{moduleId}]/?api-version=...`. */
 #ifndef MQTT_IDENTITY_H
 #define MQTT_IDENTITY_H

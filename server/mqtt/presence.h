@@ -1,6 +1,6 @@
 /* Which devices are connected to the broker and listening for stream requests, as the plugin
- * reports it over the hub bus (issue 3). Kept in memory for the stream POST's "is it online"
- * check (protocol.md §1.4: 404103 at once when it is not), and written to the registry's
+ * reports it over the hub bus. Kept in memory for the stream POST's "is it online" check
+ * (docs/protocol.md §1.4: 404103 at once when it is not), and written to the registry's
  * connectionState, connectionStateUpdatedTime and lastActivityTime. Thread-safe. */
 #ifndef PRESENCE_H
 #define PRESENCE_H

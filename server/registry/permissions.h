@@ -1,4 +1,4 @@
-/* The permissions of IoT Hub's shared access policies (protocol.md §4.3), as stored in the
+/* The permissions of IoT Hub's shared access policies (docs/protocol.md §4.3), as stored in the
  * registry's policies.permissions bit set. */
 #ifndef PERMISSIONS_H
 #define PERMISSIONS_H

@@ -5,6 +5,8 @@
 #include "embedded.h"
 #include "log.h"
 
+#include "protocol/number.h"
+
 #include <openssl/evp.h>
 
 #include <pthread.h>
@@ -20,7 +22,7 @@ struct default_policy {
     unsigned permissions;
 };
 
-/* protocol.md §4.3 */
+/* The hub's default policies (docs/protocol.md §4.3). */
 static const struct default_policy default_policies[] = {
     {"iothubowner",
      PERM_REGISTRY_READ | PERM_REGISTRY_WRITE | PERM_SERVICE_CONNECT | PERM_DEVICE_CONNECT},
@@ -46,7 +48,8 @@ static void unlock(struct registry *reg)
     pthread_mutex_unlock(&reg->lock);
 }
 
-/* .NET ticks (100 ns since 0001-01-01), the form the hub's generationId takes (protocol.md §5). */
+/* .NET ticks (100 ns since 0001-01-01), the form the hub's generationId takes
+ * (docs/protocol.md §5). */
 static void generation_id(char out[24])
 {
     struct timespec now;
@@ -121,9 +124,13 @@ static void read_device_row(sqlite3_stmt *st, struct device *d)
     d->cloud_to_device_message_count = sqlite3_column_int64(st, 12);
 }
 
+/* "001_initial.sql" is version 1; a name without a number is version 0, never applied. */
 static int schema_version_of(const char *file_name)
 {
-    return atoi(file_name);
+    uint64_t v = 0;
+    if (ih_parse_uint_n(file_name, strspn(file_name, "0123456789"), 9999, &v) != IH_OK)
+        return 0;
+    return (int)v;
 }
 
 static enum registry_result apply_schema(struct registry *reg)
@@ -463,8 +470,8 @@ enum registry_result registry_device_create(struct registry *reg, struct device 
     return r;
 }
 
-/* Compares an If-Match value with an etag: `*` matches anything, and quotes and a weak `W/`
- * prefix are ignored, since Node sends `*` and C# sends `"*"` or `"<etag>"` (protocol.md §5). */
+/* Compares an If-Match value with an etag: `*` matches anything, and quotes and a weak `W/` prefix
+ * are ignored, since Node sends `*` and C# sends `"*"` or `"<etag>"` (docs/protocol.md §5). */
 static int etag_matches(const char *if_match, long long etag)
 {
     if (if_match == NULL)

@@ -1,4 +1,4 @@
-/* The device registry and the hub's shared access policies, in one SQLite file (DESIGN.md §5).
+/* The device registry and the hub's shared access policies, in one SQLite file.
  *
  * WAL mode, so the broker plugin can read keys from the same file while the emulator writes;
  * synchronous=FULL, so a write acknowledged to a client survives a crash. Thread-safe: every
@@ -21,8 +21,11 @@
 #define STATUS_REASON_MAX 128
 #define STATUS_REASON_SIZE (4 * STATUS_REASON_MAX + 1)
 
+/* Room for a policy name and its NUL. */
+#define POLICY_NAME_SIZE 64
+
 struct policy {
-    char name[64];
+    char name[POLICY_NAME_SIZE];
     char primary_key[KEY_TEXT_MAX];
     char secondary_key[KEY_TEXT_MAX];
     unsigned permissions;

@@ -16,9 +16,8 @@ struct registry;
 enum registry_result registry_state_start(struct registry *reg);
 void registry_state_stop(struct registry *reg);
 
-/* Connection state (issue 3). Written with relaxed durability (it is rebuilt at every start):
- * connectionState and its time when the state changes, and lastActivityTime on connect and on
- * publishes. */
+/* Connection state. Written with relaxed durability (it is rebuilt at every start): connectionState
+ * and its time when the state changes, and lastActivityTime on connect and on publishes. */
 enum registry_result registry_device_set_connected(struct registry *reg, const char *id,
                                                    int connected);
 enum registry_result registry_device_touch(struct registry *reg, const char *id);
@@ -28,8 +27,8 @@ enum registry_result registry_reset_connections(struct registry *reg);
  * the database (the log query does it itself). */
 void registry_state_flush(struct registry *reg);
 
-/* A resource-log record (category DeviceStreams: one per stream step, issue 4). Strings may be
- * NULL; numbers are -1 when they do not apply. */
+/* A resource-log record (category DeviceStreams, as in the real hub's resource logs: one per
+ * stream step). Strings may be NULL; numbers are -1 when they do not apply. */
 struct log_record {
     char time_utc[TIME_TEXT_SIZE];
     const char *category;

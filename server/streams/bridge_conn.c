@@ -10,11 +10,15 @@
 
 #include "protocol/hub_error.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define BEARER_MAX 256
+#define TLS_RECORD_MAX 16384 /* plaintext bytes in one TLS record (RFC 8446 §5.1) */
 
 enum phase {
     PHASE_HEAD, /* reading the upgrade request */
@@ -189,7 +193,7 @@ static int accept_upgrade(struct bridge_conn *c, const char *accept, const char 
     size_t n = c->out != NULL
                    ? ws_switching_protocols(accept, protocol, (char *)c->out + LWS_PRE, 512)
                    : 0;
-    c->bridge = n > 0 ? relay_join(c->env->relay, c->stream, c->side, c->wsi) : NULL;
+    c->bridge = n > 0 ? relay_join(c->env->relay, stream_core_id(c->stream), c->side, c) : NULL;
     if (c->bridge == NULL)
         return -1; /* the claimed stream is released when the connection goes */
     c->out_len = n;
@@ -204,7 +208,7 @@ static int accept_upgrade(struct bridge_conn *c, const char *accept, const char 
     return 0;
 }
 
-/* The request head is in: refuse it, or upgrade (protocol.md §3.2-3.4). The token is checked
+/* The request head is in: refuse it, or upgrade (docs/protocol.md §3.2-3.4). The token is checked
  * first and used up last, so a refusal for its subprotocols leaves it good. */
 static int upgrade(struct bridge_conn *c)
 {
@@ -312,6 +316,57 @@ static int read_frames(struct bridge_conn *c, unsigned char *data, size_t len)
     }
     return 0;
 }
+
+/* ---- what the relay asks of a connection (relay.h) ---- */
+
+static void io_want_write(void *conn)
+{
+    struct bridge_conn *c = conn;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void io_read_flow(void *conn, int on)
+{
+    struct bridge_conn *c = conn;
+    lws_rx_flow_control(c->wsi, on);
+}
+
+/* A reader too slow to take what is queued for it in time is cut off. */
+static void io_close_after_flush(void *conn)
+{
+    struct bridge_conn *c = conn;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_REASON_BASE, RELAY_CLOSE_FLUSH_S);
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Over TLS a frame bigger than a record leaves as several records, each its own write():
+ * corked, the kernel sends them as a few full segments instead of one per record (a 64 KiB
+ * frame and its 4-byte header are five records, the last of 4 bytes), which the receiver also
+ * reads in fewer wake-ups. Small frames go out at once, uncorked, for the echo's latency. lws
+ * takes a raw write whole, keeping what the socket did not, and calls back once it is out. */
+static int io_write(void *conn, unsigned char *frame, size_t len)
+{
+    static const int on = 1, off = 0;
+    struct bridge_conn *c = conn;
+    int fd = len > TLS_RECORD_MAX && lws_is_ssl(c->wsi) ? lws_get_socket_fd(c->wsi) : -1;
+    /* Corking is only an optimisation: if it fails, the frame still goes out, uncorked. */
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+    int rc = write_raw(c->wsi, frame, len);
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+    return rc;
+}
+
+static void io_queued(void *conn, enum stream_side to, size_t bytes)
+{
+    struct bridge_conn *c = conn;
+    stream_core_note_queued(c->stream, to, bytes);
+}
+
+const struct relay_io bridge_conn_relay_io = {
+    io_want_write, io_read_flow, io_close_after_flush, io_write, io_queued,
+};
 
 /* ---- the callbacks ---- */
 

@@ -1,4 +1,4 @@
-/* One client connection of the streaming endpoint, from its accept to its close (issue 13):
+/* One client connection of the streaming endpoint, from its accept to its close:
  * the upgrade request (ws_upgrade.c), refused with the hub's error body or answered 101, then
  * the client's frames (ws_frame.c) into the relay and the relay's frames out, its pings
  * answered, and the close handshake.
@@ -25,6 +25,10 @@ struct bridge_env {
     struct conn_table *table; /* connections before their upgrade are shed first */
     size_t max_message;       /* for the 1009's log line */
 };
+
+/* What the relay asks of a connection, done with lws (struct relay_io; conn is the
+ * connection's struct bridge_conn). */
+extern const struct relay_io bridge_conn_relay_io;
 
 /* lws accepted wsi (LWS_CALLBACK_RAW_ADOPT). Returns 0, or -1 to close it. */
 int bridge_conn_open(struct bridge_env *env, struct lws *wsi);

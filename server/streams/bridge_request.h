@@ -1,5 +1,5 @@
-/* Reading a WebSocket upgrade at the streaming endpoint (protocol.md §3.2-3.4): the bridge path
- * and the bearer token. Pure, so it is unit-tested and fuzzed. */
+/* Reading a WebSocket upgrade at the streaming endpoint (docs/protocol.md §3.2-3.4): the bridge
+ * path and the bearer token. Pure, so it is unit-tested and fuzzed. */
 #ifndef BRIDGE_REQUEST_H
 #define BRIDGE_REQUEST_H
 
@@ -18,7 +18,7 @@ int bridge_path_parse(const char *path, char id[STREAM_ID_LEN + 1]);
 int bridge_bearer_parse(const char *authorization, char *token, size_t cap);
 
 /* The WebSocket subprotocols a client may ask for: the C SDK sends its transport's name
- * (protocol.md rule 12), in either case; "bridge" is what a client that asks for none gets. */
+ * (docs/protocol.md rule 12), in either case; "bridge" is what a client that asks for none gets. */
 #define BRIDGE_SUBPROTOCOL_COUNT 7
 extern const char *const bridge_subprotocols[BRIDGE_SUBPROTOCOL_COUNT];
 
@@ -27,7 +27,7 @@ extern const char *const bridge_subprotocols[BRIDGE_SUBPROTOCOL_COUNT];
  * exact case (*chosen: the first it names, to echo), else 0. */
 int bridge_subprotocol_choose(const char *header, const char **chosen);
 
-/* The HTTP answer to a refused upgrade: the statuses are the emulator's choice (protocol.md
+/* The HTTP answer to a refused upgrade: the statuses are the emulator's choice (docs/protocol.md
  * §3.4 marks them unknown): 401 for a missing or bad token, 404 for a bridge that is not (or no
  * longer) there. */
 struct bridge_refusal {

@@ -2,23 +2,19 @@
 
 #include "strmap.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <stdio.h>
+
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <string.h>
 
 #define BRIDGE_BUCKETS 1024
-#define TLS_RECORD_MAX 16384 /* plaintext bytes in one TLS record (RFC 8446 §5.1) */
-/* A chunk's headroom: what lws_write may use before a buffer, then the frame's header. */
-#define HEADROOM (LWS_PRE + WS_HEADER_MAX)
 
 struct chunk {
     struct chunk *next;
     size_t len, cap;
     int first, binary;    /* of the frame being joined: starts a message; its type */
     int fin;              /* ends its message */
-    unsigned char data[]; /* HEADROOM bytes, then the payload */
+    unsigned char data[]; /* the relay's headroom, then the payload */
 };
 
 struct queue {
@@ -29,8 +25,7 @@ struct queue {
 struct bridge {
     char id[STREAM_ID_LEN + 1];
     const struct relay *relay;
-    struct stream *stream; /* held by the sides present, so alive while the bridge is */
-    struct lws *wsi[2];
+    void *conn[2];            /* conn[s]: side s's connection, NULL while absent */
     struct queue to[2];       /* to[d]: waiting to be written to side d */
     struct chunk *joining[2]; /* joining[s]: the frame side s is sending, still in pieces */
     int paused[2];            /* side s is not read while to[1 - s] is too full */
@@ -46,7 +41,9 @@ struct bridge {
 
 struct relay {
     struct strmap bridges; /* stream id -> struct bridge */
+    const struct relay_io *io;
     size_t high_water, low_water, frame_max, max_message;
+    size_t headroom; /* before a chunk's payload: the writer's, then the frame header */
 };
 
 static void queue_clear(struct queue *q)
@@ -70,7 +67,7 @@ static void bridge_free(void *value)
     free(b);
 }
 
-struct relay *relay_new(const struct relay_limits *limits)
+struct relay *relay_new(const struct relay_limits *limits, const struct relay_io *io)
 {
     struct relay *r = calloc(1, sizeof *r);
     if (r != NULL && strmap_init(&r->bridges, BRIDGE_BUCKETS) != 0) {
@@ -83,6 +80,8 @@ struct relay *relay_new(const struct relay_limits *limits)
         r->low_water = memory / 8;
         r->frame_max = memory / 4 < RELAY_FRAME_MAX ? memory / 4 : RELAY_FRAME_MAX;
         r->max_message = limits->max_message;
+        r->headroom = limits->write_headroom + WS_HEADER_MAX;
+        r->io = io;
     }
     return r;
 }
@@ -112,16 +111,12 @@ static void set_close(struct bridge *b, enum stream_side first, int code, const 
 static void close_after_flush(struct bridge *b, enum stream_side d)
 {
     b->closing[d] = 1;
-    if (b->wsi[d] != NULL) {
-        lws_set_timeout(b->wsi[d], PENDING_TIMEOUT_USER_REASON_BASE, RELAY_CLOSE_FLUSH_S);
-        lws_callback_on_writable(b->wsi[d]);
-    }
+    if (b->conn[d] != NULL)
+        b->relay->io->close_after_flush(b->conn[d]);
 }
 
-struct bridge *relay_join(struct relay *r, struct stream *stream, enum stream_side side,
-                          struct lws *wsi)
+struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side, void *conn)
 {
-    const char *id = stream_core_id(stream);
     struct strmap_entry *e = strmap_put(&r->bridges, id);
     if (e == NULL)
         return NULL;
@@ -131,18 +126,17 @@ struct bridge *relay_join(struct relay *r, struct stream *stream, enum stream_si
             strmap_remove(&r->bridges, id);
             return NULL;
         }
-        memcpy(b->id, id, sizeof b->id - 1);
+        snprintf(b->id, sizeof b->id, "%s", id);
         b->relay = r;
-        b->stream = stream;
         e->value = b;
     }
     struct bridge *b = e->value;
-    b->wsi[side] = wsi;
-    /* What the peer sent before this side came is waiting (rule 13). */
+    b->conn[side] = conn;
+    /* What the peer sent before this side came is waiting (docs/protocol.md rule 13). */
     if (b->closing[side])
         close_after_flush(b, side);
     else if (b->to[side].head != NULL)
-        lws_callback_on_writable(wsi);
+        r->io->want_write(conn);
     return b;
 }
 
@@ -157,13 +151,14 @@ static void enqueue(struct bridge *b, enum stream_side from, struct chunk *c)
         q->head = c;
     q->tail = c;
     q->bytes += c->len;
-    stream_core_note_queued(b->stream, to, q->bytes);
+    const struct relay_io *io = b->relay->io;
+    io->queued(b->conn[from], to, q->bytes);
     if (q->bytes > b->relay->high_water && !b->paused[from]) {
         b->paused[from] = 1;
-        lws_rx_flow_control(b->wsi[from], 0);
+        io->read_flow(b->conn[from], 0);
     }
-    if (b->wsi[to] != NULL)
-        lws_callback_on_writable(b->wsi[to]);
+    if (b->conn[to] != NULL)
+        io->want_write(b->conn[to]);
 }
 
 /* A chunk sized for the whole frame (or frame_max of it), known from its first piece. */
@@ -171,7 +166,7 @@ static struct chunk *start_frame(const struct relay *r, const struct ws_piece *p
 {
     uint64_t size = p->len + p->remaining;
     size_t cap = size < r->frame_max ? (size_t)size : r->frame_max;
-    struct chunk *c = malloc(sizeof *c + HEADROOM + (cap > 0 ? cap : 1));
+    struct chunk *c = malloc(sizeof *c + r->headroom + (cap > 0 ? cap : 1));
     if (c == NULL)
         return NULL;
     memset(c, 0, sizeof *c);
@@ -217,7 +212,7 @@ enum relay_result relay_receive(struct bridge *b, enum stream_side from, const s
             return RELAY_NO_MEMORY;
         first = 0;
         size_t n = left < c->cap - c->len ? left : c->cap - c->len;
-        memcpy(c->data + HEADROOM + c->len, data, n);
+        memcpy(c->data + b->relay->headroom + c->len, data, n);
         c->len += n;
         data += n;
         left -= n;
@@ -233,42 +228,32 @@ enum relay_result relay_receive(struct bridge *b, enum stream_side from, const s
     return RELAY_OK;
 }
 
-/* Writes one frame. Over TLS a frame bigger than a record leaves as several records, each its
- * own write(): corked, the kernel sends them as a few full segments instead of one per record
- * (a 64 KiB frame and its 4-byte header are five records, the last of 4 bytes), which the receiver
- * also reads in fewer wake-ups. Small frames go out at once, uncorked, for the echo's latency. */
-static int write_frame(struct lws *wsi, struct chunk *c)
+/* Writes one frame: its header goes just before the payload, in the chunk's headroom. */
+static int write_frame(const struct relay *r, void *conn, struct chunk *c)
 {
-    static const int on = 1, off = 0;
     unsigned char header[WS_HEADER_MAX];
     enum ws_opcode op = !c->first ? WS_OP_CONTINUATION : c->binary ? WS_OP_BINARY : WS_OP_TEXT;
     size_t h = ws_frame_header(header, op, c->fin, c->len);
-    unsigned char *start = c->data + HEADROOM - h;
+    unsigned char *start = c->data + r->headroom - h;
     memcpy(start, header, h);
-    int fd = c->len > TLS_RECORD_MAX && lws_is_ssl(wsi) ? lws_get_socket_fd(wsi) : -1;
-    /* Corking is only an optimisation: if it fails, the frame still goes out, uncorked. */
-    if (fd >= 0)
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-    int n = lws_write(wsi, start, h + c->len, LWS_WRITE_RAW);
-    if (fd >= 0)
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-    return n;
+    return r->io->write(conn, start, h + c->len);
 }
 
 /* Reads from the other side again once the queue towards `to` has drained. */
 static void resume_sender(struct bridge *b, enum stream_side to)
 {
     enum stream_side from = 1 - to;
-    if (b->paused[from] && b->to[to].bytes < b->relay->low_water && b->wsi[from] != NULL) {
+    if (b->paused[from] && b->to[to].bytes < b->relay->low_water && b->conn[from] != NULL) {
         b->paused[from] = 0;
-        lws_rx_flow_control(b->wsi[from], 1);
+        b->relay->io->read_flow(b->conn[from], 1);
     }
 }
 
-/* One frame per call: lws takes a raw write whole (keeping what the socket did not) and calls
+/* One frame per call: the writer takes it whole (keeping what the socket did not) and calls
  * back once it is out. */
 enum relay_write relay_writable(struct bridge *b, enum stream_side to)
 {
+    const struct relay_io *io = b->relay->io;
     struct queue *q = &b->to[to];
     struct chunk *c = q->head;
     if (c != NULL) {
@@ -276,21 +261,21 @@ enum relay_write relay_writable(struct bridge *b, enum stream_side to)
         if (q->head == NULL)
             q->tail = NULL;
         q->bytes -= c->len;
-        int n = write_frame(b->wsi[to], c);
+        int n = write_frame(b->relay, b->conn[to], c);
         free(c);
         if (n < 0)
             return RELAY_WRITE_FAILED;
         resume_sender(b, to);
     }
     if (q->head != NULL) {
-        lws_callback_on_writable(b->wsi[to]);
+        io->want_write(b->conn[to]);
         return RELAY_WRITE_DONE;
     }
     if (!b->closing[to])
         return RELAY_WRITE_DONE;
     if (c != NULL) {
         /* The Close frame goes in a write of its own, once this one is out. */
-        lws_callback_on_writable(b->wsi[to]);
+        io->want_write(b->conn[to]);
         return RELAY_WRITE_DONE;
     }
     return RELAY_WRITE_CLOSE;
@@ -322,7 +307,7 @@ void relay_fail(struct bridge *b, enum stream_side from, int code, const char *r
 int relay_left(struct relay *r, struct bridge *b, enum stream_side side, enum stream_side *first)
 {
     static const char gone[] = "the peer's connection dropped";
-    b->wsi[side] = NULL;
+    b->conn[side] = NULL;
     queue_clear(&b->to[side]);
     free(b->joining[side]);
     b->joining[side] = NULL;
@@ -330,9 +315,11 @@ int relay_left(struct relay *r, struct bridge *b, enum stream_side side, enum st
     int code = b->close_code;
     *first = b->first;
     enum stream_side other = 1 - side;
-    if (b->wsi[other] != NULL) {
-        b->paused[other] = 0;
-        lws_rx_flow_control(b->wsi[other], 1);
+    if (b->conn[other] != NULL) {
+        if (b->paused[other]) {
+            b->paused[other] = 0;
+            r->io->read_flow(b->conn[other], 1);
+        }
         close_after_flush(b, other);
     } else {
         bridge_free(strmap_remove(&r->bridges, b->id));
@@ -348,7 +335,7 @@ void relay_close_bridge(struct relay *r, const char *id, int code, const char *r
         return;
     set_close(b, STREAM_DEVICE, code, reason, strlen(reason));
     for (int d = 0; d < 2; d++) {
-        if (b->wsi[d] != NULL)
+        if (b->conn[d] != NULL)
             close_after_flush(b, (enum stream_side)d);
     }
 }

@@ -1,6 +1,8 @@
-/* Device streams on the main endpoint (issue 4, protocol.md §1): POST to start a stream, and the
+/* Device streams on the main endpoint (docs/protocol.md §1): POST to start a stream, and the
  * emulator's views of streams and their log. */
 #include "rest_streams.h"
+
+#include "protocol/number.h"
 #include "monotonic.h"
 
 #include "stream_json.h"
@@ -14,8 +16,8 @@
 #define LOG_LIMIT_DEFAULT 1000
 #define LOG_LIMIT_MAX 10000
 
-/* Longer than this is not a number of seconds anyone meant. */
-#define TIMEOUT_DIGITS_MAX 10
+/* Longer than ten digits is not a number of seconds anyone meant. */
+#define TIMEOUT_MAX 9999999999ULL
 /* Any value above the handshake cap is clamped to it by the stream core anyway. */
 #define TIMEOUT_CLAMP_S 1000000
 
@@ -27,11 +29,9 @@ static int timeout_header(const struct rest_request *req, const char *name)
     const char *v = req->header(req->ctx, name);
     if (v == NULL || v[0] == '\0')
         return 0;
-    size_t digits = strspn(v, "0123456789");
-    if (digits == 0 || digits > TIMEOUT_DIGITS_MAX || (v[digits] != '\0' && v[digits] != '.') ||
-        (v[digits] == '.' && strspn(v + digits + 1, "0123456789") != strlen(v + digits + 1)))
+    uint64_t seconds = 0;
+    if (ih_parse_uint_dropping_fraction(v, TIMEOUT_MAX, &seconds) != IH_OK)
         return -1;
-    long long seconds = strtoll(v, NULL, 10);
     return seconds > TIMEOUT_CLAMP_S ? TIMEOUT_CLAMP_S : (int)seconds;
 }
 
@@ -67,7 +67,7 @@ static int read_timeouts(struct rest_call *call, struct stream_post *p)
     return -1;
 }
 
-/* The 504's info.timeout, as the hub writes it: hh:mm:ss (protocol.md §1.4). */
+/* The 504's info.timeout, as the hub writes it: hh:mm:ss (docs/protocol.md §1.4). */
 static void timed_out(struct rest_response *res, int seconds)
 {
     char text[16];
@@ -186,8 +186,8 @@ static void rest_logs(struct rest_call *call)
     }
     const char *limit = rest_query_value(call->req, "top", top, sizeof top);
     if (limit != NULL) {
-        long v = strspn(limit, "0123456789") == strlen(limit) ? strtol(limit, NULL, 10) : 0;
-        if (v < 1 || v > LOG_LIMIT_MAX) {
+        uint64_t v = 0;
+        if (ih_parse_uint(limit, LOG_LIMIT_MAX, &v) != IH_OK || v < 1) {
             rest_error(call->res, IH_E_ARGUMENT_INVALID, "top must be from 1 to %d", LOG_LIMIT_MAX);
             return;
         }
@@ -203,7 +203,7 @@ static void rest_logs(struct rest_call *call)
     rest_json(call->res, 200, array);
 }
 
-/* GET /emulator/devicestreams: what `az iot hub devicestream show` prints (protocol.md §5). */
+/* GET /emulator/devicestreams: what `az iot hub devicestream show` prints (docs/protocol.md §5). */
 static void rest_devicestreams(struct rest_call *call)
 {
     const struct emulator *emu = call->emu;

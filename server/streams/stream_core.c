@@ -180,7 +180,8 @@ static int random_hex(char *out, size_t chars)
     return 0;
 }
 
-/* base64url without padding: letters, digits, '-' and '_' only (rule 8: no / & = %). */
+/* base64url without padding: letters, digits, '-' and '_' only (docs/protocol.md rule 8: no / & =
+ * %). */
 static int random_token(char out[STREAM_TOKEN_LEN + 1])
 {
     unsigned char bytes[32], text[48];

@@ -1,4 +1,4 @@
-/* The hub core of device streams (DESIGN.md §3-4): every stream session, its handshake state
+/* The hub core of device streams (docs/architecture.md): every stream session, its handshake state
  * machine, its deadlines and its tokens. No I/O: the main endpoint, the MQTT link and the
  * streaming endpoint feed it events with the time, so it runs the same under a fake clock.
  * Thread-safe (one mutex); observers are called after the mutex is released.
@@ -18,9 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Bridge ids: 20 hex characters, like the real gateway's (protocol.md §3.1). */
+/* Bridge ids: 20 hex characters, like the real gateway's (docs/protocol.md §3.1). */
 #define STREAM_ID_LEN 20
-/* Tokens: 32 random bytes as base64url without padding, so none of / & = % (rule 8). */
+/* Tokens: 32 random bytes as base64url without padding, so none of / & = % (docs/protocol.md rule
+ * 8). */
 #define STREAM_TOKEN_LEN 43
 #define STREAM_RID_LEN 16
 
@@ -74,11 +75,11 @@ struct stream_event {
 };
 
 struct stream_core_settings {
-    int handshake_cap_s;    /* POST to both connected; caps both timeouts (protocol.md §3.5) */
+    int handshake_cap_s; /* POST to both connected; caps both timeouts (docs/protocol.md §3.5) */
     int default_response_s; /* when the POST gives no response timeout (or 0) */
     int default_connect_s;  /* when the POST gives no connect timeout (or 0) */
     int64_t history_ms;     /* how long a finished stream stays visible */
-    /* Limits (issue 8); 0 for none. */
+    /* Limits, so a stranger cannot exhaust the hub; 0 for none. */
     int max_streams; /* not finished: requested, accepted or connected */
     int max_pending; /* requested or accepted, not yet connected */
     int rate_per_s;  /* new streams a second, in a bucket of as many */
@@ -141,7 +142,7 @@ struct stream_decision {
     int response_timeout_s;
 };
 
-/* The device cid answered $rid with status (protocol.md rule 9: any 2xx accepts). */
+/* The device cid answered $rid with status (docs/protocol.md rule 9: any 2xx accepts). */
 enum stream_answer_result stream_core_answer(struct stream_core *core, const char *cid,
                                              const char *rid, int status, int64_t now_ms,
                                              struct stream_decision *out);
@@ -156,7 +157,7 @@ enum stream_attach_result {
 
 /* Checks a WebSocket's bearer token for bridge_id. With claim, a good token is used up and the
  * stream is returned referenced (release it with stream_core_release); the device may attach
- * while the stream is REQUESTED (the C SDK connects before it answers, protocol.md rule 13),
+ * while the stream is REQUESTED (the C SDK connects before it answers, docs/protocol.md rule 13),
  * the service only once it is ACCEPTED. */
 enum stream_attach_result stream_core_attach(struct stream_core *core, const char *bridge_id,
                                              const char *token, int claim, int64_t now_ms,

@@ -1,4 +1,4 @@
-/* Streams and log rows as JSON, for the emulator's views and the web page (issues 4, 6). */
+/* Streams and log rows as JSON, for the emulator's views and the web page. */
 #ifndef STREAM_JSON_H
 #define STREAM_JSON_H
 

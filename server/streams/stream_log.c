@@ -60,7 +60,7 @@ static int status_of(const struct stream_event *ev)
     }
 }
 
-/* The narration of the product page's five handshake steps (protocol.md §8). */
+/* The narration of the product page's five handshake steps (docs/protocol.md §8). */
 static void narrate(const struct stream_event *ev, long long ms)
 {
     const struct stream_info *i = &ev->info;

@@ -1,4 +1,4 @@
-/* What the emulator says about each stream step (issue 4, DESIGN.md §4): one DeviceStreams row in
+/* What the emulator says about each stream step: one DeviceStreams row in
  * the registry's log, one --trace line that narrates the handshake for people learning it, and
  * one INFO line for every rejection, timeout and close (with device id, stream id and reason). */
 #ifndef STREAM_LOG_H

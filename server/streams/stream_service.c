@@ -7,6 +7,7 @@
 #include "stream_log.h"
 
 #include "protocol/streams_topic.h"
+#include "protocol/format.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -115,19 +116,18 @@ int stream_service_endpoint(const struct emulator *emu, int tls, const char *sch
     int port = tls ? emu->streams_port : emu->streams_plain_port;
     if (port == CONFIG_PORT_OFF)
         return -1;
-    int n = snprintf(out, cap, "%s://%s:%d", scheme, emu->host_name, port);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    return ih_format(out, cap, "%s://%s:%d", scheme, emu->host_name, port) == IH_OK ? 0 : -1;
 }
 
 int stream_service_url(const struct emulator *emu, const char *id, char *out, size_t cap)
 {
-    /* wss always when it is served: the C device uses TLS whatever the scheme (rule 11). */
+    /* wss always when it is served: the C device uses TLS whatever the scheme (docs/protocol.md
+     * rule 11). */
     int tls = emu->streams_port != CONFIG_PORT_OFF;
-    char base[300];
+    char base[IH_STREAM_URL_MAX];
     if (stream_service_endpoint(emu, tls, tls ? "wss" : "ws", base, sizeof base) != 0)
         return -1;
-    int n = snprintf(out, cap, "%s/bridges/%s", base, id);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    return ih_format(out, cap, "%s/bridges/%s", base, id) == IH_OK ? 0 : -1;
 }
 
 static void client_id(const struct stream_post *p, char *out, size_t cap)
@@ -138,7 +138,8 @@ static void client_id(const struct stream_post *p, char *out, size_t cap)
         snprintf(out, cap, "%s", p->device_id);
 }
 
-/* The device must exist and listen for stream requests now: 404103 at once otherwise (§1.4). */
+/* The device must exist and listen for stream requests now: 404103 at once otherwise
+ * (docs/protocol.md §1.4). */
 static enum stream_post_result check_device(struct stream_service *svc, const struct stream_post *p,
                                             const char *cid, char *reason, size_t len)
 {
@@ -148,7 +149,11 @@ static enum stream_post_result check_device(struct stream_service *svc, const st
         snprintf(reason, len, "device '%s' is not registered", p->device_id);
         return STREAM_POST_NO_DEVICE;
     }
-    if (r != REGISTRY_OK || !mqtt_endpoint_link_up(svc->emu->mqtt)) {
+    if (r != REGISTRY_OK) {
+        snprintf(reason, len, "the registry could not be read (see the emulator's log); try again");
+        return STREAM_POST_UNAVAILABLE;
+    }
+    if (!mqtt_endpoint_link_up(svc->emu->mqtt)) {
         snprintf(reason, len, "the emulator's MQTT broker is not reachable; try again");
         return STREAM_POST_UNAVAILABLE;
     }
@@ -171,19 +176,33 @@ static enum stream_post_result check_device(struct stream_service *svc, const st
     return STREAM_POST_PENDING;
 }
 
-/* The stream request to the device (rule 8): QoS 0, empty payload, to that client only. */
+/* The stream request to the device (docs/protocol.md rule 8): QoS 0, empty payload, to that
+ * client only. Returns 0, or -1 with reason saying which step failed. */
 static int send_request(struct stream_service *svc, const struct stream_post *p, const char *cid,
-                        const struct stream_tickets *t)
+                        const struct stream_tickets *t, char *reason, size_t reason_len)
 {
-    char url[512];
+    char url[IH_STREAM_URL_MAX];
     char *topic = NULL;
-    struct ih_diag why;
-    int rc = stream_service_url(svc->emu, t->id, url, sizeof url) == 0 &&
-                     ih_topic_format_stream_request(p->name, t->rid, url, t->device_token, &topic,
-                                                    &why) == IH_OK &&
-                     mqtt_endpoint_send(svc->emu->mqtt, cid, topic) == 0
-                 ? 0
-                 : -1;
+    struct ih_diag why = {{0}};
+    int rc = -1;
+    if (stream_service_url(svc->emu, t->id, url, sizeof url) != 0) {
+        snprintf(reason, reason_len, "no streaming endpoint is up to give '%s' a URL", cid);
+        goto done;
+    }
+    if (ih_topic_format_stream_request(p->name, t->rid, url, t->device_token, &topic, &why) !=
+        IH_OK) {
+        snprintf(reason, reason_len, "the stream request to '%s' cannot be written: %s", cid,
+                 why.msg);
+        goto done;
+    }
+    if (mqtt_endpoint_send(svc->emu->mqtt, cid, topic) != 0) {
+        snprintf(reason, reason_len,
+                 "the stream request could not be sent to '%s': the MQTT broker did not take it",
+                 cid);
+        goto done;
+    }
+    rc = 0;
+done:
     free(topic);
     return rc;
 }
@@ -228,10 +247,9 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
                  svc->limits.rate_per_s);
         return STREAM_POST_THROTTLED;
     }
-    if (send_request(svc, p, cid, &t) != 0) {
+    if (send_request(svc, p, cid, &t, reason, reason_len) != 0) {
         /* Nobody else may complete this wait now: the POST is answered here. */
         stream_core_cancel(svc->core, t.id, monotonic_ms());
-        snprintf(reason, reason_len, "the stream request could not be sent to '%s'", cid);
         return STREAM_POST_UNAVAILABLE;
     }
     relay_wake(svc);
@@ -259,7 +277,8 @@ static void complete(struct stream_service *svc, const struct stream_decision *d
 static void on_device_publish(void *ctx, const char *cid, const char *topic, const void *payload,
                               size_t len)
 {
-    (void)payload; /* an answer's payload is empty (rule 9): only the topic counts */
+    (void)
+        payload; /* an answer's payload is empty (docs/protocol.md rule 9): only the topic counts */
     (void)len;
     struct stream_service *svc = ctx;
     struct ih_stream_response res;

@@ -1,4 +1,4 @@
-/* Device streams as the service sees them (issue 4, protocol.md §1-2): a POST asks a device for
+/* Device streams as the service sees them (docs/protocol.md §1-2): a POST asks a device for
  * a stream over MQTT, the device's answer or the response timeout decides it, and the POST gets
  * its reply (rule 4). The glue between the main endpoint, the MQTT endpoint, the stream core and
  * the streaming endpoint. */
@@ -25,8 +25,8 @@ enum stream_outcome {
 
 struct stream_result {
     enum stream_outcome outcome;
-    char url[512];
-    char token[64];
+    char url[IH_STREAM_URL_MAX];
+    char token[STREAM_TOKEN_LEN + 1];
     int response_timeout_s; /* for the 504's info.timeout */
 };
 
@@ -75,9 +75,9 @@ struct stream_post {
 enum stream_post_result {
     STREAM_POST_PENDING,     /* the device was asked: wait completes later */
     STREAM_POST_NO_DEVICE,   /* 404 404001 */
-    STREAM_POST_NOT_ONLINE,  /* 404 404103, at once (protocol.md §1.4) */
+    STREAM_POST_NOT_ONLINE,  /* 404 404103, at once (docs/protocol.md §1.4) */
     STREAM_POST_UNAVAILABLE, /* 503: the broker link is down, or no streaming endpoint */
-    STREAM_POST_QUOTA,       /* 403 403002: too many streams at once (issue 8) */
+    STREAM_POST_QUOTA,       /* 403 403002: too many streams at once */
     STREAM_POST_THROTTLED,   /* 429 429001: too many handshakes, or too many a second */
 };
 
@@ -87,7 +87,7 @@ enum stream_post_result stream_service_post(struct stream_service *svc, const st
                                             struct deferred *wait, char *reason, size_t reason_len);
 
 /* The service's part of the MQTT endpoint: device publishes under IH_STREAMS_RES_PREFIX, the
- * devices' stream answers (rule 9). */
+ * devices' stream answers (docs/protocol.md rule 9). */
 struct mqtt_handler stream_service_mqtt_handler(struct stream_service *svc);
 
 /* The device was deleted or disabled (disabled != 0): its streams end, pending and live alike,
@@ -106,8 +106,8 @@ void stream_service_shutdown(struct stream_service *svc);
 int stream_service_endpoint(const struct emulator *emu, int tls, const char *scheme, char *out,
                             size_t cap);
 
-/* The streaming URL of a bridge: wss://HOST:PORT/bridges/ID (rule 11). 0, or -1 when no
- * streaming listener is up. */
+/* The streaming URL of a bridge: wss://HOST:PORT/bridges/ID (docs/protocol.md rule 11). 0, or -1
+ * when no streaming listener is up. */
 int stream_service_url(const struct emulator *emu, const char *id, char *out, size_t cap);
 
 #endif

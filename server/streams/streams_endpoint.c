@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* lws reads up to this at a time: a 64 KiB frame (the real gateway's limit, protocol.md rule
- * 13) and its header in one go. */
+/* lws reads up to this at a time: a 64 KiB frame (the real gateway's limit, docs/protocol.md
+ * rule 13) and its header in one go. */
 #define SERVICE_BUFFER (64 * 1024 + 4096)
 /* Every accepted connection is a raw socket of this protocol (TLS by lws): the WebSocket
  * protocol is bridge_conn.c's. */
@@ -262,16 +262,22 @@ int streams_endpoint_start(struct emulator *emu, struct streams_endpoint **out)
     conn_table_init(&ep->conns, emu->conn_limit, PRE_UPGRADE_MAX);
     pthread_mutex_init(&ep->lock, NULL);
     config_stream_limits(emu->cfg, &ep->limits);
-    struct relay_limits relay_limits = {ep->limits.connection_memory, ep->limits.max_message};
-    ep->relay = relay_new(&relay_limits);
+    struct relay_limits relay_limits = {ep->limits.connection_memory, ep->limits.max_message,
+                                        LWS_PRE};
+    ep->relay = relay_new(&relay_limits, &bridge_conn_relay_io);
     ep->env = (struct bridge_env){ep->core, ep->relay, &ep->conns, ep->limits.max_message};
-    int rc = ep->relay != NULL && create_context(ep) == 0 ? 0 : -1;
-    if (rc == 0)
-        rc = listen_on(ep, emu->cfg->streams_port, 1, &emu->streams_port);
-    if (rc == 0)
-        rc = listen_on(ep, emu->cfg->streams_plain_port, 0, &emu->streams_plain_port);
-    if (rc == 0)
-        rc = pthread_create(&ep->thread, NULL, service_loop, ep) == 0 ? 0 : -1;
+    int rc = -1;
+    if (ep->relay == NULL)
+        log_error("main", "the streaming endpoint: out of memory");
+    else if (create_context(ep) != 0)
+        log_error("main", "the streaming endpoint: libwebsockets could not start");
+    else if (listen_on(ep, emu->cfg->streams_port, 1, &emu->streams_port) == 0 &&
+             listen_on(ep, emu->cfg->streams_plain_port, 0, &emu->streams_plain_port) == 0)
+        rc = 0; /* listen_on says why it failed */
+    if (rc == 0 && pthread_create(&ep->thread, NULL, service_loop, ep) != 0) {
+        log_error("main", "the streaming endpoint: cannot start its thread");
+        rc = -1;
+    }
     if (rc != 0) {
         if (ep->ctx != NULL)
             lws_context_destroy(ep->ctx);

@@ -1,4 +1,4 @@
-/* The streaming endpoint (issue 4, protocol.md §3, rules 11-14): WSS on --streams-port with
+/* The streaming endpoint (docs/protocol.md §3, rules 11-14): WSS on --streams-port with
  * the emulator's certificate, plain WS on --streams-plain-port when asked. libwebsockets accepts
  * the connections and does TLS; each is a raw socket whose WebSocket protocol is the
  * emulator's (bridge_conn.h): only upgrades of /bridges/{id} with the bridge's bearer token are

@@ -1,7 +1,7 @@
-/* The emulator's Prometheus metrics (issue 6), served at /metrics in the text exposition
- * format: streams initiated, accepted, rejected and timed out, active streams, a histogram of
- * handshake durations (POST to both sides connected), bytes relayed each way, connected
- * devices and broker restarts. Counting is lock-free; rendering is pure. */
+/* The emulator's Prometheus metrics, served at /metrics in the text exposition format: streams
+ * initiated, accepted, rejected and timed out, active streams, a histogram of handshake durations
+ * (POST to both sides connected), bytes relayed each way, connected devices and broker restarts.
+ * Counting is lock-free; rendering is pure. */
 #ifndef METRICS_H
 #define METRICS_H
 

@@ -1,6 +1,5 @@
-/* The emulator's own pages (issue 6): the web page at /, its event stream at /emulator/events,
- * and /metrics for Prometheus. Who may open them without a token is --ui-access (rest_router.c
- * checks it). */
+/* The emulator's own pages: the web page at /, its event stream at /emulator/events, and /metrics
+ * for Prometheus. Who may open them without a token is --ui-access (rest_router.c checks it). */
 #include "rest_ui.h"
 
 #include "embedded.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Traffic of relaying streams goes out this often; nothing faster (issue 6). */
+/* Traffic of relaying streams goes out this often; nothing faster. */
 #define TICK_MS 1000
 /* An SSE comment this often keeps proxies and the browser from closing an idle stream. */
 #define KEEPALIVE_TICKS 15

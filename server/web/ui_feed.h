@@ -1,6 +1,6 @@
-/* What the web page sees (issue 6): a snapshot when it connects, then every stream step, every
- * device connection change and, once a second while streams relay, their byte counts, as
- * Server-Sent Events. The server pushes; the page never polls. */
+/* What the web page sees: a snapshot when it connects, then every stream step, every device
+ * connection change and, once a second while streams relay, their byte counts, as Server-Sent
+ * Events. The server pushes; the page never polls. */
 #ifndef UI_FEED_H
 #define UI_FEED_H
 

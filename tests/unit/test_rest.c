@@ -1,6 +1,6 @@
 /* Unit tests of the main endpoint's request handling (server/rest.h, rest_router.c,
  * rest_devices.c, rest_emulator.c), without sockets: requests are built by hand and handed to
- * rest_handle with a real registry in a mkdtemp directory (protocol.md §4, §5 and §6). */
+ * rest_handle with a real registry in a mkdtemp directory (docs/protocol.md §4, §5 and §6). */
 #include "hub_routes.h"
 #include "metrics.h"
 #include "rest.h"
@@ -424,8 +424,8 @@ START_TEST(unknown_path)
 }
 END_TEST
 
-/* The web page and /metrics (issue 6): a loopback client, or a RegistryRead token in the header
- * or in ?token=. */
+/* The web page and /metrics: a loopback client, or a RegistryRead token in the header or in
+ * ?token=. */
 START_TEST(ui_pages_loopback_or_token)
 {
     struct call c = {.method = "GET", .path = "/", .host = "127.0.0.1:8443"};

@@ -1,9 +1,9 @@
 /* The plugin's view of connected clients: client id -> its current connection, and whether its
  * session listens for stream requests.
  *
- * Takeover (prototypes.md §1 caveat 4): when a device connects again with the same client id,
- * mosquitto reports the new connection before the old one's disconnect. The map keeps the newest
- * connection, so the old one's disconnect is recognised as stale and not reported. */
+ * Takeover: when a device connects again with the same client id, mosquitto reports the new
+ * connection before the old one's disconnect. The map keeps the newest connection, so the old one's
+ * disconnect is recognised as stale and not reported. */
 #ifndef CLIENT_MAP_H
 #define CLIENT_MAP_H
 

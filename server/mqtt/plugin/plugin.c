@@ -1,5 +1,5 @@
 /* The emulator's mosquitto plugin: makes mosquitto behave like IoT Hub's MQTT front door
- * (DESIGN.md §2, reference/prototypes.md §1 and §5, issue 3).
+ * (docs/architecture.md says how the broker, its plugin and the emulator fit together).
  *
  * - BASIC_AUTH: devices authenticate with a SAS token checked against the registry (device_auth);
  *   the hub's own client with the run's secret.
@@ -255,9 +255,9 @@ static void handle_hub_message(struct plugin *p, struct mosquitto_evt_message *e
     hub_bus_topic_free(&t);
 }
 
-/* The device's topic becomes $hub/from/{cid}/{topic}, which only the hub subscribes to; the
- * broker adopts event_data.topic but leaves the old one to the plugin (prototypes.md §1 iv).
- * A message that cannot be forwarded closes the connection rather than be acknowledged. */
+/* The device's topic becomes $hub/from/{cid}/{topic}, which only the hub subscribes to; the broker
+ * adopts event_data.topic but leaves the old one to the plugin to free. A message that cannot be
+ * forwarded closes the connection rather than be acknowledged. */
 static int retag_device_message(struct plugin *p, const char *cid, struct mosquitto_evt_message *ev)
 {
     char *topic = NULL;

@@ -1,6 +1,6 @@
 /* Read-only access to the emulator's registry from inside mosquitto: device and policy keys for
- * device_auth (issue 3). The emulator writes the same SQLite file; WAL mode lets this connection
- * read while it writes (DESIGN.md §5). */
+ * device_auth. The emulator writes the same SQLite file; WAL mode lets this connection read while
+ * it writes. */
 #ifndef REGISTRY_READER_H
 #define REGISTRY_READER_H
 
