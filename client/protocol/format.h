@@ -12,4 +12,9 @@
 ih_result ih_format(char *out, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Writes a reason into out (cut to fit cap) and returns result: a check that refuses says why
+ * in one statement, `return ih_reason(why, len, AUTH_DENIED, "expired at %lld", se);`. */
+int ih_reason(char *out, size_t cap, int result, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -3,23 +3,12 @@
 #include "mqtt_identity.h"
 #include "permissions.h"
 
+#include "protocol/format.h"
 #include "protocol/sas.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static enum device_auth_result deny(char *reason, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum device_auth_result deny(char *reason, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, len, fmt, ap);
-    va_end(ap);
-    return DEVICE_AUTH_DENIED;
-}
 
 /* The keys that may have signed the token: a DeviceConnect policy's when it names one (skn),
  * else the device's own. */
@@ -36,15 +25,16 @@ static enum device_auth_result signing_keys(const struct ih_sas *token,
     }
     switch (lookups->policy(lookups->ctx, token->skn, policy)) {
     case LOOKUP_NOT_FOUND:
-        return deny(reason, len, "the token names policy '%.64s', which does not exist",
-                    token->skn);
+        return ih_reason(reason, len, DEVICE_AUTH_DENIED,
+                         "the token names policy '%.64s', which does not exist", token->skn);
     case LOOKUP_ERROR:
         return DEVICE_AUTH_ERROR;
     case LOOKUP_FOUND:
         break;
     }
     if ((policy->permissions & PERM_DEVICE_CONNECT) == 0)
-        return deny(reason, len, "policy '%.64s' lacks the DeviceConnect permission", token->skn);
+        return ih_reason(reason, len, DEVICE_AUTH_DENIED,
+                         "policy '%.64s' lacks the DeviceConnect permission", token->skn);
     keys[0] = policy->primary_key;
     keys[1] = policy->secondary_key;
     return DEVICE_AUTH_OK;
@@ -58,8 +48,9 @@ check_token(const struct device_auth_request *req, const struct mqtt_identity *i
     char resource[300];
     mqtt_identity_resource(id, resource, sizeof resource);
     if (ih_sas_check_audience(token, req->hosts, req->host_count, resource) != IH_OK)
-        return deny(reason, len, "wrong audience: the token's sr '%.120s' does not cover %s",
-                    token->sr_raw, resource);
+        return ih_reason(reason, len, DEVICE_AUTH_DENIED,
+                         "wrong audience: the token's sr '%.120s' does not cover %s", token->sr_raw,
+                         resource);
     const char *keys[2];
     struct policy_keys policy;
     enum device_auth_result r = signing_keys(token, device, lookups, keys, &policy, reason, len);
@@ -67,11 +58,13 @@ check_token(const struct device_auth_request *req, const struct mqtt_identity *i
         return r;
     int matched = -1;
     if (ih_sas_verify_signature(token, keys, 2, &matched) != IH_OK)
-        return deny(reason, len, "wrong key: the signature matches neither key of %s",
-                    token->skn != NULL ? "the policy" : "the device");
+        return ih_reason(reason, len, DEVICE_AUTH_DENIED,
+                         "wrong key: the signature matches neither key of %s",
+                         token->skn != NULL ? "the policy" : "the device");
     if (ih_sas_check_expiry(token, req->now) != IH_OK)
-        return deny(reason, len, "expired: the token expired at %lld, now is %lld", token->expiry,
-                    req->now);
+        return ih_reason(reason, len, DEVICE_AUTH_DENIED,
+                         "expired: the token expired at %lld, now is %lld", token->expiry,
+                         req->now);
     return DEVICE_AUTH_OK;
 }
 
@@ -84,14 +77,16 @@ static enum device_auth_result check_device(const struct device_auth_request *re
     struct device_keys device;
     switch (lookups->device(lookups->ctx, id->device_id, &device)) {
     case LOOKUP_NOT_FOUND:
-        return deny(reason, len, "unknown device: '%s' is not in the registry", id->device_id);
+        return ih_reason(reason, len, DEVICE_AUTH_DENIED,
+                         "unknown device: '%s' is not in the registry", id->device_id);
     case LOOKUP_ERROR:
         return DEVICE_AUTH_ERROR;
     case LOOKUP_FOUND:
         break;
     }
     if (!device.enabled)
-        return deny(reason, len, "disabled: device '%s' has status disabled", id->device_id);
+        return ih_reason(reason, len, DEVICE_AUTH_DENIED,
+                         "disabled: device '%s' has status disabled", id->device_id);
     return check_token(req, id, token, &device, lookups, reason, len);
 }
 
@@ -102,14 +97,16 @@ enum device_auth_result device_auth_check(const struct device_auth_request *req,
     struct mqtt_identity id;
     struct ih_diag diag = {{0}};
     if (mqtt_identity_parse(req->client_id, &id, &diag) != IH_OK)
-        return deny(reason, reason_len, "bad client id: %s", diag.msg);
+        return ih_reason(reason, reason_len, DEVICE_AUTH_DENIED, "bad client id: %s", diag.msg);
     if (mqtt_username_check(req->username, req->client_id, &diag) != IH_OK)
-        return deny(reason, reason_len, "bad user name: %s", diag.msg);
+        return ih_reason(reason, reason_len, DEVICE_AUTH_DENIED, "bad user name: %s", diag.msg);
     if (req->password == NULL || req->password[0] == '\0')
-        return deny(reason, reason_len, "no password: send a SAS token as the MQTT password");
+        return ih_reason(reason, reason_len, DEVICE_AUTH_DENIED,
+                         "no password: send a SAS token as the MQTT password");
     struct ih_sas token;
     if (ih_sas_parse(req->password, strlen(req->password), &token, &diag) != IH_OK)
-        return deny(reason, reason_len, "the password is not a SAS token: %s", diag.msg);
+        return ih_reason(reason, reason_len, DEVICE_AUTH_DENIED,
+                         "the password is not a SAS token: %s", diag.msg);
     enum device_auth_result r = check_device(req, &id, &token, lookups, reason, reason_len);
     ih_sas_free(&token);
     return r;

@@ -2,6 +2,8 @@
 
 #include "strmap.h"
 
+#include "util/fifo.h"
+
 #include <stdio.h>
 
 #include <stdlib.h>
@@ -10,7 +12,7 @@
 #define BRIDGE_BUCKETS 1024
 
 struct chunk {
-    struct chunk *next;
+    struct ih_fifo_link link; /* first: the queue links chunks through it */
     size_t len, cap;
     int first, binary;    /* of the frame being joined: starts a message; its type */
     int fin;              /* ends its message */
@@ -18,7 +20,7 @@ struct chunk {
 };
 
 struct queue {
-    struct chunk *head, *tail;
+    struct ih_fifo chunks;
     size_t bytes;
 };
 
@@ -48,11 +50,8 @@ struct relay {
 
 static void queue_clear(struct queue *q)
 {
-    for (struct chunk *c = q->head, *next; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
-    memset(q, 0, sizeof *q);
+    ih_fifo_free_all(&q->chunks);
+    q->bytes = 0;
 }
 
 static void bridge_free(void *value)
@@ -135,7 +134,7 @@ struct bridge *relay_join(struct relay *r, const char *id, enum stream_side side
     /* What the peer sent before this side came is waiting (docs/protocol.md rule 13). */
     if (b->closing[side])
         close_after_flush(b, side);
-    else if (b->to[side].head != NULL)
+    else if (b->to[side].chunks.head != NULL)
         r->io->want_write(conn);
     return b;
 }
@@ -144,12 +143,7 @@ static void enqueue(struct bridge *b, enum stream_side from, struct chunk *c)
 {
     enum stream_side to = 1 - from;
     struct queue *q = &b->to[to];
-    c->next = NULL;
-    if (q->tail != NULL)
-        q->tail->next = c;
-    else
-        q->head = c;
-    q->tail = c;
+    ih_fifo_push(&q->chunks, &c->link);
     q->bytes += c->len;
     const struct relay_io *io = b->relay->io;
     io->queued(b->conn[from], to, q->bytes);
@@ -255,11 +249,8 @@ enum relay_write relay_writable(struct bridge *b, enum stream_side to)
 {
     const struct relay_io *io = b->relay->io;
     struct queue *q = &b->to[to];
-    struct chunk *c = q->head;
+    struct chunk *c = (struct chunk *)ih_fifo_pop(&q->chunks);
     if (c != NULL) {
-        q->head = c->next;
-        if (q->head == NULL)
-            q->tail = NULL;
         q->bytes -= c->len;
         int n = write_frame(b->relay, b->conn[to], c);
         free(c);
@@ -267,7 +258,7 @@ enum relay_write relay_writable(struct bridge *b, enum stream_side to)
             return RELAY_WRITE_FAILED;
         resume_sender(b, to);
     }
-    if (q->head != NULL) {
+    if (q->chunks.head != NULL) {
         io->want_write(b->conn[to]);
         return RELAY_WRITE_DONE;
     }

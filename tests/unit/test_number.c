@@ -86,6 +86,16 @@ START_TEST(formatting_reports_a_cut)
 }
 END_TEST
 
+START_TEST(a_reason_is_written_and_the_result_returned)
+{
+    char why[8];
+    ck_assert_int_eq(ih_reason(why, sizeof why, 7, "no %s", "key"), 7);
+    ck_assert_str_eq(why, "no key");
+    ck_assert_int_eq(ih_reason(why, sizeof why, 3, "%s", "much too long"), 3);
+    ck_assert_str_eq(why, "much to");
+}
+END_TEST
+
 static Suite *number_suite(void)
 {
     Suite *s = suite_create("number");
@@ -96,6 +106,7 @@ static Suite *number_suite(void)
     tcase_add_test(tc, a_field_of_a_longer_string);
     tcase_add_test(tc, a_fraction_is_dropped_when_asked);
     tcase_add_test(tc, formatting_reports_a_cut);
+    tcase_add_test(tc, a_reason_is_written_and_the_result_returned);
     suite_add_tcase(s, tc);
     return s;
 }
