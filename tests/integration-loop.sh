@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the integration suite RUNS times in a row (default 10) in a build directory, with a CPU
-# burner taking one of the machine's cores the whole time, as issue 13 asks of the suite: a test
-# that fails once in ten runs is a defect to find. Not part of CI (it takes long).
+# burner taking one of the machine's cores the whole time, because a test that fails once in ten
+# runs is a defect to find. Not part of CI (it takes long).
 #
 #   tests/integration-loop.sh build-test [RUNS]
 #   tests/integration-loop.sh build-asan 10

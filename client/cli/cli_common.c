@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include "protocol/number.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -50,10 +52,9 @@ const char *cli_flag_or_env(const char *flag_value, const char *env_name)
 
 int cli_parse_int(const char *text, const char *what, int min, int max, int *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = text != NULL ? strtol(text, &end, 10) : 0;
-    if (text == NULL || end == text || *end != '\0' || errno != 0 || v < min || v > max) {
+    uint64_t v = 0;
+    if (text == NULL || min < 0 || ih_parse_uint(text, (uint64_t)max, &v) != IH_OK ||
+        v < (uint64_t)min) {
         cli_error("%s must be a whole number from %d to %d, not '%s'", what, min, max,
                   text != NULL ? text : "");
         return -1;

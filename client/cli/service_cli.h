@@ -1,4 +1,4 @@
-/* iothub-service, the command-line service client (issue 5): its options and commands. */
+/* iothub-service, the command-line service client: its options and commands. */
 #ifndef IH_SERVICE_CLI_H
 #define IH_SERVICE_CLI_H
 

@@ -1,5 +1,5 @@
 /* iothub-service: start device streams, run the service side of the echo sample and of the
- * local proxy, and manage the device registry (issue 5). */
+ * local proxy, and manage the device registry. */
 #include "cli_common.h"
 #include "service_cli.h"
 

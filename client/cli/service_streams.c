@@ -1,4 +1,4 @@
-/* The stream commands of iothub-service: stream, echo and proxy (issue 5). */
+/* The stream commands of iothub-service: stream, echo and proxy. */
 #include "cli_common.h"
 #include "service_cli.h"
 

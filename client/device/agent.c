@@ -115,7 +115,7 @@ static void *session_main(void *arg)
     } else if (a->mode == AGENT_PROXY &&
                (target = ih_tcp_connect(a->target_host, a->target_port, TARGET_TIMEOUT_MS, err,
                                         sizeof err)) < 0) {
-        /* Refused at once rather than accepted and hung up (issue 5). */
+        /* Refused at once rather than accepted and hung up. */
         char why[400];
         snprintf(why, sizeof why, "the target is down (%s)", err);
         answer(s, REJECTED, why);

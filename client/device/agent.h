@@ -1,6 +1,6 @@
-/* The device agent's stream sessions (issue 5): each stream request is answered by the
- * --accept policy (and, for the proxy, by whether the target takes a connection), then the
- * device side of the stream is opened and echoed or bridged to the target. */
+/* The device agent's stream sessions: each stream request is answered by the --accept policy (and,
+ * for the proxy, by whether the target takes a connection), then the device side of the stream is
+ * opened and echoed or bridged to the target. */
 #ifndef IH_AGENT_H
 #define IH_AGENT_H
 

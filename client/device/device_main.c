@@ -1,11 +1,12 @@
 /* iothub-device: a device that takes stream requests and echoes them or bridges them to a
- * local TCP target, the device local proxy of the product page (issue 5). */
+ * local TCP target, the device local proxy of the product page. */
 #include "agent.h"
 #include "cli_common.h"
 #include "mqtt_link.h"
 
 #include "protocol/connstr.h"
 #include "protocol/sas.h"
+#include "transport/client_loop.h"
 #include "transport/tcp.h"
 
 #include <getopt.h>
@@ -171,8 +172,7 @@ static int run(const struct device_cli *c, struct ih_connstr *cs, struct agent *
     int port = DEFAULT_MQTTS_PORT;
     if (c->port_text != NULL && cli_parse_int(c->port_text, "the MQTTS port", 1, 65535, &port) != 0)
         return CLI_USAGE;
-    struct ih_loop_options lo = {c->ca_file};
-    if (ih_loop_new(&lo, &a->loop, err, sizeof err) != 0) {
+    if (ih_client_loop_new(c->ca_file, &a->loop, err, sizeof err) != 0) {
         cli_error("%s", err);
         return CLI_FAILED;
     }

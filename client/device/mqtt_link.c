@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* What the Azure SDKs send (protocol.md §2.1); the hub ignores DeviceClientType. */
+/* What the Azure SDKs send (docs/protocol.md §2.1); the hub ignores DeviceClientType. */
 #define API_VERSION "2020-09-30"
 #define CLIENT_TYPE "iothub-device%%2F0.1" /* a format: %%2F is a percent-encoded / */
 #define KEEPALIVE_S 60

@@ -1,9 +1,9 @@
-/* The device agent's MQTT connection to the hub (issue 5, protocol.md §2.1-2.2): MQTT 3.1.1
- * over TLS with libmosquitto, as the Azure SDKs connect: client id = device id (or
- * device/module), user name HOST/ID/?api-version=..., a device SAS token as the password,
- * clean session off. It subscribes at QoS 0 to $iothub/streams/POST/# and
- * $iothub/streams/res/# (rule 7) on every connection, reconnects with backoff, and renews its
- * SAS token before it expires by reconnecting with a new one. */
+/* The device agent's MQTT connection to the hub (docs/protocol.md §2.1-2.2): MQTT 3.1.1 over TLS
+ * with libmosquitto, as the Azure SDKs connect: client id = device id (or device/module), user name
+ * HOST/ID/?api-version=..., a device SAS token as the password, clean session off. It subscribes at
+ * QoS 0 to $iothub/streams/POST/# and $iothub/streams/res/# (rule 7) on every connection,
+ * reconnects with backoff, and renews its SAS token before it expires by reconnecting with a new
+ * one. */
 #ifndef IH_MQTT_LINK_H
 #define IH_MQTT_LINK_H
 
@@ -31,8 +31,8 @@ struct mqtt_link_options {
 int mqtt_link_start(const struct mqtt_link_options *o, struct mqtt_link **out, char *err,
                     size_t err_len);
 
-/* Publishes the device's answer to a stream request (QoS 0, empty payload, rule 9); any
- * thread. Returns 0, or -1 when it could not be sent (not connected). */
+/* Publishes the device's answer to a stream request (QoS 0, empty payload, docs/protocol.md
+ * rule 9); any thread. Returns 0, or -1 when it could not be sent (not connected). */
 int mqtt_link_answer(struct mqtt_link *link, const char *rid, int status);
 
 /* Blocks until the link gives up for good (the hub refused the credentials); returns the

@@ -1,5 +1,5 @@
-/* IoT Hub connection strings (protocol.md §4.4): `;`-separated `Key=Value` pairs, each split at
- * its first `=`, in the device, module and service forms. */
+/* IoT Hub connection strings (docs/protocol.md §4.4): `;`-separated `Key=Value` pairs, each split
+ * at its first `=`, in the device, module and service forms. */
 #ifndef IH_CONNSTR_H
 #define IH_CONNSTR_H
 

@@ -1,5 +1,7 @@
 #include "hub_error.h"
 
+#include "format.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,7 @@ struct error_entry {
 };
 
 /* Names from the C# SDK's ErrorCode.cs; messages as the hub words them where captured
- * (protocol.md §1.4, §6). */
+ * (docs/protocol.md §1.4, §6). */
 static const struct error_entry errors[] = {
     {IH_E_ARGUMENT_INVALID, "ArgumentInvalid", "The request is invalid."},
     {IH_E_ARGUMENT_NULL, "ArgumentNull", "A required argument is missing."},
@@ -66,10 +68,9 @@ ih_result ih_error_tracking_id(const char *hex32, const struct timespec *now, ch
     struct tm tm;
     if (gmtime_r(&now->tv_sec, &tm) == NULL)
         return IH_ERR_SYNTAX;
-    int n =
-        snprintf(out, cap, "%.32s-G:0-TimeStamp:%02d/%02d/%04d %02d:%02d:%02d", hex32,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return n > 0 && (size_t)n < cap ? IH_OK : IH_ERR_TOO_LONG;
+    return ih_format(out, cap, "%.32s-G:0-TimeStamp:%02d/%02d/%04d %02d:%02d:%02d", hex32,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec);
 }
 
 ih_result ih_format_timestamp_utc(const struct timespec *t, char *out, size_t cap)
@@ -77,9 +78,8 @@ ih_result ih_format_timestamp_utc(const struct timespec *t, char *out, size_t ca
     struct tm tm;
     if (gmtime_r(&t->tv_sec, &tm) == NULL)
         return IH_ERR_SYNTAX;
-    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%07ldZ", tm.tm_year + 1900,
+    return ih_format(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%07ldZ", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t->tv_nsec / 100);
-    return n > 0 && (size_t)n < cap ? IH_OK : IH_ERR_TOO_LONG;
 }
 
 /* The inner object, in the order the hub writes its fields. */

@@ -1,4 +1,5 @@
-/* Device and module ids as the hub accepts them (protocol.md §1.1: the C# SDK's IdNameRegex). */
+/* Device and module ids as the hub accepts them (docs/protocol.md §1.1: the C# SDK's
+ * IdNameRegex). */
 #ifndef IH_IDENTITY_H
 #define IH_IDENTITY_H
 

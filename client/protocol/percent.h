@@ -9,14 +9,13 @@
 enum ih_pct_flags {
     IH_PCT_STRICT = 0,
     /* Decode `+` as a space: C#'s WebUtility.UrlEncode encodes a space in a device id as `+`
-     * (protocol.md rule 1). */
+     * (docs/protocol.md rule 1). */
     IH_PCT_PLUS_IS_SPACE = 1,
 };
 
 /* Encodes every byte outside A-Z a-z 0-9 - . _ as %XX with upper-case hex, so the result holds no
- * `/ : ? & = % + ~` (protocol.md rule 8 needs this for `$url`, and the C SDK's decoder takes only
- * those raw characters).
- * *out is a new NUL-terminated string the caller frees. */
+ * `/ : ? & = % + ~` (docs/protocol.md rule 8 needs this for `$url`, and the C SDK's decoder takes
+ * only those raw characters). *out is a new NUL-terminated string the caller frees. */
 ih_result ih_pct_encode(const char *in, size_t len, char **out);
 
 /* Decodes %XX (either hex case). A `%` not followed by two hex digits, or a decoded NUL byte, is

@@ -26,6 +26,8 @@ const char *ih_result_name(ih_result r)
         return "bad signature";
     case IH_ERR_KEY:
         return "bad key";
+    case IH_ERR_RANGE:
+        return "out of range";
     }
     return "unknown";
 }

@@ -19,6 +19,7 @@ typedef enum ih_result {
     IH_ERR_AUDIENCE,  /* a SAS token was not made for this resource */
     IH_ERR_SIGNATURE, /* a SAS signature does not match any key */
     IH_ERR_KEY,       /* a key is not valid base64 */
+    IH_ERR_RANGE,     /* a number is outside its bounds */
 } ih_result;
 
 /* The reason behind a failure, in words. Optional everywhere: pass NULL to skip it. */

@@ -1,5 +1,7 @@
 #include "sas.h"
 
+#include "number.h"
+
 #include "base64.h"
 #include "percent.h"
 
@@ -23,20 +25,16 @@ void ih_sas_free(struct ih_sas *t)
     memset(t, 0, sizeof *t);
 }
 
-/* `se` is decimal seconds; C# parses it as a double, so a fraction is tolerated and dropped. */
+/* `se` is decimal seconds; C# parses it as a double, so a fraction is tolerated and dropped.
+ * Up to 18 digits: any time a token may name, and never an overflow when the skew is added. */
+#define EXPIRY_MAX 999999999999999999ULL
+
 static ih_result parse_expiry(const char *se, long long *expiry)
 {
-    size_t digits = strspn(se, "0123456789");
-    if (digits == 0 || digits > 18)
+    uint64_t v = 0;
+    if (ih_parse_uint_dropping_fraction(se, EXPIRY_MAX, &v) != IH_OK)
         return IH_ERR_SYNTAX;
-    if (se[digits] == '.') {
-        size_t frac = strspn(se + digits + 1, "0123456789");
-        if (se[digits + 1 + frac] != '\0')
-            return IH_ERR_SYNTAX;
-    } else if (se[digits] != '\0') {
-        return IH_ERR_SYNTAX;
-    }
-    *expiry = strtoll(se, NULL, 10);
+    *expiry = (long long)v;
     return IH_OK;
 }
 
@@ -140,7 +138,7 @@ ih_result ih_sas_parse(const char *text, size_t len, struct ih_sas *out, struct 
     return r;
 }
 
-/* HMAC-SHA256 over "{sr as sent}\n{se as sent}" (rule 15). */
+/* HMAC-SHA256 over "{sr as sent}\n{se as sent}" (docs/protocol.md rule 15). */
 static ih_result compute_mac(const char *sr_raw, const char *se_raw, const char *key,
                              unsigned char mac[EVP_MAX_MD_SIZE], unsigned *mac_len)
 {

@@ -1,4 +1,4 @@
-/* Shared access signature tokens (protocol.md §4.1, rule 15):
+/* Shared access signature tokens (docs/protocol.md §4.1, rule 15):
  *   SharedAccessSignature sr={resource}&sig={signature}&se={expiry}[&skn={policy}]
  * The signature is HMAC-SHA256, keyed with the base64-decoded key, over the `sr` text exactly as it
  * appears in the token, a newline, and `se`. */
@@ -10,7 +10,8 @@
 #include <stddef.h>
 
 #define IH_SAS_MAX_LEN 4096
-/* The hub accepts a token until `se` plus this many seconds (C# MaxClockSkew, protocol.md §4.1). */
+/* The hub accepts a token until `se` plus this many seconds (C# MaxClockSkew, docs/protocol.md
+ * rule 15). */
 #define IH_SAS_CLOCK_SKEW_SECONDS 300
 /* Keys are base64 of 16 to 64 bytes (the hub's rule for symmetric keys). */
 #define IH_KEY_MIN_BYTES 16

@@ -1,5 +1,7 @@
 #include "streams_topic.h"
 
+#include "number.h"
+
 #include "percent.h"
 #include "utf8.h"
 
@@ -293,15 +295,10 @@ ih_result ih_topic_format_stream_response(int status, const char *rid, char **ou
 
 static ih_result parse_status(struct span s, int *status)
 {
-    if (s.len == 0 || s.len > 3)
+    uint64_t v = 0;
+    if (s.len > 3 || ih_parse_uint_n(s.p, s.len, 999, &v) != IH_OK)
         return IH_ERR_SYNTAX;
-    int v = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        if (s.p[i] < '0' || s.p[i] > '9')
-            return IH_ERR_SYNTAX;
-        v = v * 10 + (s.p[i] - '0');
-    }
-    *status = v;
+    *status = (int)v;
     return IH_OK;
 }
 

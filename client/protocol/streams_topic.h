@@ -1,4 +1,4 @@
-/* The MQTT topics of device streams (protocol.md §2.3, §2.4, rules 8 and 9).
+/* The MQTT topics of device streams (docs/protocol.md §2.3, §2.4, rules 8 and 9).
  *
  *   hub -> device: $iothub/streams/POST/{name}/?$rid={rid}&$url={encoded wss url}&$auth={token}
  *   device -> hub: $iothub/streams/res/{status}/?$rid={rid}
@@ -14,6 +14,8 @@
 #define IH_STREAM_NAME_MAX 256
 #define IH_STREAM_TOKEN_MAX 1024
 #define IH_STREAM_URL_MAX 1024
+/* Every device answer to a stream request starts with it. */
+#define IH_STREAMS_RES_PREFIX "$iothub/streams/res/"
 
 struct ih_stream_request {
     char *name;
@@ -28,11 +30,12 @@ struct ih_stream_response {
 };
 
 /* A stream name must be non-empty printable UTF-8 of at most IH_STREAM_NAME_MAX bytes with none
- * of `/ ? # +`: it is one topic level, and `+`/`#` are MQTT wildcards (rule 8). */
+ * of `/ ? # +`: it is one topic level, and `+`/`#` are MQTT wildcards (docs/protocol.md rule 8). */
 ih_result ih_stream_name_check(const char *name, size_t len, struct ih_diag *diag);
 
 /* `$rid` and `$auth` values: non-empty, at most IH_STREAM_TOKEN_MAX printable ASCII characters,
- * none of `/ & = %` (rule 8), `+ #` (MQTT wildcards are not allowed in a topic name) or space. */
+ * none of `/ & = %` (docs/protocol.md rule 8), `+ #` (MQTT wildcards are not allowed in a topic
+ * name) or space. */
 ih_result ih_stream_token_check(const char *token, struct ih_diag *diag);
 
 /* Formats the request topic; url (printable ASCII) is percent-encoded completely here.
@@ -40,8 +43,8 @@ ih_result ih_stream_token_check(const char *token, struct ih_diag *diag);
 ih_result ih_topic_format_stream_request(const char *name, const char *rid, const char *url,
                                          const char *auth, char **out, struct ih_diag *diag);
 
-/* Parses a request topic with the C device SDK's rules (protocol.md §2.3), so anything it accepts
- * the C SDK accepts too:
+/* Parses a request topic with the C device SDK's rules (docs/protocol.md §2.3), so anything it
+ * accepts the C SDK accepts too:
  * - the prefix `$iothub/streams/POST/` matches case-insensitively;
  * - the topic splits on `/` with empty levels dropped into 4 or 5 levels; level 3 is the name;
  * - level 4 loses one leading `?`, then splits on `&`; an empty pair, a pair that does not split

@@ -1,5 +1,5 @@
 /* iothub-service: a thin C client for the service side of IoT Hub device streams, and for the
- * hub's device registry. It speaks what the Azure service SDKs speak (protocol.md §1, §3, §5),
+ * hub's device registry. It speaks what the Azure service SDKs speak (docs/protocol.md §1, §3, §5),
  * so it works against IoT Hub's wire contract and against iothub-emulator.
  *
  *   struct iothub_service *svc;
@@ -119,7 +119,7 @@ int iothub_stream_close_code(struct iothub_stream *s, char *reason, size_t reaso
 /* Closes (1000) if open, waits until the connection is gone, frees. */
 void iothub_stream_free(struct iothub_stream *s);
 
-/* ---- the device registry (protocol.md §5) ---- */
+/* ---- the device registry (docs/protocol.md §5) ---- */
 
 /* The JSON of a device (GET /devices/{id}); *json is a new string the caller frees. */
 int iothub_device_get(struct iothub_service *svc, const char *device_id, char **json,

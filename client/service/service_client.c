@@ -1,10 +1,11 @@
 #include "iothub_service.h"
 
 #include "transport/http_call.h"
-#include "transport/loop.h"
+#include "transport/client_loop.h"
 #include "transport/wsock.h"
 
 #include "protocol/connstr.h"
+#include "protocol/format.h"
 #include "protocol/hub_error.h"
 #include "protocol/identity.h"
 #include "protocol/streams_topic.h"
@@ -20,12 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The api-version the C# SDK's 2020 device-streams port sends (protocol.md §1.1). */
+/* The api-version the C# SDK's 2020 device-streams port sends (docs/protocol.md §1.1). */
 #define API_VERSION "2020-09-30"
 #define DEFAULT_PORT 443
 #define DEFAULT_SAS_TTL_S 3600
 #define REGISTRY_TIMEOUT_MS 30000
-/* Like C#: the HTTP call may take the hub's two timeouts plus 15 s (protocol.md §1.1). */
+/* Like C#: the HTTP call may take the hub's two timeouts plus 15 s (docs/protocol.md §1.1). */
 #define STREAM_DEFAULT_TIMEOUT_S 60
 #define STREAM_CALL_MARGIN_S 15
 #define WS_OPEN_TIMEOUT_MS 20000
@@ -108,8 +109,7 @@ int iothub_service_new(const struct iothub_service_options *o, struct iothub_ser
         set_error(err, 0, "cannot read the CA file %s", o->ca_file);
         rc = -1;
     }
-    struct ih_loop_options lo = {o->ca_file};
-    if (rc == 0 && ih_loop_new(&lo, &svc->loop, why, sizeof why) != 0) {
+    if (rc == 0 && ih_client_loop_new(o->ca_file, &svc->loop, why, sizeof why) != 0) {
         set_error(err, 0, "%s", why);
         rc = -1;
     }
@@ -139,7 +139,7 @@ const char *iothub_service_host(const struct iothub_service *svc)
     return svc->host;
 }
 
-/* A fresh policy token for the hub (sr = the host name, protocol.md §4.1). */
+/* A fresh policy token for the hub (sr = the host name, docs/protocol.md §4.2). */
 static char *make_token(struct iothub_service *svc)
 {
     char *token = NULL;
@@ -148,7 +148,7 @@ static char *make_token(struct iothub_service *svc)
 }
 
 /* The hub's error from a non-2xx answer: the iothub-errorcode header and the body's
- * errorCode and message (protocol.md §6). */
+ * errorCode and message (docs/protocol.md §6). */
 static void hub_error(const struct ih_http_response *res, const char *error_name,
                       struct iothub_error *err)
 {
@@ -219,7 +219,8 @@ static char *encode(const char *segment)
     return ih_pct_encode(segment, strlen(segment), &out) == IH_OK ? out : NULL;
 }
 
-/* The name and the module id travel raw (protocol.md §1.1), so they must be valid as they are. */
+/* The name and the module id travel raw (docs/protocol.md §1.1), so they must be valid as they
+ * are. */
 static int check_target(const struct iothub_stream_request *r, struct iothub_error *err)
 {
     struct ih_diag why = {{0}};
@@ -252,15 +253,15 @@ static int stream_path(const struct iothub_stream_request *r, char *out, size_t 
     char *device = encode(r->device_id);
     if (device == NULL)
         return -1;
-    int n;
-    /* The module id and the stream name go raw, as the SDKs send them (protocol.md §1.1). */
+    ih_result rc;
+    /* The module id and the stream name go raw, as the SDKs send them (docs/protocol.md §1.1). */
     if (r->module_id != NULL)
-        n = snprintf(out, cap, "/twins/%s/modules/%s/streams/%s?api-version=" API_VERSION, device,
-                     r->module_id, r->name);
+        rc = ih_format(out, cap, "/twins/%s/modules/%s/streams/%s?api-version=" API_VERSION, device,
+                       r->module_id, r->name);
     else
-        n = snprintf(out, cap, "/twins/%s/streams/%s?api-version=" API_VERSION, device, r->name);
+        rc = ih_format(out, cap, "/twins/%s/streams/%s?api-version=" API_VERSION, device, r->name);
     free(device);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    return rc == IH_OK ? 0 : -1;
 }
 
 static int read_stream_answer(const struct ih_http_response *res, struct iothub_stream_result *out,
@@ -307,7 +308,7 @@ int iothub_stream_initiate(struct iothub_service *svc, const struct iothub_strea
                  "iothub-streaming-auth-token"},
     };
     int i = 0;
-    /* Sent only when greater than 0, like C# (protocol.md §1.1). */
+    /* Sent only when greater than 0, like C# (docs/protocol.md §1.1). */
     if (req->connect_timeout_s > 0)
         call.extra[i++] =
             (struct ih_http_header){"iothub-streaming-connect-timeout-in-seconds", connect};
@@ -381,9 +382,9 @@ static int device_path(const char *device_id, char *out, size_t cap)
     char *device = device_id != NULL && device_id[0] != '\0' ? encode(device_id) : NULL;
     if (device == NULL)
         return -1;
-    int n = snprintf(out, cap, "/devices/%s?api-version=" API_VERSION, device);
+    ih_result rc = ih_format(out, cap, "/devices/%s?api-version=" API_VERSION, device);
     free(device);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    return rc == IH_OK ? 0 : -1;
 }
 
 /* A registry call whose answer body is the result. */
@@ -422,7 +423,7 @@ int iothub_device_create(struct iothub_service *svc, const char *device_id, char
         set_error(err, 0, "a device id is needed");
         return -1;
     }
-    /* Empty keys: the hub generates them (protocol.md §5, as Node sends a create). */
+    /* Empty keys: the hub generates them (docs/protocol.md §5, as Node sends a create). */
     json_t *device =
         json_pack("{s:s, s:{s:s, s:{s:s, s:s}}}", "deviceId", device_id, "authentication", "type",
                   "sas", "symmetricKey", "primaryKey", "", "secondaryKey", "");

@@ -21,7 +21,7 @@
 #define KEEP_IDLE_SECONDS 30
 #define CLOSED_EARLY "the connection closed before the response was complete"
 
-/* Where a call's connection stands in the loop's count (struct ih_http_shared). */
+/* Where a call's connection stands in the loop's count (struct ih_loop_keepalive). */
 enum conn_state {
     CONN_UNCOUNTED, /* none yet, or gone, or one lws never pipelines onto (a DELETE's) */
     CONN_BUSY,      /* carrying the call's request, or closing */
@@ -130,7 +130,7 @@ static int still_open(struct lws *wsi)
 /* Empties the slot: lws hands the connection over to the next call and closes the old wsi, or,
  * when close_it, closes it now, before lws could hand a dead connection over. The call may be
  * freed by the time this returns. */
-static void release_idle(struct ih_http_shared *s, int close_it)
+static void release_idle(struct ih_loop_keepalive *s, int close_it)
 {
     struct http_call *idle = s->idle;
     s->idle = NULL;
@@ -140,11 +140,12 @@ static void release_idle(struct ih_http_shared *s, int close_it)
 }
 
 /* Whether c, about to pipeline, goes out on the kept connection. */
-static int reuse_kept(struct ih_http_shared *s, const struct http_call *c)
+static int reuse_kept(struct ih_loop_keepalive *s, const struct http_call *c)
 {
-    if (s->idle == NULL || !same_endpoint(s->idle, c))
+    const struct http_call *idle = s->idle;
+    if (idle == NULL || !same_endpoint(idle, c))
         return 0;
-    int open = still_open(s->idle->wsi);
+    int open = still_open(idle->wsi);
     release_idle(s, !open);
     return open;
 }
@@ -152,7 +153,7 @@ static int reuse_kept(struct ih_http_shared *s, const struct http_call *c)
 /* At the end of c's response: whether its connection stays open as the kept one. */
 static int keep_idle(struct http_call *c, struct lws *wsi)
 {
-    struct ih_http_shared *s = ih_loop_http_shared(c->loop);
+    struct ih_loop_keepalive *s = ih_loop_keepalive(c->loop);
     if (!c->pipelined || c->state != CONN_BUSY || s->idle != NULL || c->server_closes ||
         c->error[0] != '\0')
         return 0;
@@ -165,7 +166,7 @@ static int keep_idle(struct http_call *c, struct lws *wsi)
 
 static void uncount(struct http_call *c)
 {
-    struct ih_http_shared *s = ih_loop_http_shared(c->loop);
+    struct ih_loop_keepalive *s = ih_loop_keepalive(c->loop);
     if (c->state == CONN_BUSY)
         s->busy--;
     else if (c->state == CONN_IDLE)
@@ -188,11 +189,11 @@ static int may_resend(const struct http_call *c)
 /* Starts c's request: on the kept connection when it may, else on a new one. */
 static struct lws *open_connection(struct http_call *c)
 {
-    struct ih_http_shared *s = ih_loop_http_shared(c->loop);
+    struct ih_loop_keepalive *s = ih_loop_keepalive(c->loop);
     struct lws_client_connect_info i;
     ih_loop_connect_info(c->loop, &c->url, c->host_header, &i);
     i.method = c->req->method;
-    i.local_protocol_name = IH_LOOP_PROTOCOL_HTTP;
+    i.local_protocol_name = ih_http_protocol.name;
     i.userdata = c;
     i.keep_warm_secs = KEEP_IDLE_SECONDS;
     int keeps = method_keeps(c->req->method);
@@ -277,7 +278,7 @@ static int append_headers(struct http_call *c, struct lws *wsi, void *in, size_t
     if (sends_body && add_header(wsi, "content-type", r->content_type, p, end) != 0)
         return -1;
     if (strcmp(r->method, "GET") != 0) {
-        /* The SDKs send Content-Length: 0 on the stream POST (protocol.md §1.1). */
+        /* The SDKs send Content-Length: 0 on the stream POST (docs/protocol.md §1.1). */
         char length[24];
         snprintf(length, sizeof length, "%zu", sends_body ? r->body_len : 0);
         if (add_header(wsi, "content-length", length, p, end) != 0)
@@ -404,8 +405,8 @@ static void on_destroyed(void *self)
     on_event(self, NULL, LWS_CALLBACK_WSI_DESTROY, NULL, 0);
 }
 
-int ih_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                     size_t len)
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
 {
     struct http_call *c = user;
     if (c == NULL)
@@ -553,3 +554,5 @@ void ih_http_response_free(struct ih_http_response *res)
         free(res->values[i]);
     memset(res, 0, sizeof *res);
 }
+
+const struct lws_protocols ih_http_protocol = {"ih-http", http_callback, 0, 16 * 1024, 0, NULL, 0};

@@ -1,11 +1,11 @@
-/* One HTTPS request and its response, blocking the caller (issue 5): the service's calls to the
- * hub's main endpoint, the stream POST (protocol.md §1.1) and the registry's REST calls (§5).
- * The I/O runs on the loop's thread; any thread may call.
+/* One HTTPS request and its response, blocking the caller: the service's calls to the hub's main
+ * endpoint, the stream POST (docs/protocol.md §1.1) and the registry's REST calls (§5). The I/O
+ * runs on the loop's thread; any thread may call.
  *
- * Connections are kept alive (issue 13): a finished call's connection waits up to 30 s for the
- * next call to the same host, which then skips the TCP and TLS handshakes. One connection is
- * kept per loop; a call made while another is in flight (a held stream POST) gets a connection
- * of its own, closed after its response. http_call.c says why, and when a call is sent again. */
+ * Connections are kept alive: a finished call's connection waits up to 30 s for the next call to
+ * the same host, which then skips the TCP and TLS handshakes. One connection is kept per loop; a
+ * call made while another is in flight (a held stream POST) gets a connection of its own, closed
+ * after its response. http_call.c says why, and when a call is sent again. */
 #ifndef IH_HTTP_CALL_H
 #define IH_HTTP_CALL_H
 
@@ -43,22 +43,13 @@ struct ih_http_response {
     char *values[IH_HTTP_MAX_HEADERS];
 };
 
-struct http_call;
-
-/* What the calls of one loop share, on the loop's thread only (the loop holds it). */
-struct ih_http_shared {
-    struct http_call *idle; /* the call whose connection waits for the next call, or NULL */
-    int busy;               /* connections lws could pipeline onto, carrying a request or closing */
-};
-
 /* Returns 0 once a response arrived (any status), or -1 with err saying why there is none. */
 int ih_http_call(struct ih_loop *loop, const struct ih_http_request *req,
                  struct ih_http_response *res, char *err, size_t err_len);
 
 void ih_http_response_free(struct ih_http_response *res);
 
-/* The loop's lws callback for HTTP. */
-int ih_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                     size_t len);
+/* The HTTP calls' kind of connection, for the loop's options (client_loop.c). */
+extern const struct lws_protocols ih_http_protocol;
 
 #endif

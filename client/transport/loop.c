@@ -1,8 +1,6 @@
 #include "loop.h"
 
-#include "http_call.h"
 #include "url.h"
-#include "wsock.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,8 +13,6 @@
 #define LWS_TIMEOUT_SECONDS 300
 /* Debian's bundle of the system's trusted CAs. */
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
-/* Frames of up to 64 KiB (the real gateway's limit) arrive in one piece. */
-#define RX_BUFFER (64 * 1024)
 
 struct job {
     struct job *next;
@@ -32,7 +28,9 @@ struct ih_loop {
     atomic_int dead; /* the service thread ended on its own: posting fails */
     pthread_mutex_t lock;
     struct job *head, *tail;
-    struct ih_http_shared http; /* the loop's thread only */
+    struct ih_loop_keepalive keepalive; /* the loop's thread only */
+    /* The loop's own protocol, then the options' ones, then the NULL end. */
+    struct lws_protocols protocols[IH_LOOP_MAX_PROTOCOLS + 2];
 };
 
 /* Jobs run in order, outside the lock (a job may post another). */
@@ -66,14 +64,21 @@ static int loop_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-/* The first protocol gets the wake-ups (lws calls every protocol with them; only this one
- * acts). */
-static const struct lws_protocols protocols[] = {
-    {"ih-loop", loop_callback, 0, 0, 0, NULL, 0},
-    {IH_LOOP_PROTOCOL_WS, ih_wsock_callback, 0, RX_BUFFER, 0, NULL, 0},
-    {IH_LOOP_PROTOCOL_HTTP, ih_http_callback, 0, 16 * 1024, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
+/* The loop's protocol comes first: it gets the wake-ups (lws calls every protocol with them;
+ * only this one acts). Returns -1 when the options give too many. */
+static int list_protocols(struct ih_loop *loop, const struct lws_protocols *theirs)
+{
+    const struct lws_protocols own = {"ih-loop", loop_callback, 0, 0, 0, NULL, 0};
+    size_t n = 0;
+    loop->protocols[n++] = own;
+    for (; theirs != NULL && theirs->name != NULL; theirs++) {
+        if (n > IH_LOOP_MAX_PROTOCOLS)
+            return -1;
+        loop->protocols[n++] = *theirs;
+    }
+    memset(&loop->protocols[n], 0, sizeof loop->protocols[n]);
+    return 0;
+}
 
 /* lws's own error lines (a certificate that does not verify says why only there): kept, not
  * printed, so a failed connection can tell the user. */
@@ -132,7 +137,7 @@ static int create_context(struct ih_loop *loop, const struct ih_loop_options *o,
     }
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
+    info.protocols = loop->protocols;
     info.timeout_secs = LWS_TIMEOUT_SECONDS;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.client_ssl_ca_filepath = o != NULL && o->ca_file != NULL ? o->ca_file : SYSTEM_CA_FILE;
@@ -152,7 +157,13 @@ int ih_loop_new(const struct ih_loop_options *o, struct ih_loop **out, char *err
         return -1;
     }
     pthread_mutex_init(&loop->lock, NULL);
-    int rc = create_context(loop, o, err, err_len);
+    int rc = 0;
+    if (list_protocols(loop, o->protocols) != 0) {
+        snprintf(err, err_len, "too many kinds of connection for one loop");
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = create_context(loop, o, err, err_len);
     if (rc == 0 && pthread_create(&loop->thread, NULL, service_loop, loop) != 0) {
         snprintf(err, err_len, "cannot start a thread");
         rc = -1;
@@ -206,9 +217,9 @@ int ih_loop_post(struct ih_loop *loop, void (*fn)(void *ctx), void *ctx)
     return 0;
 }
 
-struct ih_http_shared *ih_loop_http_shared(struct ih_loop *loop)
+struct ih_loop_keepalive *ih_loop_keepalive(struct ih_loop *loop)
 {
-    return &loop->http;
+    return &loop->keepalive;
 }
 
 void ih_loop_connect_info(struct ih_loop *loop, const struct ih_url *url, const char *host_header,

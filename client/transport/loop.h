@@ -1,7 +1,7 @@
-/* The clients' event loop (issue 5): one libwebsockets context with one service thread, on which
- * every HTTPS call and every stream WebSocket of a client runs. Other threads hand it work with
- * ih_loop_post: lws calls are made on its thread only (DESIGN.md §3: lws is woken from other
- * threads with lws_cancel_service). */
+/* The clients' event loop: one libwebsockets context with one service thread, on which every
+ * HTTPS call and every stream WebSocket of a client runs. Other threads hand it work with
+ * ih_loop_post: lws calls are made on its thread only (lws_cancel_service, the one call that is
+ * safe from another thread, wakes it). */
 #ifndef IH_LOOP_H
 #define IH_LOOP_H
 
@@ -15,7 +15,13 @@ struct ih_loop_options {
     /* PEM file of the CAs that sign the servers' certificates (the emulator's ca.pem); NULL
      * for the system's store. */
     const char *ca_file;
+    /* The kinds of connection the loop serves, ended by one with a NULL name (at most
+     * IH_LOOP_MAX_PROTOCOLS): each connection module's lws protocol. The loop names none of
+     * them, so it sits below the modules that use it (client_loop.c puts them together). */
+    const struct lws_protocols *protocols;
 };
+
+#define IH_LOOP_MAX_PROTOCOLS 6
 
 /* Returns 0, or -1 with err filled. */
 int ih_loop_new(const struct ih_loop_options *o, struct ih_loop **out, char *err, size_t err_len);
@@ -42,11 +48,14 @@ struct ih_url;
 void ih_loop_connect_info(struct ih_loop *loop, const struct ih_url *url, const char *host_header,
                           struct lws_client_connect_info *out);
 
-struct ih_http_shared;
+/* What the loop's HTTP calls share, on the loop's thread only (the loop holds it, http_call.c
+ * uses it): the one connection kept alive for the next call. */
+struct ih_loop_keepalive {
+    void *idle; /* the call whose connection waits for the next call, or NULL */
+    int busy;   /* connections lws could pipeline onto, carrying a request or closing */
+};
 
-/* For http_call.c, on the loop's thread: what the loop's HTTP calls share (the kept-alive
- * connection). */
-struct ih_http_shared *ih_loop_http_shared(struct ih_loop *loop);
+struct ih_loop_keepalive *ih_loop_keepalive(struct ih_loop *loop);
 
 /* Every connection's user data (lws userdata) starts with this. Once a client connection's
  * protocol is dropped, lws delivers its last callback, LWS_CALLBACK_WSI_DESTROY, to the vhost's
@@ -54,9 +63,5 @@ struct ih_http_shared *ih_loop_http_shared(struct ih_loop *loop);
 struct ih_loop_conn {
     void (*destroyed)(void *self);
 };
-
-/* The loop's protocol names (connections pick theirs with local_protocol_name). */
-#define IH_LOOP_PROTOCOL_WS "ih-ws"
-#define IH_LOOP_PROTOCOL_HTTP "ih-http"
 
 #endif

@@ -1,5 +1,7 @@
 #include "pump.h"
 
+#include "fd_write.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -9,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* One frame's worth: the real gateway's 64 KiB limit (protocol.md rule 13). */
+/* One frame's worth: the real gateway's 64 KiB limit (docs/protocol.md rule 13). */
 #define PIECE (64 * 1024)
 
 struct pump {
@@ -18,20 +20,6 @@ struct pump {
     int stop[2]; /* written once the stream has ended: the local reader stops */
     struct ih_pump_totals *totals;
 };
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* Local input to the stream, until the input ends or the stream has. */
 static void *local_to_stream(void *arg)
@@ -84,7 +72,7 @@ int ih_pump_run(const struct ih_pump_stream *s, int in_fd, int out_fd,
     }
     for (;;) {
         ssize_t n = s->read(s->ctx, buf, PIECE);
-        if (n <= 0 || write_all(out_fd, buf, (size_t)n) != 0)
+        if (n <= 0 || ih_write_all(out_fd, buf, (size_t)n) != 0)
             break;
         totals->from_stream += (uint64_t)n;
     }

@@ -1,7 +1,7 @@
-/* Relaying a stream and local file descriptors both ways (issue 5): the local proxies' core, on
- * the service side (a local TCP connection, or stdin/stdout for ssh's ProxyCommand) and on the
- * device side (the connection to the target). Like the SDKs' proxy samples, bytes go out in
- * binary frames of at most 64 KiB and no framing is added.
+/* Relaying a stream and local file descriptors both ways: the local proxies' core, on the service
+ * side (a local TCP connection, or stdin/stdout for ssh's ProxyCommand) and on the device side (the
+ * connection to the target). Like the SDKs' proxy samples, bytes go out in binary frames of at most
+ * 64 KiB and no framing is added.
  *
  * Either end finishing ends both: local input at its end closes the stream (1000), and the
  * stream closed by the peer ends the local side (its output is shut down). */

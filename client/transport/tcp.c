@@ -1,5 +1,7 @@
 #include "tcp.h"
 
+#include "protocol/number.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -121,9 +123,8 @@ int ih_tcp_split_target(const char *text, char *host, size_t host_cap, int *port
         h++;
         len -= 2;
     }
-    char *end = NULL;
-    long p = strtol(colon + 1, &end, 10);
-    if (len == 0 || len >= host_cap || end == colon + 1 || *end != '\0' || p < 1 || p > 65535)
+    uint64_t p = 0;
+    if (len == 0 || len >= host_cap || ih_parse_uint(colon + 1, 65535, &p) != IH_OK || p < 1)
         return -1;
     memcpy(host, h, len);
     host[len] = '\0';

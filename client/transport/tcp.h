@@ -1,5 +1,5 @@
-/* Plain TCP for the local proxies (issue 5): the device agent's connection to its target, and
- * the service proxy's local listener. */
+/* Plain TCP for the local proxies: the device agent's connection to its target, and the service
+ * proxy's local listener. */
 #ifndef IH_TCP_H
 #define IH_TCP_H
 

@@ -1,5 +1,8 @@
 #include "url.h"
 
+#include "protocol/number.h"
+#include "protocol/format.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +33,8 @@ static const char *read_scheme(const char *url, struct ih_url *out)
 
 static int read_port(const char *p, size_t len, int *port)
 {
-    if (len == 0 || len > 5 || strspn(p, "0123456789") < len)
-        return -1;
-    long v = strtol(p, NULL, 10);
-    if (v < 1 || v > 65535)
+    uint64_t v = 0;
+    if (ih_parse_uint_n(p, len, 65535, &v) != IH_OK || v < 1)
         return -1;
     *port = (int)v;
     return 0;
@@ -76,6 +77,7 @@ int ih_url_parse(const char *url, struct ih_url *out)
     if (read_authority(a, authority_len, out) != 0)
         return -1;
     const char *rest = a + authority_len;
-    int n = snprintf(out->path, sizeof out->path, "%s%s", rest[0] == '/' ? "" : "/", rest);
-    return n > 0 && (size_t)n < sizeof out->path ? 0 : -1;
+    return ih_format(out->path, sizeof out->path, "%s%s", rest[0] == '/' ? "" : "/", rest) == IH_OK
+               ? 0
+               : -1;
 }

@@ -1,5 +1,5 @@
 /* The URLs the clients connect to: the hub's https://HOST[:PORT] and the streaming URL
- * wss://HOST:PORT/bridges/... it hands out (protocol.md rule 11). Pure. */
+ * wss://HOST:PORT/bridges/... it hands out (docs/protocol.md rule 11). Pure. */
 #ifndef IH_URL_H
 #define IH_URL_H
 

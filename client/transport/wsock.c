@@ -3,6 +3,7 @@
 #include "url.h"
 
 #include "util/deadline.h"
+#include "util/fifo.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -28,13 +29,13 @@ static const lws_retry_bo_t idle_policy = {
 };
 
 struct chunk {
-    struct chunk *next;
-    size_t len, cap, off; /* off: bytes already taken by a reader */
-    unsigned char data[]; /* tx: LWS_PRE bytes of headroom first */
+    struct ih_fifo_link link; /* first: the queue links chunks through it */
+    size_t len, cap, off;     /* off: bytes already taken by a reader */
+    unsigned char data[];     /* tx: LWS_PRE bytes of headroom first */
 };
 
 struct queue {
-    struct chunk *head, *tail;
+    struct ih_fifo chunks;
     size_t bytes;
 };
 
@@ -67,34 +68,32 @@ struct ih_wsock {
 
 static void queue_clear(struct queue *q)
 {
-    for (struct chunk *c = q->head, *next; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
-    memset(q, 0, sizeof *q);
+    ih_fifo_free_all(&q->chunks);
+    q->bytes = 0;
 }
 
 static void queue_push(struct queue *q, struct chunk *c)
 {
-    c->next = NULL;
-    if (q->tail != NULL)
-        q->tail->next = c;
-    else
-        q->head = c;
-    q->tail = c;
+    ih_fifo_push(&q->chunks, &c->link);
     q->bytes += c->len;
 }
 
 static struct chunk *queue_pop(struct queue *q)
 {
-    struct chunk *c = q->head;
-    if (c != NULL) {
-        q->head = c->next;
-        if (q->head == NULL)
-            q->tail = NULL;
+    struct chunk *c = (struct chunk *)ih_fifo_pop(&q->chunks);
+    if (c != NULL)
         q->bytes -= c->len - c->off;
-    }
     return c;
+}
+
+static struct chunk *queue_first(const struct queue *q)
+{
+    return (struct chunk *)q->chunks.head;
+}
+
+static struct chunk *queue_last(const struct queue *q)
+{
+    return (struct chunk *)q->chunks.tail;
 }
 
 /* ---- the loop thread ---- */
@@ -118,7 +117,7 @@ static void connect_now(void *arg)
     struct lws_client_connect_info i;
     ih_loop_connect_info(ws->loop, &ws->url, ws->host_header, &i);
     i.protocol = ws->asked_protocol[0] != '\0' ? ws->asked_protocol : NULL;
-    i.local_protocol_name = IH_LOOP_PROTOCOL_WS;
+    i.local_protocol_name = ih_wsock_protocol.name;
     i.ietf_version_or_minus_one = -1;
     i.userdata = ws;
     i.retry_and_idle_policy = &idle_policy;
@@ -147,7 +146,7 @@ static void kick(void *arg)
     if (ws->wsi != NULL && !ws->gone) {
         if (ws->state == WS_CONNECTING && ws->close_requested)
             lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-        else if (ws->tx.head != NULL || ws->close_requested)
+        else if (queue_first(&ws->tx) != NULL || ws->close_requested)
             lws_callback_on_writable(ws->wsi);
         if (ws->rx_paused && ws->rx.bytes < IH_WSOCK_LOW_WATER) {
             ws->rx_paused = 0;
@@ -196,7 +195,7 @@ static void on_established(struct ih_wsock *ws, struct lws *wsi)
     pthread_mutex_lock(&ws->lock);
     ws->wsi = wsi;
     ws->state = WS_OPEN;
-    if (ws->tx.head != NULL || ws->close_requested)
+    if (queue_first(&ws->tx) != NULL || ws->close_requested)
         lws_callback_on_writable(wsi);
     pthread_cond_broadcast(&ws->changed);
     pthread_mutex_unlock(&ws->lock);
@@ -229,7 +228,7 @@ static int on_writable(struct ih_wsock *ws, struct lws *wsi)
 {
     pthread_mutex_lock(&ws->lock);
     struct chunk *c = queue_pop(&ws->tx);
-    int more = ws->tx.head != NULL || ws->close_requested;
+    int more = queue_first(&ws->tx) != NULL || ws->close_requested;
     int close_now = c == NULL && ws->close_requested;
     if (close_now)
         ws->close_sent = 1;
@@ -290,8 +289,8 @@ static void on_gone(void *self)
     pthread_mutex_unlock(&ws->lock);
 }
 
-int ih_wsock_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                      size_t len)
+static int wsock_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len)
 {
     struct ih_wsock *ws = user;
     switch (reason) {
@@ -342,7 +341,7 @@ static int prepare(struct ih_wsock *ws, const struct ih_wsock_options *o, char *
         snprintf(err, err_len, "the stream's token is missing or too long");
         return -1;
     }
-    /* Host carries the port, as the C SDK sends it (protocol.md §3.2). */
+    /* Host carries the port, as the C SDK sends it (docs/protocol.md §3.2). */
     int v6 = strchr(ws->url.host, ':') != NULL;
     snprintf(ws->host_header, sizeof ws->host_header, "%s%s%s:%d", v6 ? "[" : "", ws->url.host,
              v6 ? "]" : "", ws->url.port);
@@ -430,22 +429,18 @@ int ih_wsock_open(struct ih_loop *loop, const struct ih_wsock_options *o, struct
 ssize_t ih_wsock_read(struct ih_wsock *ws, void *buf, size_t cap)
 {
     pthread_mutex_lock(&ws->lock);
-    while (ws->rx.head == NULL && ws->state != WS_CLOSED)
+    while (queue_first(&ws->rx) == NULL && ws->state != WS_CLOSED)
         pthread_cond_wait(&ws->changed, &ws->lock);
     size_t n = 0;
-    while (n < cap && ws->rx.head != NULL) {
-        struct chunk *c = ws->rx.head;
+    struct chunk *c;
+    while (n < cap && (c = queue_first(&ws->rx)) != NULL) {
         size_t take = c->len - c->off < cap - n ? c->len - c->off : cap - n;
         memcpy((unsigned char *)buf + n, c->data + c->off, take);
         c->off += take;
-        ws->rx.bytes -= take;
         n += take;
-        if (c->off == c->len) {
-            ws->rx.head = c->next;
-            if (ws->rx.head == NULL)
-                ws->rx.tail = NULL;
-            free(c);
-        }
+        ws->rx.bytes -= take;
+        if (c->off == c->len)
+            free(queue_pop(&ws->rx)); /* all of it was counted off already */
     }
     if (ws->rx_paused && ws->rx.bytes < IH_WSOCK_LOW_WATER)
         post_kick(ws);
@@ -457,7 +452,7 @@ ssize_t ih_wsock_read(struct ih_wsock *ws, void *buf, size_t cap)
 static int enqueue(struct ih_wsock *ws, const unsigned char *p, size_t len)
 {
     while (len > 0) {
-        struct chunk *t = ws->tx.tail;
+        struct chunk *t = queue_last(&ws->tx);
         if (t == NULL || t->len == t->cap) {
             size_t cap = len > CHUNK_MIN ? len : CHUNK_MIN;
             if (cap > IH_WSOCK_FRAME_MAX)
@@ -544,3 +539,6 @@ void ih_wsock_free(struct ih_wsock *ws)
     if (released)
         wsock_destroy(ws);
 }
+
+/* Frames of up to 64 KiB (the real gateway's limit) arrive in one piece. */
+const struct lws_protocols ih_wsock_protocol = {"ih-ws", wsock_callback, 0, 64 * 1024, 0, NULL, 0};

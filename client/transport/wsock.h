@@ -1,6 +1,6 @@
-/* A stream's WebSocket as a byte pipe (issue 5, protocol.md §3.2): opened with
- * `Authorization: Bearer TOKEN` (and, as the C SDK does, an optional Sec-WebSocket-Protocol),
- * then read and written like a socket.
+/* A stream's WebSocket as a byte pipe (docs/protocol.md §3.2): opened with `Authorization: Bearer
+ * TOKEN` (and, as the C SDK does, an optional Sec-WebSocket-Protocol), then read and written like a
+ * socket.
  *
  * Threading: every call blocks its caller, and may be made from any thread; the I/O runs on the
  * loop's thread. One thread may read while another writes. Received bytes are queued up to
@@ -17,8 +17,8 @@
 
 #define IH_WSOCK_HIGH_WATER (256 * 1024)
 #define IH_WSOCK_LOW_WATER (64 * 1024)
-/* Writes go out in binary frames of at most this size: the real gateway's limit (protocol.md
- * rule 13), which the C proxy sample respects too. */
+/* Writes go out in binary frames of at most this size: the real gateway's limit
+ * (docs/protocol.md rule 13), which the C proxy sample respects too. */
 #define IH_WSOCK_FRAME_MAX (64 * 1024)
 
 struct ih_wsock;
@@ -60,7 +60,7 @@ const char *ih_wsock_subprotocol(struct ih_wsock *ws);
 void ih_wsock_free(struct ih_wsock *ws);
 
 /* The loop's lws callback for WebSockets. */
-int ih_wsock_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                      size_t len);
+/* The WebSockets' kind of connection, for the loop's options (client_loop.c). */
+extern const struct lws_protocols ih_wsock_protocol;
 
 #endif

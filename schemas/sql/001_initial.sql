@@ -1,4 +1,4 @@
--- Version 1 of the registry (DESIGN.md §5). Applied once, in one transaction, when
+-- Version 1 of the registry. Applied once, in one transaction, when
 -- PRAGMA user_version is below 1; never edit a version that has shipped: add 002_....sql.
 
 -- Hub-wide counters. etag_counter makes every device write a new etag, even after a delete.
@@ -8,7 +8,7 @@ CREATE TABLE meta (
 );
 INSERT INTO meta (key, value) VALUES ('etag_counter', 0);
 
--- The hub's shared access policies (protocol.md §4.3). permissions is a bit set:
+-- The hub's shared access policies (docs/protocol.md §4.3). permissions is a bit set:
 -- 1 RegistryRead, 2 RegistryWrite, 4 ServiceConnect, 8 DeviceConnect.
 CREATE TABLE policies (
     name          TEXT PRIMARY KEY,
@@ -17,7 +17,7 @@ CREATE TABLE policies (
     permissions   INTEGER NOT NULL
 );
 
--- Device identities, with the fields of the hub's device JSON (protocol.md §5).
+-- Device identities, with the fields of the hub's device JSON (docs/protocol.md §5).
 -- Ids are case-sensitive, as on the hub (BINARY collation).
 CREATE TABLE devices (
     device_id                     TEXT PRIMARY KEY,

@@ -1,5 +1,5 @@
-/* Shared by the libFuzzer harnesses (issue 8): the entry point, and a NUL-terminated copy of the
- * input for parsers that take C strings. */
+/* Shared by the libFuzzer harnesses: the entry point, and a NUL-terminated copy of the input for
+ * parsers that take C strings. */
 #ifndef IH_FUZZ_H
 #define IH_FUZZ_H
 

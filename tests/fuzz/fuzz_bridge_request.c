@@ -1,4 +1,4 @@
-/* A WebSocket upgrade at the streaming endpoint (protocol.md §3.2-3.4): the bridge path, the
+/* A WebSocket upgrade at the streaming endpoint (docs/protocol.md §3.2-3.4): the bridge path, the
  * bearer token and the subprotocol list. */
 #include "fuzz.h"
 

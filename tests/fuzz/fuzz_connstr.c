@@ -1,4 +1,4 @@
-/* Connection strings (protocol.md §4.4): parse, classify, and format what parsed. */
+/* Connection strings (docs/protocol.md §4.4): parse, classify, and format what parsed. */
 #include "fuzz.h"
 
 #include "protocol/connstr.h"

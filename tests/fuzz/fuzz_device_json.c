@@ -1,4 +1,4 @@
-/* A device PUT body (protocol.md §5): parsed into a patch, applied, formatted back. */
+/* A device PUT body (docs/protocol.md §5): parsed into a patch, applied, formatted back. */
 #include "fuzz.h"
 
 #include "device_json.h"

@@ -1,4 +1,4 @@
-/* Who an MQTT client says it is (protocol.md §2.1): the client id and the user name. */
+/* Who an MQTT client says it is (docs/protocol.md §2.1): the client id and the user name. */
 #include "fuzz.h"
 
 #include "mqtt_identity.h"

@@ -1,4 +1,4 @@
-/* SAS tokens (protocol.md §4.1, rule 15): parse, verify, expiry, audience. */
+/* SAS tokens (docs/protocol.md §4.1, rule 15): parse, verify, expiry, audience. */
 #include "fuzz.h"
 
 #include "protocol/sas.h"

@@ -1,5 +1,5 @@
-/* The $iothub/streams topics (rules 8 and 9): requests with the C SDK's rules, answers
- * leniently; a parsed request formats back to a topic that parses the same. */
+/* The $iothub/streams topics (docs/protocol.md rules 8 and 9): requests with the C SDK's rules,
+ * answers leniently; a parsed request formats back to a topic that parses the same. */
 #include "fuzz.h"
 
 #include "protocol/streams_topic.h"

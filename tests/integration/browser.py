@@ -1,5 +1,5 @@
 """A real headless Chromium driven over the DevTools protocol (python3-websockets), for the web
-page's test (issue 6). Ready when Chromium prints its DevTools address; nothing sleeps."""
+page's test. Ready when Chromium prints its DevTools address; nothing sleeps."""
 import asyncio
 import base64
 import itertools

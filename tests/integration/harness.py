@@ -37,7 +37,7 @@ def policy_secondary_key(policy):
 
 
 def sas_token(resource, key, policy=None, expiry=None, sr_style="upper", order="csharp"):
-    """A SAS token as each SDK makes one (protocol.md §4.1).
+    """A SAS token as each SDK makes one (docs/protocol.md §4.1).
 
     sr_style: "upper" (C#, Node: %2F), "lower" (docs: %2f), "raw" (C SDK: not encoded).
     order: "csharp" (sr, sig, se, skn) or "node" (sr, sig, skn, se).
@@ -72,9 +72,9 @@ class Response:
         return json.loads(self.body)
 
     def error(self):
-        """The error in either of the hub's forms (protocol rule: flat for the registry, nested
-        for streams and refused tokens), validated against the schema. Returns a dict with
-        "form" ("flat" or "nested") and "message"; a nested one has its detail's fields
+        """The error in either of the hub's forms (docs/protocol.md rule D18: flat for the
+        registry, nested for streams and refused tokens), validated against the schema. Returns a
+        dict with "form" ("flat" or "nested") and "message"; a nested one has its detail's fields
         (errorCode, trackingId...), a flat one the code's "name", split as the Node SDK splits
         it: at the one ';', the name after "ErrorCode:"."""
         outer = self.json()

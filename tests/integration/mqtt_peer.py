@@ -99,7 +99,7 @@ class Peer:
 
 def device_peer(emu, device_id, key=None, token=None, username=None, clean_session=False,
                 transport="tcp"):
-    """A device as the Azure SDKs connect one (protocol.md §2.1, rule 6)."""
+    """A device as the Azure SDKs connect one (docs/protocol.md §2.1, rule 6)."""
     if token is None:
         key = key if key is not None else emu.device_key(device_id.split("/")[0])
         resource = "%s/devices/%s" % (emu.host, device_id.replace("/", "/modules/", 1))

@@ -1,6 +1,6 @@
 /* service_calls: libiothub-service driven line by line from stdin, for the keep-alive tests of
- * test_clients.py (issue 13). One client serves every command, as in a program that makes many
- * calls. Its settings come from IOTHUB_CONNECTION_STRING, IOTHUB_CA_FILE and IOTHUB_HTTPS_PORT.
+ * test_clients.py. One client serves every command, as in a program that makes many calls. Its
+ * settings come from IOTHUB_CONNECTION_STRING, IOTHUB_CA_FILE and IOTHUB_HTTPS_PORT.
  *
  *   get DEVICE | create DEVICE | delete DEVICE
  *   stream DEVICE NAME [RESPONSE_TIMEOUT_S]

@@ -2,7 +2,7 @@
 the service's POST (curl), and both WebSockets (python3-websockets).
 
 Stream requests are parsed here independently of the emulator, by the C# SDK's rules
-(protocol.md §2.3: exactly five '/'-separated levels, properties split at the first '=').
+(docs/protocol.md §2.3: exactly five '/'-separated levels, properties split at the first '=').
 """
 import asyncio
 import concurrent.futures
@@ -57,7 +57,7 @@ class StreamDevice:
 
 def post_stream(emu, device_id, name="TestStream", module_id=None, response_timeout=None,
                 connect_timeout=None, token=None, extra_headers=None):
-    """The service's POST, as the Node and C# SDKs send it (protocol.md §1.1). Blocks until the
+    """The service's POST, as the Node and C# SDKs send it (docs/protocol.md §1.1). Blocks until the
     emulator answers."""
     path = "/twins/%s" % urllib.parse.quote(device_id, safe="")
     if module_id is not None:
@@ -101,7 +101,7 @@ def tls_context(emu):
 
 
 async def open_socket(emu, url, token, subprotocols=None, **kwargs):
-    """A side's WebSocket, as the SDKs open it (protocol.md §3.2)."""
+    """A side's WebSocket, as the SDKs open it (docs/protocol.md §3.2)."""
     headers = {"Authorization": "Bearer " + token} if token is not None else {}
     return await websockets.connect(url, ssl=tls_context(emu) if url.startswith("wss") else None,
                                     extra_headers=headers, subprotocols=subprotocols,

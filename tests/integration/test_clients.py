@@ -1,7 +1,7 @@
-"""The project's clients end to end (issue 5): iothub-device and iothub-service against the
+"""The project's clients end to end: iothub-device and iothub-service against the
 real emulator over TLS, and OpenSSH through a stream: ssh with the service proxy as its
 ProxyCommand and through its local port, scp of 50 MB, the target down, the registry commands.
-libiothub-service keeps its connection to the hub alive between calls (issue 13).
+libiothub-service keeps its connection to the hub alive between calls.
 """
 import concurrent.futures
 import hashlib
@@ -249,7 +249,7 @@ class Reconnection(unittest.TestCase):
 
 
 class KeepAlive(unittest.TestCase):
-    """libiothub-service reuses its connection to the hub's main endpoint (issue 13), seen from a
+    """libiothub-service reuses its connection to the hub's main endpoint, seen from a
     relay in front of it that counts connections and cuts them."""
 
     @classmethod

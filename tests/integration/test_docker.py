@@ -1,4 +1,4 @@
-"""The Docker demo without Docker (issue 7): CI machines have no Docker engine, so the three
+"""The Docker demo without Docker: CI machines have no Docker engine, so the three
 entrypoints of docker/ run natively on loopback with the environment docker-compose.yml gives
 them (only addresses, ports and paths are changed for loopback), and ssh goes through the
 chain. A second test keeps the compose file, the Dockerfile and the scripts consistent."""

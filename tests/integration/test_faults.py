@@ -1,4 +1,4 @@
-"""Faults, load and hostile input (issue 8): the emulator keeps working, loses no acknowledged
+"""Faults, load and hostile input: the emulator keeps working, loses no acknowledged
 data, closes what must close, and answers bad input with errors, never with a crash."""
 import asyncio
 import http.client

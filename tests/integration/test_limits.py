@@ -1,4 +1,4 @@
-"""Limits and the strict-fidelity mode (issue 8): each limit answers with the real hub's error
+"""Limits and the strict-fidelity mode: each limit answers with the real hub's error
 (403 403002 for a quota, 429 429001 for throttling) or closes with 1009 for a message too big;
 --fidelity strict has the real hub's quotas."""
 import asyncio

@@ -1,4 +1,4 @@
-"""Devices connect over MQTT: the real mosquitto with the emulator's plugin (issue 3).
+"""Devices connect over MQTT: the real mosquitto with the emulator's plugin.
 
 Peers are independent: paho-mqtt devices over TLS (as the Azure SDKs connect), curl for the
 registry, and for the plugin-alone tests a mosquitto the test starts itself.
@@ -73,7 +73,7 @@ class Devices(unittest.TestCase):
         self.assertEqual(connection_state(self.emu, "dev1"), "Disconnected")
         before = self.emu.device_state("dev1")["connectionStateUpdatedTime"]
         peer = self.connect("dev1")
-        # Both filters the SDKs use, granted at QoS 0 (protocol.md rule 7).
+        # Both filters the SDKs use, granted at QoS 0 (docs/protocol.md rule 7).
         self.assertEqual(peer.subscribe(POST), (0,))
         self.assertEqual(peer.subscribe("$iothub/streams/res/#"), (0,))
         wait_state(self.emu, "dev1", "Connected")
@@ -318,7 +318,7 @@ def broker_pid(emu):
 
 
 class PluginAlone(unittest.TestCase):
-    """The plugin in a mosquitto the test runs, the test playing the hub (prototypes.md §5)."""
+    """The plugin in a mosquitto the test runs, the test playing the hub (its privileged client)."""
 
     @classmethod
     def setUpClass(cls):
@@ -367,8 +367,8 @@ class PluginAlone(unittest.TestCase):
         hub.publish("$hub/to/a/" + request)
         self.assertEqual(a.receive(), (request, b""))
         b.nothing_received(within=0.3)
-        # Direct delivery needs no subscription, so the plugin itself refuses anything outside
-        # $iothub/ (prototypes.md §1 caveat 1).
+        # Direct delivery needs no subscription and skips the read ACL, so the plugin itself
+        # refuses anything outside $iothub/.
         hub.publish("$hub/to/a/other/topic")
         hub.publish("$hub/to/a/$hub/evt/connected/b")
         a.nothing_received(within=0.3)

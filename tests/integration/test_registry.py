@@ -1,4 +1,4 @@
-"""The device registry over HTTPS with SAS auth, against the real emulator (issue 2).
+"""The device registry over HTTPS with SAS auth, against the real emulator.
 
 Run by ctest: /usr/bin/python3 test_registry.py (IOTHUB_EMULATOR_BIN names the binary).
 """

@@ -1,4 +1,4 @@
-"""Security properties, one test each (issue 8): secrets compared in constant time, tokens that
+"""Security properties, one test each: secrets compared in constant time, tokens that
 are single-use and expire, no secrets in logs, private state files, loopback by default."""
 import os
 import re
@@ -32,12 +32,12 @@ def function_body(path, name):
 
 
 class ConstantTime(unittest.TestCase):
-    # Every place a secret a client sends is compared with the one kept: SAS signatures (rule
-    # 15), the streams' bearer tokens, the hub's broker secret.
+    # Every place a secret a client sends is compared with the one kept: SAS signatures
+    # (docs/protocol.md rule 15), the streams' bearer tokens, the hub's broker secret.
     SECRET_COMPARISONS = [
         ("client/protocol/sas.c", "ih_sas_verify_signature"),
-        ("server/stream_core.c", "check_token"),
-        ("server/plugin/plugin.c", "authenticate_hub"),
+        ("server/streams/stream_core.c", "check_token"),
+        ("server/mqtt/plugin/plugin.c", "authenticate_hub"),
     ]
 
     def test_secrets_are_compared_in_constant_time(self):

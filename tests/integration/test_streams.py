@@ -1,4 +1,4 @@
-"""Device streams end to end (issue 4): the POST, the MQTT request and answer, the 60-second
+"""Device streams end to end: the POST, the MQTT request and answer, the 60-second
 handshake, and the streaming endpoint relaying bytes. Independent peers only: curl for the POST,
 paho-mqtt for the device, python3-websockets for both WebSockets.
 """
@@ -66,7 +66,7 @@ class Handshake(unittest.TestCase):
     def test_accept_follows_rule_4_and_the_topic_rule_8(self):
         dev = self.device("dev1")
         request, res = accepted_stream(self.emu, dev, name="ssh")
-        # Exactly the lowercase headers, True, and no body (protocol.md rule 4).
+        # Exactly the lowercase headers, True, and no body (docs/protocol.md rule 4).
         self.assertEqual(res.headers["iothub-streaming-is-accepted"], "True")
         self.assertEqual(res.headers["content-length"], "0")
         self.assertEqual(res.body, "")

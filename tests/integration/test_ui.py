@@ -1,4 +1,4 @@
-"""The emulator's web page, its event stream and /metrics (issue 6).
+"""The emulator's web page, its event stream and /metrics.
 
 The page is driven in a real headless Chromium over the DevTools protocol; the event stream is
 read by Python's own HTTP client; /metrics by prometheus_client's parser of the exposition

@@ -1,4 +1,4 @@
-"""One whole stream life under valgrind (issue 8): the emulator starts, a device connects, a
+"""One whole stream life under valgrind: the emulator starts, a device connects, a
 stream is asked for, accepted, relays bytes both ways and closes, the emulator stops; valgrind
 must count zero errors and zero definitely or indirectly lost bytes. Not registered in the
 sanitizer build, where ASan's own leak checker does this work."""

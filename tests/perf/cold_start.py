@@ -8,7 +8,7 @@ loading its libraries, so the table shows what the emulator's own start-up adds 
   first start  --ephemeral: a new state directory each time (schema, dev CA and certificate made)
   restart      the same --state-dir each time (everything already there)
 
-Usage: cold_start.py [--bin PATH] [--runs N]   (issue 9's target: median <= 200 ms)
+Usage: cold_start.py [--bin PATH] [--runs N]   (the target: median <= 200 ms)
 """
 import argparse
 import os
@@ -72,7 +72,7 @@ def main():
                                         "median/base", "target"))
     for name, samples in rows:
         median, p90 = summarize(samples)
-        # Issue 9: cold start to the ready line, median <= 200 ms (both kinds of start).
+        # The target: cold start to the ready line, median <= 200 ms (both kinds of start).
         target = "" if name.startswith("baseline") else "<= 200 ms: %s" % (
             "met" if median <= 200 else "MISSED")
         print("%-28s %10.1f %10.1f %11.1fx  %s" % (name, median, p90, median / baseline,

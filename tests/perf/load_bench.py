@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Benchmark: stream setup with the project's clients, the initiation rate, and 1000 streams at
-once (issue 9). Each figure sits next to a baseline measured in the same run.
+once. Each figure sits next to a baseline measured in the same run.
 
   setup        --setups streams, one after another, from libiothub-service to an iothub-device
                echo agent: POST -> 200 (on the library's kept-alive connection), POST

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Benchmark: device streams through the emulator, each figure next to a baseline measured in the
-same run (DESIGN.md §8: for the relay, socat one hop on loopback).
+same run, so the ratios hold on any machine (for the relay, socat one hop on loopback).
 
   throughput   BYTES through one stream, plain ws:// and wss://, against socat relaying plain
                TCP and TLS (OPENSSL-LISTEN to OPENSSL, with the emulator's own certificate).
@@ -245,7 +245,7 @@ class Device:
             raise Failure("the device's subscription was refused")
 
     def _on_request(self, client, userdata, msg):
-        # $iothub/streams/POST/{name}/?$rid=R&$url=URL&$auth=T (protocol.md rule 8)
+        # $iothub/streams/POST/{name}/?$rid=R&$url=URL&$auth=T (docs/protocol.md rule 8)
         query = dict(p.split("=", 1) for p in msg.topic.split("/?", 1)[1].split("&"))
         client.publish("$iothub/streams/res/200/?$rid=" + query["$rid"], b"", 0)
         url = urllib.parse.unquote(query["$url"])
@@ -592,7 +592,7 @@ def runs_note(tp, nbytes):
 
 
 def frame_note(tp, nbytes):
-    """protocol.md §3.4 asks the relay to pass frames on unchanged; say how many came out."""
+    """docs/protocol.md §3.4 asks the relay to pass frames on unchanged; say how many came out."""
     sent = -(-nbytes // FRAME)
     got = {s: statistics.median(t[2] for t in tp[s]) for s in ("ws", "wss")}
     return ("frames: %d sent as 64 KiB frames, received %d through ws (%.2f per frame sent), "

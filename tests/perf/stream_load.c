@@ -1,4 +1,4 @@
-/* stream_load: load for the device-streams benchmarks (tests/perf/README.md, issue 9). Its
+/* stream_load: load for the device-streams benchmarks (tests/perf/README.md). Its
  * settings come from IOTHUB_CONNECTION_STRING, IOTHUB_CA_FILE and IOTHUB_HTTPS_PORT.
  *
  *   stream_load setup COUNT DEVICE

@@ -12,12 +12,12 @@
  * driver takes a transfer's duration from the sender's start_ns to the receiver's end_ns.
  *
  * Why a hand-written client: the benchmark measures the relay, so each client must cost less
- * than the relay and the same in the relay and socat runs. Frames go out with a zero mask key:
- * RFC 6455 §5.3 requires client frames to be masked, and the unpredictable key it asks for
- * protects proxies we do not have (§10.3), so masking becomes a no-op and a 64 KiB frame is one
- * write of a prebuilt buffer. The prototype's "rawws" clients did the same
- * (reference/prototypes.md §2). Every socket is blocking, with SO_RCVTIMEO/SO_SNDTIMEO as the
- * deadline: each process has one connection and one job, so nothing needs an event loop.
+ * than the relay (one on libwebsockets costs some 5 ns a byte, capping a stream near 200 MB/s) and
+ * the same in the relay and socat runs. Frames go out with a zero mask key: RFC 6455 §5.3 requires
+ * client frames to be masked, and the unpredictable key it asks for protects proxies we do not
+ * have (§10.3), so masking becomes a no-op and a 64 KiB frame is one write of a prebuilt buffer.
+ * Every socket is blocking, with SO_RCVTIMEO/SO_SNDTIMEO as the deadline: each process has one
+ * connection and one job, so nothing needs an event loop.
  */
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -45,7 +45,7 @@
 
 #define READ_BUFFER (256 * 1024)
 #define WS_HEADER_MAX 14        /* 2 + 8 (64-bit length) + 4 (mask key), RFC 6455 §5.2 */
-#define MESSAGE_MAX (64 * 1024) /* ping/echo messages: the real gateway's limit (rule 13) */
+#define MESSAGE_MAX (64 * 1024) /* ping/echo: the gateway's limit (docs/protocol.md rule 13) */
 #define HANDSHAKE_MAX 4096
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" /* RFC 6455 §1.3 */
 #define CLOSE_NORMAL 1000
@@ -457,7 +457,8 @@ static int ws_check_response(struct conn *c, const char *key)
     return 0;
 }
 
-/* The upgrade as the Azure clients send it (protocol.md §3.2): a bearer token, no subprotocol. */
+/* The upgrade as the Azure clients send it (docs/protocol.md §3.2): a bearer token, no
+ * subprotocol. */
 static int ws_handshake(struct conn *c, const struct url *u, const char *token)
 {
     unsigned char nonce[16];

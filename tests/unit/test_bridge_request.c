@@ -1,6 +1,6 @@
 /* Unit tests of server/bridge_request.[ch]: the bridge path and the bearer token of a WebSocket
- * upgrade at the streaming endpoint, and the HTTP answer to a refused one (protocol.md §3.2-3.4,
- * rules 11-12). */
+ * upgrade at the streaming endpoint, and the HTTP answer to a refused one (docs/protocol.md
+ * §3.2-3.4, rules 11-12). */
 #include "bridge_request.h"
 
 #include "unit.h"

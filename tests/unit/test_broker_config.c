@@ -1,5 +1,6 @@
 /* Unit tests of server/broker_config.[ch]: the mosquitto.conf the emulator writes for its broker
- * (reference/prototypes.md §1 and §5 option A). */
+ * child, which loads the emulator's plugin and always has a plain listener (mosquitto will not
+ * start with a WebSockets listener alone). */
 #include "broker_config.h"
 
 #include "config.h"

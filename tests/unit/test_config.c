@@ -1,4 +1,4 @@
-/* Unit tests of server/config.[ch]: the emulator's flags and environment variables (DESIGN.md §6).
+/* Unit tests of server/config.[ch]: the emulator's flags and environment variables.
  *
  * config_parse reads a getenv-like function, so the environment here is a small static table set
  * by each test; argv arrays are built in the test. */
@@ -103,7 +103,7 @@ static void setup(void)
     env_clear();
 }
 
-/* Issue 8: --fidelity's limits, each flag overriding its own. */
+/* --fidelity's limits, each flag overriding its own. */
 START_TEST(stream_limits)
 {
     struct config cfg;

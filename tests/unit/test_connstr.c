@@ -1,4 +1,4 @@
-/* Unit tests of protocol/connstr.[ch]: IoT Hub connection strings (protocol.md §4.4). */
+/* Unit tests of protocol/connstr.[ch]: IoT Hub connection strings (docs/protocol.md §4.4). */
 #include "protocol/connstr.h"
 
 #include "unit.h"
@@ -93,7 +93,7 @@ END_TEST
 
 START_TEST(parse_device_with_policy_is_a_device)
 {
-    /* The C# service builder accepts DeviceId= with a policy (protocol.md §4.4). */
+    /* The C# service builder accepts DeviceId= with a policy (docs/protocol.md §4.4). */
     struct ih_connstr cs;
     parse_ok("HostName=" HOST ";SharedAccessKeyName=device;DeviceId=dev1;SharedAccessKey=" KEY, &cs,
              IH_CONNSTR_DEVICE);

@@ -1,5 +1,6 @@
-/* Unit tests of server/device_auth.[ch]: authentication of a device's MQTT CONNECT (protocol.md
- * rule 6, rule 15, §4.2). The registry is a small static table behind fake lookup functions.
+/* Unit tests of server/device_auth.[ch]: authentication of a device's MQTT CONNECT
+ * (docs/protocol.md rule 6, rule 15, §4.2). The registry is a small static table behind fake lookup
+ * functions.
  *
  * Tokens come from ih_sas_create (sr encoded with upper-case hex, like C# and Node), or are built
  * here with OpenSSL's HMAC over an unencoded sr, like the C SDK. Two C SDK tokens are fixed
@@ -265,7 +266,7 @@ END_TEST
 START_TEST(any_configured_host)
 {
     check_ok("dev1", HOST2 "/dev1" QUERY, token(HOST2 "/devices/dev1", K1, NULL, LATER));
-    /* The audience compares case-insensitively (rule 15). */
+    /* The audience compares case-insensitively (docs/protocol.md rule 15). */
     check_ok("dev1", NULL, token("MyHub.Azure-Devices.NET/devices/dev1", K1, NULL, LATER));
 }
 END_TEST
@@ -288,7 +289,7 @@ END_TEST
 
 START_TEST(device_token_covers_its_modules)
 {
-    /* Prefix rule (rule 15): a device-level sr covers /devices/dev1/modules/... */
+    /* Prefix rule (docs/protocol.md rule 15): a device-level sr covers /devices/dev1/modules/... */
     check_ok("dev1/mod1", HOST "/dev1/mod1" QUERY, token(HOST "/devices/dev1", K1, NULL, LATER));
     check_ok("dev1/mod1", NULL, raw_token(HOST "/devices/dev1", K1, LATER));
     check_ok("dev1/mod1", NULL, token(HOST "/devices/dev1", KP1, "device", LATER));

@@ -1,4 +1,5 @@
-/* Unit tests of server/device_json.[ch]: the device JSON of the registry API (protocol.md §5). */
+/* Unit tests of server/device_json.[ch]: the device JSON of the registry API
+ * (docs/protocol.md §5). */
 #include "device_json.h"
 
 #include "unit.h"
@@ -83,7 +84,7 @@ START_TEST(empty_object_sets_nothing)
 }
 END_TEST
 
-/* What the Node service SDK sends for a create (protocol.md §5). */
+/* What the Node service SDK sends for a create (docs/protocol.md §5). */
 START_TEST(node_create_body)
 {
     struct device_patch p;
@@ -408,7 +409,8 @@ START_TEST(patch_keeps_what_it_does_not_set)
 }
 END_TEST
 
-/* The hub's field order (protocol.md §5; the C# and Node SDKs do not care, people reading do). */
+/* The hub's field order (docs/protocol.md §5; the C# and Node SDKs do not care, people reading
+ * do). */
 START_TEST(object_fields_and_order)
 {
     static const char *const order[] = {"deviceId",

@@ -1,5 +1,5 @@
-/* Unit tests of server/event_hub.[ch]: the web page's event fan-out (issue 6): order, the
- * snapshot first, waiting and waking, slow subscribers dropped, closing. */
+/* Unit tests of server/event_hub.[ch]: the web page's event fan-out: order, the snapshot first,
+ * waiting and waking, slow subscribers dropped, closing. */
 #include "event_hub.h"
 
 #include "unit.h"

@@ -1,5 +1,5 @@
 /* Unit tests of server/hub_bus.[ch]: the private topics between the hub and its mosquitto plugin
- * (reference/prototypes.md §5, option A). */
+ * (the hub is a privileged MQTT client of the broker that loads the plugin). */
 #include "hub_bus.h"
 
 #include "protocol/identity.h"

@@ -1,4 +1,4 @@
-/* Unit tests of protocol/hub_error.[ch]: the hub's nested error bodies (protocol.md §6). */
+/* Unit tests of protocol/hub_error.[ch]: the hub's nested error bodies (docs/protocol.md §6). */
 #include "protocol/hub_error.h"
 
 #include "unit.h"
@@ -32,7 +32,7 @@ END_TEST
 
 START_TEST(names)
 {
-    /* protocol.md §6, from C# ErrorCode.cs. */
+    /* docs/protocol.md §6, from C# ErrorCode.cs. */
     static const struct {
         enum ih_error_code code;
         const char *name;
@@ -290,7 +290,7 @@ START_TEST(body_for_every_code)
 }
 END_TEST
 
-/* A real capture (protocol.md §1.4) and the emulator's own bodies read back. */
+/* A real capture (docs/protocol.md §1.4) and the emulator's own bodies read back. */
 START_TEST(parse_nested_form)
 {
     static const char captured[] =

@@ -1,5 +1,5 @@
 /* Unit tests of protocol/identity.[ch]: device and module ids as the hub accepts them
- * (protocol.md §1.1, the C# SDK's IdNameRegex): 1 to 128 characters from A-Z a-z 0-9 and
+ * (docs/protocol.md §1.1, the C# SDK's IdNameRegex): 1 to 128 characters from A-Z a-z 0-9 and
  * - : . + % _ # * ? ! ( ) , = @ ; $ ' */
 #include "protocol/identity.h"
 

@@ -41,7 +41,7 @@ START_TEST(device_stays_under_iothub_streams)
         check_access(MQTT_ACCESS_SUBSCRIBE, filters[i], 1);
         check_access(MQTT_ACCESS_UNSUBSCRIBE, filters[i], 1);
     }
-    /* Devices publish only their answers (protocol.md rule 9). */
+    /* Devices publish only their answers (docs/protocol.md rule 9). */
     check_access(MQTT_ACCESS_WRITE, "$iothub/streams/res/200/?$rid=1", 1);
     check_access(MQTT_ACCESS_WRITE, "$iothub/streams/res/400/?$rid=1", 1);
     /* A device posing as the hub, e.g. in a will message, is refused. */

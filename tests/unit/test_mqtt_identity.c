@@ -1,5 +1,5 @@
 /* Unit tests of server/mqtt_identity.[ch]: the client id and user name of a device's MQTT CONNECT
- * (protocol.md §2.1, §2.5, rule 6). */
+ * (docs/protocol.md §2.1, §2.5, rule 6). */
 #include "mqtt_identity.h"
 
 #include "unit.h"
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define HOST "hub.azure-devices.net"
-/* The C device SDK's user name (protocol.md §2.1). */
+/* The C device SDK's user name (docs/protocol.md §2.1). */
 #define C_SDK_QUERY "?api-version=2017-11-08-preview&DeviceClientType=iothubclient%2F1.3.1"
 /* The C# SDK's. */
 #define CS_QUERY "?api-version=2018-06-30&DeviceClientType=x"
@@ -204,7 +204,7 @@ START_TEST(username_long_name_in_diag)
 }
 END_TEST
 
-/* '?' is allowed in ids (protocol.md §1.1), and the SDKs put the raw id in the user name: the
+/* '?' is allowed in ids (docs/protocol.md §1.1), and the SDKs put the raw id in the user name: the
  * first "/?" is not always where the query starts. */
 START_TEST(username_id_with_a_question_mark)
 {

@@ -1,6 +1,6 @@
 /* Unit tests of server/registry.[ch]: devices and shared access policies in SQLite
- * (DESIGN.md §5, protocol.md §4.3 and §5). Each test opens a registry file in its own mkdtemp
- * directory and removes the directory at the end. */
+ * (docs/protocol.md §4.3 and §5). Each test opens a registry file in its own mkdtemp directory and
+ * removes the directory at the end. */
 #include "registry.h"
 
 #include "log.h"
@@ -417,7 +417,7 @@ END_TEST
 START_TEST(etag_text)
 {
     char text[32];
-    /* The etag in protocol.md §5. */
+    /* The etag in docs/protocol.md §5. */
     registry_etag_text(318751955, text);
     ck_assert_str_eq(text, "MzE4NzUxOTU1");
     registry_etag_text(1, text);

@@ -1,6 +1,7 @@
 /* Unit tests of the main endpoint's request handling (server/rest.h, rest_router.c,
  * rest_devices.c, rest_emulator.c), without sockets: requests are built by hand and handed to
- * rest_handle with a real registry in a mkdtemp directory (protocol.md §4, §5 and §6). */
+ * rest_handle with a real registry in a mkdtemp directory (docs/protocol.md §4, §5 and §6). */
+#include "hub_routes.h"
 #include "metrics.h"
 #include "rest.h"
 
@@ -139,7 +140,9 @@ static void handle(const struct call *c, struct rest_response *res)
         .body_too_large = c->body_too_large,
         .peer_loopback = c->peer_loopback,
     };
-    rest_handle(&emu, &req, res);
+    struct rest_router router;
+    hub_routes(&router);
+    rest_handle(&router, &emu, &req, res);
 }
 
 /* A policy token for resource (the hub, or hub/devices/id), signed with key, valid for an hour
@@ -421,8 +424,8 @@ START_TEST(unknown_path)
 }
 END_TEST
 
-/* The web page and /metrics (issue 6): a loopback client, or a RegistryRead token in the header
- * or in ?token=. */
+/* The web page and /metrics: a loopback client, or a RegistryRead token in the header or in
+ * ?token=. */
 START_TEST(ui_pages_loopback_or_token)
 {
     struct call c = {.method = "GET", .path = "/", .host = "127.0.0.1:8443"};

@@ -1,4 +1,4 @@
-/* Unit tests of protocol/sas.[ch]: shared access signature tokens (protocol.md §4.1, rule 15).
+/* Unit tests of protocol/sas.[ch]: shared access signature tokens (docs/protocol.md §4.1, rule 15).
  *
  * Every signature below was computed independently of the library, with the openssl command line:
  *

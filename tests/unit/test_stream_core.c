@@ -1,13 +1,14 @@
-/* Unit tests of server/stream_core.[ch]: the hub core of device streams (DESIGN.md §3-4,
- * protocol.md rules 8-9 and 13-14, §3.5). No I/O: every call gets the time of a fake clock, and an
- * observer records the steps. Also stream_log.c, the core's observer in the emulator: the result
- * of each step, and the DeviceStreams rows it writes into a registry in a mkdtemp directory. */
+/* Unit tests of server/stream_core.[ch]: the hub core of device streams (docs/architecture.md,
+ * docs/protocol.md rules 8-9 and 13-14, §3.5). No I/O: every call gets the time of a fake clock,
+ * and an observer records the steps. Also stream_log.c, the core's observer in the emulator: the
+ * result of each step, and the DeviceStreams rows it writes into a registry in a mkdtemp
+ * directory. */
 #include "stream_core.h"
 
 #include "log.h"
 #include "registry.h"
 #include "stream_log.h"
-#include "stream_wait.h"
+#include "deferred.h"
 
 #include "unit.h"
 
@@ -40,7 +41,7 @@ struct recorder {
 static struct recorder rec;
 static struct stream_core *core;
 /* Opaque to the core: it hands the pointers back. */
-static struct stream_wait waits[4];
+static struct deferred waits[4];
 
 static void record(void *ctx, const struct stream_event *ev)
 {
@@ -109,7 +110,7 @@ static void check_last_event(enum stream_step step, enum stream_side side)
 }
 
 static void open_full(const char *device, const char *module, int response_s, int connect_s,
-                      struct stream_wait *wait, int64_t now, struct stream_tickets *t)
+                      struct deferred *wait, int64_t now, struct stream_tickets *t)
 {
     struct stream_open req = {
         .device_id = device,
@@ -366,7 +367,7 @@ static enum stream_open_result open_in(struct stream_core *c, int64_t now, struc
     return stream_core_open(c, &req, now, t);
 }
 
-/* Issue 8: streams at once (403002), handshakes under way (429001). */
+/* Limits: streams at once (403002), handshakes under way (429001). */
 START_TEST(limits_on_streams_and_handshakes)
 {
     struct stream_core_settings s = settings_with(NULL, NULL);
@@ -402,7 +403,7 @@ START_TEST(limits_on_streams_and_handshakes)
 }
 END_TEST
 
-/* Issue 8: new streams a second, from a bucket that starts full. */
+/* Limits: new streams a second, from a bucket that starts full. */
 START_TEST(rate_limit_per_second)
 {
     struct stream_core_settings s = settings_with(NULL, NULL);
@@ -598,7 +599,8 @@ END_TEST
 
 START_TEST(response_deadline_closes_an_early_device)
 {
-    /* The C device connects before it answers (rule 13); if it never answers, its socket goes. */
+    /* The C device connects before it answers (docs/protocol.md rule 13); if it never answers, its
+     * socket goes. */
     struct stream_tickets t;
     open_full("dev", NULL, 10, 0, &waits[0], T0, &t);
     struct stream *dev = claim(t.id, t.device_token, T0 + 100, STREAM_DEVICE);
@@ -774,7 +776,7 @@ START_TEST(attach_refusals)
     ck_assert_int_eq(stream_core_attach(core, t.id, t.service_token, 1, T0 + 1, &side, &s),
                      ATTACH_BAD_TOKEN);
     ck_assert_ptr_null(s);
-    /* The device may come first (rule 13). */
+    /* The device may come first (docs/protocol.md rule 13). */
     check_attach(t.id, t.device_token, T0 + 1, ATTACH_OK);
     side = STREAM_SERVICE;
     ck_assert_int_eq(stream_core_attach(core, t.id, t.device_token, 0, T0 + 1, &side, NULL),
@@ -1282,7 +1284,7 @@ START_TEST(list_empty)
 }
 END_TEST
 
-static void count_wait(void *ctx, struct stream_wait *w)
+static void count_wait(void *ctx, struct deferred *w)
 {
     int *counts = ctx;
     for (int i = 0; i < 4; i++)

@@ -1,5 +1,5 @@
-/* Unit tests of protocol/streams_topic.[ch]: the $iothub/streams MQTT topics (protocol.md §2.3,
- * §2.4, rules 8 and 9). */
+/* Unit tests of protocol/streams_topic.[ch]: the $iothub/streams MQTT topics
+ * (docs/protocol.md §2.3, §2.4, rules 8 and 9). */
 #include "protocol/streams_topic.h"
 
 #include "unit.h"
@@ -13,14 +13,14 @@
 #define TOPIC                                                                                      \
     "$iothub/streams/POST/TestStream/?$rid=1&$url=wss%3A%2F%2Fhost%3A443%2Fbridges%2Fabc"          \
     "&$auth=tok-en_1.x"
-/* The C SDK's unit test topic, quoted in protocol.md §2.3. */
+/* The C SDK's unit test topic, quoted in docs/protocol.md §2.3. */
 #define C_SDK_TOPIC                                                                                \
     "$iothub/streams/POST/TestStream/?$rid=1&$url=wss%3A%2F%2Fservername.streaming.private.azure-" \
     "devices-int.net%3A443%2Fbridges%2F3acd50143144f6b82e0f7299afe911bd"                           \
     "&$auth=ucHqFGN0o9Vh-ojlhELmXyTUol05iuAhigMckeI-vlb&$ip=111.222.333.444"
 #define ENC_URL "wss%3A%2F%2Fh%3A1%2Fb"
 
-/* ---- The C# device SDK's reading of a request topic (protocol.md §2.3), re-implemented. ---- */
+/* ---- The C# device SDK's request-topic reading (docs/protocol.md §2.3), re-implemented. ---- */
 
 struct csharp_request {
     char name[300];

@@ -1,5 +1,6 @@
 /* Unit tests of server/strmap.[ch] (a string-keyed hash map) and server/plugin/client_map.[ch]
- * (the plugin's takeover-aware table of connected clients, prototypes.md §1 caveat 4). */
+ * (the plugin's takeover-aware table of connected clients: mosquitto reports a device's new
+ * connection before the old one's disconnect). */
 #include "client_map.h"
 #include "strmap.h"
 

@@ -1,5 +1,5 @@
 /* Unit tests of client/transport/url.[ch] and the pure part of tcp.[ch]: the URLs the clients
- * connect to (the hub's, and the streaming URL it hands out, protocol.md rule 11) and the
+ * connect to (the hub's, and the streaming URL it hands out, docs/protocol.md rule 11) and the
  * device agent's HOST:PORT target. */
 #include "transport/tcp.h"
 #include "transport/url.h"

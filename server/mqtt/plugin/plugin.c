@@ -1,0 +1,403 @@
+/* The emulator's mosquitto plugin: makes mosquitto behave like IoT Hub's MQTT front door
+ * (docs/architecture.md says how the broker, its plugin and the emulator fit together).
+ *
+ * - BASIC_AUTH: devices authenticate with a SAS token checked against the registry (device_auth);
+ *   the hub's own client with the run's secret.
+ * - ACL_CHECK: devices stay under $iothub/streams/ (mqtt_acl) and report when they start or stop
+ *   listening for stream requests. A publish outside closes the device's connection, as the hub
+ *   does: it is never acknowledged, then dropped.
+ * - MESSAGE: the hub's $hub/to/{cid}/... is delivered to that one client; a device's publish is
+ *   re-tagged $hub/from/{cid}/... for the hub (hub_bus).
+ * - DISCONNECT: reported to the hub unless the connection was taken over (client_map).
+ *
+ * Every callback runs on mosquitto's main thread, so the plugin needs no locks. */
+#include "client_map.h"
+#include "hub_bus.h"
+#include "mqtt_acl.h"
+#include "rate_window.h"
+#include "registry_reader.h"
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+#include <openssl/crypto.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_HOSTS 20
+#define CLIENT_BUCKETS 4096
+/* A topic's length is a 16-bit field (MQTT 3.1.1 §1.5.3). */
+#define MQTT_TOPIC_MAX 65535
+/* Refusals reported to the hub one by one, per window; the rest are counted and reported as
+ * one sum with the next refusal after the window (a reconnecting client can refuse itself
+ * thousands of times a second, and each report is a message to the hub). */
+#define REFUSALS_BURST 100
+#define REFUSALS_WINDOW_MS 10000
+/* What mosquitto is told when a device publishes where it may not: anything but "denied" (which
+ * it acknowledges and drops) makes it close the connection, and MOSQ_ERR_AUTH logs it as "not
+ * authorised". */
+#define CLOSE_THE_CONNECTION MOSQ_ERR_AUTH
+
+struct plugin {
+    mosquitto_plugin_id_t *id;
+    char *hub_secret;
+    char *hosts_text;
+    const char *hosts[MAX_HOSTS];
+    size_t host_count;
+    struct registry_reader *registry;
+    struct strmap clients;
+    const struct mosquitto *hub; /* the hub's current connection, NULL when it is away */
+    struct rate_window refusals;
+};
+
+static int is_hub(const char *cid)
+{
+    return cid != NULL && strcmp(cid, HUB_BUS_CLIENT_ID) == 0;
+}
+
+/* Events go straight to the hub's client id; when the hub is away they are dropped, and it asks
+ * for a $hub/sync when it is back. */
+static void send_event(struct plugin *p, enum hub_bus_kind kind, const char *cid,
+                       const char *payload)
+{
+    char *topic = NULL;
+    if (p->hub == NULL || hub_bus_format(kind, cid, NULL, &topic) != IH_OK)
+        return;
+    mosquitto_broker_publish_copy(HUB_BUS_CLIENT_ID, topic, (int)strlen(payload), payload, 0, false,
+                                  NULL);
+    free(topic);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void send_refusal(struct plugin *p, const char *cid, const char *text)
+{
+    if (p->hub != NULL && cid != NULL)
+        send_event(p, HUB_BUS_REFUSED, cid, text);
+    else
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: refused client '%s': %s",
+                             cid != NULL ? cid : "", text);
+}
+
+/* Reported once: to the hub's log when it is there, else to mosquitto's; past the burst of a
+ * window only counted, and the count reported with the next one after the window. */
+static void report_refusal(struct plugin *p, const struct mosquitto *client, const char *cid,
+                           const char *reason)
+{
+    struct rate_held held;
+    int pass = rate_window_take(&p->refusals, now_ms(), REFUSALS_BURST, REFUSALS_WINDOW_MS, &held);
+    char text[400];
+    if (held.count > 0) {
+        snprintf(text, sizeof text,
+                 "…and %u more refusals in the %d s before this one, not reported one by one",
+                 held.count, REFUSALS_WINDOW_MS / 1000);
+        send_refusal(p, cid, text);
+    }
+    if (!pass)
+        return;
+    const char *address = mosquitto_client_address(client);
+    snprintf(text, sizeof text, "%s (from %s)", reason, address != NULL ? address : "?");
+    send_refusal(p, cid, text);
+}
+
+/* The hub connects over the broker's private Unix socket only (mosquitto gives a socket path as
+ * the address of such a client), so the secret alone never opens the hub's role on a network
+ * listener. */
+static int authenticate_hub(struct plugin *p, struct mosquitto_evt_basic_auth *ev)
+{
+    size_t len = strlen(p->hub_secret);
+    const char *address = mosquitto_client_address(ev->client);
+    int ok = address != NULL && address[0] == '/' && ev->username != NULL &&
+             strcmp(ev->username, HUB_BUS_CLIENT_ID) == 0 && ev->password != NULL &&
+             strlen(ev->password) == len && CRYPTO_memcmp(ev->password, p->hub_secret, len) == 0;
+    if (!ok) {
+        mosquitto_log_printf(MOSQ_LOG_WARNING,
+                             "iothub: refused the hub's client id: wrong secret, or not on the "
+                             "hub's socket");
+        return MOSQ_ERR_AUTH;
+    }
+    p->hub = ev->client;
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+    (void)event;
+    struct plugin *p = userdata;
+    struct mosquitto_evt_basic_auth *ev = event_data;
+    const char *cid = mosquitto_client_id(ev->client);
+    if (is_hub(cid))
+        return authenticate_hub(p, ev);
+    struct device_auth_request req = {cid,      ev->username,  ev->password,
+                                      p->hosts, p->host_count, (long long)time(NULL)};
+    struct device_auth_lookups lookups = {registry_reader_device, registry_reader_policy,
+                                          p->registry};
+    char reason[300] = "";
+    enum device_auth_result r = device_auth_check(&req, &lookups, reason, sizeof reason);
+    if (r == DEVICE_AUTH_ERROR)
+        snprintf(reason, sizeof reason, "the registry could not be read");
+    struct client_state *e = r == DEVICE_AUTH_OK
+                                 ? client_map_connect(&p->clients, cid, ev->client,
+                                                      mosquitto_client_clean_session(ev->client))
+                                 : NULL;
+    if (e == NULL) {
+        report_refusal(p, ev->client, cid, r == DEVICE_AUTH_OK ? "out of memory" : reason);
+        return MOSQ_ERR_AUTH;
+    }
+    send_event(p, HUB_BUS_CONNECTED, cid, client_listens(e) ? "subscribed" : "");
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* A (un)subscription that covers stream requests can change whether the hub may send the
+ * device a stream request; the hub hears of it when it does. */
+static void note_subscription(struct plugin *p, const char *cid, int access, const char *filter)
+{
+    struct client_state *e = client_map_find(&p->clients, cid);
+    if (e == NULL || !mqtt_filter_covers_stream_requests(filter))
+        return;
+    int listened = client_listens(e);
+    if (client_note_filter(e, filter, access == MQTT_ACCESS_SUBSCRIBE) != 0)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: out of memory noting a subscription");
+    if (client_listens(e) != listened)
+        send_event(p, listened ? HUB_BUS_UNSUBSCRIBED : HUB_BUS_SUBSCRIBED, cid, "");
+}
+
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+    (void)event;
+    struct plugin *p = userdata;
+    struct mosquitto_evt_acl_check *ev = event_data;
+    const char *cid = mosquitto_client_id(ev->client);
+    if (is_hub(cid) && ev->client == p->hub)
+        return MOSQ_ERR_SUCCESS;
+    if (cid == NULL || !mqtt_acl_device_allows(ev->access, ev->topic)) {
+        int publish = ev->access == MQTT_ACCESS_WRITE;
+        char reason[300];
+        snprintf(
+            reason, sizeof reason, "may not %s '%.200s': devices stay under $iothub/streams/%s",
+            ev->access == MQTT_ACCESS_SUBSCRIBE ? "subscribe to"
+            : publish                           ? "publish to"
+                                                : "use",
+            ev->topic != NULL ? ev->topic : "",
+            publish ? "; the connection is closed and the message dropped, unacknowledged" : "");
+        report_refusal(p, ev->client, cid, reason);
+        return publish ? CLOSE_THE_CONNECTION : MOSQ_ERR_ACL_DENIED;
+    }
+    if (ev->access == MQTT_ACCESS_SUBSCRIBE || ev->access == MQTT_ACCESS_UNSUBSCRIBE)
+        note_subscription(p, cid, ev->access, ev->topic);
+    return MOSQ_ERR_SUCCESS;
+}
+
+static void send_connected(const char *cid, struct client_state *s, void *arg)
+{
+    send_event(arg, HUB_BUS_CONNECTED, cid, client_listens(s) ? "subscribed" : "");
+}
+
+struct kick_list {
+    const char *device_id;
+    char **cids;
+    size_t count;
+};
+
+/* The device itself and its modules ("device/module"). */
+static void collect_kick(const char *cid, struct client_state *s, void *arg)
+{
+    (void)s;
+    struct kick_list *k = arg;
+    size_t n = strlen(k->device_id);
+    if (strncmp(cid, k->device_id, n) != 0 || (cid[n] != '\0' && cid[n] != '/'))
+        return;
+    char **grown = realloc(k->cids, (k->count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return;
+    k->cids = grown;
+    if ((k->cids[k->count] = strdup(cid)) != NULL)
+        k->count++;
+}
+
+/* Kicking re-enters on_disconnect, which changes the map: collect first, then kick. */
+static void kick_device(struct plugin *p, const char *device_id)
+{
+    struct kick_list k = {device_id, NULL, 0};
+    client_map_each_connected(&p->clients, collect_kick, &k);
+    for (size_t i = 0; i < k.count; i++) {
+        mosquitto_kick_client_by_clientid(k.cids[i], false);
+        free(k.cids[i]);
+    }
+    free(k.cids);
+}
+
+static void handle_hub_message(struct plugin *p, struct mosquitto_evt_message *ev)
+{
+    struct hub_bus_topic t;
+    if (hub_bus_parse(ev->topic, &t) != IH_OK) {
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: the hub sent an unknown topic %.200s",
+                             ev->topic);
+        return;
+    }
+    if (t.kind == HUB_BUS_TO && strncmp(t.inner, "$iothub/", 8) == 0)
+        mosquitto_broker_publish_copy(t.cid, t.inner, (int)ev->payloadlen, ev->payload, ev->qos,
+                                      false, NULL);
+    else if (t.kind == HUB_BUS_KICK)
+        kick_device(p, t.cid);
+    else if (t.kind == HUB_BUS_SYNC)
+        client_map_each_connected(&p->clients, send_connected, p);
+    else
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: ignored hub topic %.200s", ev->topic);
+    hub_bus_topic_free(&t);
+}
+
+/* The device's topic becomes $hub/from/{cid}/{topic}, which only the hub subscribes to; the broker
+ * adopts event_data.topic but leaves the old one to the plugin to free. A message that cannot be
+ * forwarded closes the connection rather than be acknowledged. */
+static int retag_device_message(struct plugin *p, const char *cid, struct mosquitto_evt_message *ev)
+{
+    char *topic = NULL;
+    if (hub_bus_format(HUB_BUS_FROM, cid, ev->topic, &topic) != IH_OK)
+        return MOSQ_ERR_NOMEM;
+    if (strlen(topic) > MQTT_TOPIC_MAX) {
+        free(topic);
+        report_refusal(p, ev->client, cid,
+                       "published a topic too long to forward to the hub; the connection is "
+                       "closed and the message dropped, unacknowledged");
+        return CLOSE_THE_CONNECTION;
+    }
+    char *copy = mosquitto_strdup(topic);
+    free(topic);
+    if (copy == NULL)
+        return MOSQ_ERR_NOMEM;
+    mosquitto_free(ev->topic);
+    ev->topic = copy;
+    ev->retain = false;
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_message(int event, void *event_data, void *userdata)
+{
+    (void)event;
+    struct plugin *p = userdata;
+    struct mosquitto_evt_message *ev = event_data;
+    const char *cid = mosquitto_client_id(ev->client);
+    if (is_hub(cid) && ev->client == p->hub) {
+        handle_hub_message(p, ev);
+        return MOSQ_ERR_ACL_DENIED; /* handled here; nothing to route */
+    }
+    return cid != NULL ? retag_device_message(p, cid, ev) : CLOSE_THE_CONNECTION;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+    (void)event;
+    struct plugin *p = userdata;
+    struct mosquitto_evt_disconnect *ev = event_data;
+    const char *cid = mosquitto_client_id(ev->client);
+    if (cid == NULL)
+        return MOSQ_ERR_SUCCESS;
+    if (ev->client == p->hub)
+        p->hub = NULL;
+    else if (client_map_disconnect(&p->clients, cid, ev->client))
+        send_event(p, HUB_BUS_DISCONNECTED, cid, "");
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int read_options(struct plugin *p, struct mosquitto_opt *opts, int count,
+                        const char **registry)
+{
+    for (int i = 0; i < count; i++) {
+        char **slot = strcmp(opts[i].key, "hub_secret") == 0 ? &p->hub_secret
+                      : strcmp(opts[i].key, "hosts") == 0    ? &p->hosts_text
+                                                             : NULL;
+        if (strcmp(opts[i].key, "registry") == 0)
+            *registry = opts[i].value;
+        if (slot != NULL) {
+            free(*slot);
+            *slot = strdup(opts[i].value);
+        }
+    }
+    if (*registry == NULL || p->hub_secret == NULL || p->hosts_text == NULL) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: plugin_opt_registry, plugin_opt_hub_secret "
+                                           "and plugin_opt_hosts are required");
+        return -1;
+    }
+    char *save = NULL;
+    for (char *h = strtok_r(p->hosts_text, ",", &save); h != NULL; h = strtok_r(NULL, ",", &save)) {
+        if (p->host_count == MAX_HOSTS) {
+            mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: more than %d host names", MAX_HOSTS);
+            return -1;
+        }
+        p->hosts[p->host_count++] = h;
+    }
+    return 0;
+}
+
+static void plugin_free(struct plugin *p)
+{
+    if (p == NULL)
+        return;
+    registry_reader_close(p->registry);
+    strmap_free(&p->clients, client_state_free);
+    if (p->hub_secret != NULL)
+        OPENSSL_cleanse(p->hub_secret, strlen(p->hub_secret));
+    free(p->hub_secret);
+    free(p->hosts_text);
+    free(p);
+}
+
+static int register_callbacks(struct plugin *p)
+{
+    return mosquitto_callback_register(p->id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, p) ||
+           mosquitto_callback_register(p->id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, p) ||
+           mosquitto_callback_register(p->id, MOSQ_EVT_MESSAGE, on_message, NULL, p) ||
+           mosquitto_callback_register(p->id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, p);
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+    (void)supported_version_count;
+    (void)supported_versions;
+    return 5;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                          struct mosquitto_opt *options, int option_count)
+{
+    struct plugin *p = calloc(1, sizeof *p);
+    const char *registry = NULL;
+    int ok = p != NULL && strmap_init(&p->clients, CLIENT_BUCKETS) == 0 &&
+             read_options(p, options, option_count, &registry) == 0 &&
+             (p->registry = registry_reader_open(registry)) != NULL;
+    if (ok) {
+        p->id = identifier;
+        ok = register_callbacks(p) == MOSQ_ERR_SUCCESS;
+    }
+    if (!ok) {
+        plugin_free(p);
+        return MOSQ_ERR_UNKNOWN;
+    }
+    *userdata = p;
+    mosquitto_log_printf(MOSQ_LOG_DEBUG, "iothub: plugin ready");
+    return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+    (void)options;
+    (void)option_count;
+    struct plugin *p = userdata;
+    if (p != NULL) {
+        mosquitto_callback_unregister(p->id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+        mosquitto_callback_unregister(p->id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+        mosquitto_callback_unregister(p->id, MOSQ_EVT_MESSAGE, on_message, NULL);
+        mosquitto_callback_unregister(p->id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+    }
+    plugin_free(p);
+    return MOSQ_ERR_SUCCESS;
+}

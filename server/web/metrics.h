@@ -1,0 +1,35 @@
+/* The emulator's Prometheus metrics, served at /metrics in the text exposition format: streams
+ * initiated, accepted, rejected and timed out, active streams, a histogram of handshake durations
+ * (POST to both sides connected), bytes relayed each way, connected devices and broker restarts.
+ * Counting is lock-free; rendering is pure. */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include "stream_core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Upper bounds of the handshake histogram's buckets, in seconds (+Inf is added). */
+#define METRICS_HANDSHAKE_BUCKETS 14
+
+struct metrics;
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+/* The stream core's observer feeds it every step. */
+void metrics_on_stream_event(void *ctx, const struct stream_event *ev);
+
+/* What the counters do not hold, read from their owners when rendering. */
+struct metrics_gauges {
+    uint64_t bytes_relayed[2]; /* [STREAM_DEVICE]: device to service */
+    size_t connected_devices;  /* MQTT clients connected now */
+    unsigned broker_restarts;
+};
+
+/* The exposition text; *out is a new string the caller frees. Returns 0, or -1 when out of
+ * memory. */
+int metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out);
+
+#endif

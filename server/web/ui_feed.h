@@ -1,0 +1,44 @@
+/* What the web page sees: a snapshot when it connects, then every stream step, every device
+ * connection change and, once a second while streams relay, their byte counts, as Server-Sent
+ * Events. The server pushes; the page never polls. */
+#ifndef UI_FEED_H
+#define UI_FEED_H
+
+#include "emulator.h"
+#include "event_hub.h"
+#include "presence.h"
+#include "stream_core.h"
+
+struct ui_feed;
+
+/* Starts the feed and its one-second ticker. NULL when out of memory. */
+struct ui_feed *ui_feed_start(struct emulator *emu);
+
+/* Stops the ticker, ends every page's event stream and refuses new ones (before the main
+ * endpoint and the stream service stop). */
+void ui_feed_close(struct ui_feed *f);
+
+/* Frees (closing first if need be); every subscriber must be gone (the main endpoint
+ * stopped). */
+void ui_feed_free(struct ui_feed *f);
+
+/* A stream observer (stream_service.h): one "stream" event per step. */
+void ui_feed_on_stream_event(void *ctx, const struct stream_event *ev);
+
+/* An MQTT endpoint presence handler (mqtt_endpoint.h): one "device" event per change; cid NULL
+ * means everyone went offline. */
+void ui_feed_on_presence(void *ctx, const char *cid, enum presence_state state);
+
+enum ui_subscribe_result {
+    UI_SUBSCRIBE_OK,
+    UI_SUBSCRIBE_TOO_MANY, /* too many pages open at once */
+    UI_SUBSCRIBE_CLOSED,   /* the emulator is stopping */
+    UI_SUBSCRIBE_NO_MEMORY,
+};
+
+/* A new page: its subscription, starting with a "snapshot" event (hub, devices, the newest
+ * streams, the newest log rows). */
+enum ui_subscribe_result ui_feed_subscribe(struct ui_feed *f, void (*wake)(void *ctx), void *ctx,
+                                           struct event_sub **out);
+
+#endif
