@@ -471,9 +471,14 @@ int iothub_device_connection_string(struct iothub_service *svc, const char *devi
     json_unpack(device, "{s:{s:{s:s}}}", "authentication", "symmetricKey", "primaryKey", &key);
     struct ih_connstr cs = {
         .host_name = svc->host, .device_id = (char *)device_id, .shared_access_key = (char *)key};
-    int rc = key != NULL && key[0] != '\0' && ih_connstr_format(&cs, out) == IH_OK ? 0 : -1;
-    if (rc != 0)
+    int rc = -1;
+    if (key == NULL || key[0] == '\0')
         set_error(err, 0, "device '%s' has no SAS primary key in the registry", device_id);
+    else if (ih_connstr_format(&cs, out) != IH_OK)
+        set_error(err, 0, "cannot write a connection string for device '%s' on host '%s'",
+                  device_id, svc->host != NULL ? svc->host : "");
+    else
+        rc = 0;
     json_decref(device);
     return rc;
 }

@@ -307,53 +307,58 @@ static ih_result add_list(struct config *cfg, list_adder add, const char *text,
     return r;
 }
 
+static ih_result parse_fidelity(const char *value, int *out)
+{
+    if (strcmp(value, "relaxed") != 0 && strcmp(value, "strict") != 0)
+        return IH_ERR_SYNTAX;
+    *out = strcmp(value, "strict") == 0 ? FIDELITY_STRICT : FIDELITY_RELAXED;
+    return IH_OK;
+}
+
+/* The options whose value is one number or choice: how each is read, and what it must be. */
+struct int_kind {
+    ih_result (*parse)(const char *value, int *out);
+    const char *expected; /* with its punctuation, before "not '<value>'" */
+};
+
+static const struct int_kind int_kinds[] = {
+    [OPT_FLAG] = {parse_flag_value, "1 or 0,"},
+    [OPT_PORT] = {parse_port, "a port number 1-65535, 0 for any free port, or off;"},
+    [OPT_SECONDS] = {parse_seconds, "a number of seconds from 1 to 3600,"},
+    [OPT_FIDELITY] = {parse_fidelity, "relaxed or strict,"},
+    [OPT_COUNT] = {parse_count, "a whole number from 0 to 1000000000,"},
+    [OPT_UI_ACCESS] = {parse_ui_access, "local, open or token,"},
+};
+
+static ih_result set_string(struct config *cfg, const struct option_spec *o, const char *value)
+{
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return IH_ERR_NOMEM;
+    free(*string_field(cfg, o));
+    *string_field(cfg, o) = copy;
+    return IH_OK;
+}
+
 static ih_result apply_value(struct config *cfg, const struct option_spec *o, const char *value,
                              int from_env, struct ih_diag *diag)
 {
     const char *source = from_env ? o->env : o->flag;
     switch (o->kind) {
-    case OPT_STRING: {
-        char *copy = strdup(value);
-        if (copy == NULL)
-            return IH_ERR_NOMEM;
-        free(*string_field(cfg, o));
-        *string_field(cfg, o) = copy;
+    case OPT_STRING:
+        return set_string(cfg, o, value);
+    case OPT_FLAG:
+    case OPT_PORT:
+    case OPT_SECONDS:
+    case OPT_FIDELITY:
+    case OPT_COUNT:
+    case OPT_UI_ACCESS: {
+        const struct int_kind *k = &int_kinds[o->kind];
+        if (k->parse(value, int_field(cfg, o)) != IH_OK)
+            return ih_fail(diag, IH_ERR_SYNTAX, "%s must be %s not '%.40s'", source, k->expected,
+                           value);
         return IH_OK;
     }
-    case OPT_FLAG:
-        if (parse_flag_value(value, int_field(cfg, o)) != IH_OK)
-            return ih_fail(diag, IH_ERR_SYNTAX, "%s must be 1 or 0, not '%.40s'", source, value);
-        return IH_OK;
-    case OPT_PORT:
-        if (parse_port(value, int_field(cfg, o)) != IH_OK)
-            return ih_fail(diag, IH_ERR_SYNTAX,
-                           "%s must be a port number 1-65535, 0 for any free port, or off; not "
-                           "'%.40s'",
-                           source, value);
-        return IH_OK;
-    case OPT_SECONDS:
-        if (parse_seconds(value, int_field(cfg, o)) != IH_OK)
-            return ih_fail(diag, IH_ERR_SYNTAX,
-                           "%s must be a number of seconds from 1 to 3600, not '%.40s'", source,
-                           value);
-        return IH_OK;
-    case OPT_FIDELITY:
-        if (strcmp(value, "relaxed") != 0 && strcmp(value, "strict") != 0)
-            return ih_fail(diag, IH_ERR_SYNTAX, "%s must be relaxed or strict, not '%.40s'", source,
-                           value);
-        *int_field(cfg, o) = strcmp(value, "strict") == 0 ? FIDELITY_STRICT : FIDELITY_RELAXED;
-        return IH_OK;
-    case OPT_COUNT:
-        if (parse_count(value, int_field(cfg, o)) != IH_OK)
-            return ih_fail(diag, IH_ERR_SYNTAX,
-                           "%s must be a whole number from 0 to 1000000000, not '%.40s'", source,
-                           value);
-        return IH_OK;
-    case OPT_UI_ACCESS:
-        if (parse_ui_access(value, int_field(cfg, o)) != IH_OK)
-            return ih_fail(diag, IH_ERR_SYNTAX, "%s must be local, open or token, not '%.40s'",
-                           source, value);
-        return IH_OK;
     case OPT_HOST:
         return from_env ? add_list(cfg, add_host, value, diag) : add_host(cfg, value, diag);
     case OPT_DEVICE:
