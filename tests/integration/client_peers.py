@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 
+from harness import append_only, read_apart
 from mqtt_peer import die_with_parent
 
 SERVICE = os.environ.get("IOTHUB_SERVICE_BIN", "iothub-service")
@@ -50,15 +51,14 @@ class Child:
 
     def __init__(self, argv, env, **popen):
         self.err_file = tempfile.TemporaryFile(mode="w+")
+        append_only(self.err_file)
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err_file,
                                      env=env, text=True, preexec_fn=die_with_parent, **popen)
 
     def stderr(self):
         if self.err_file.closed:
             return self.final_stderr
-        self.err_file.flush()
-        self.err_file.seek(0)
-        return self.err_file.read()
+        return read_apart(self.err_file)
 
     def wait_exit(self, timeout=10):
         """Once asked to end: waits, then kills."""

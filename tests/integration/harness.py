@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import fcntl
 import os
 import re
 import select
@@ -144,6 +145,7 @@ class Emulator:
 
     def start(self):
         self.stderr = open(os.path.join(self.tmp.name, "stderr.log"), "w+")
+        append_only(self.stderr)
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=self.stderr,
                                      env=self.env, text=True)
         if self.expect_ready:
@@ -172,9 +174,7 @@ class Emulator:
                 return
 
     def log(self):
-        self.stderr.flush()
-        self.stderr.seek(0)
-        return self.stderr.read()
+        return read_apart(self.stderr)
 
     def wait_log(self, pattern, count=1, since=0, timeout=10.0):
         """Waits until the log holds pattern (a text, or a compiled regular expression) at least
@@ -273,6 +273,21 @@ def vm_rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def append_only(log_file):
+    """Makes a child's stderr file append-only. The child shares the file's offset with the
+    test's file object: without O_APPEND, a line it writes while the test has seeked back to
+    read lands over earlier lines, and they are lost."""
+    flags = fcntl.fcntl(log_file.fileno(), fcntl.F_GETFL)
+    fcntl.fcntl(log_file.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
+
+
+def read_apart(log_file):
+    """All of a child's stderr file so far, read through a file description of its own, so the
+    read moves no offset the child writes at."""
+    with open("/proc/self/fd/%d" % log_file.fileno()) as f:
+        return f.read()
 
 
 # AddressSanitizer makes every process start and every call two to three times slower.
