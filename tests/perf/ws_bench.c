@@ -521,7 +521,7 @@ static int wait_closed(struct conn *c)
             ;
         return 0;
     }
-    struct frame f;
+    struct frame f = {0, 0, 0};
     while (ws_next_frame(c, &f) == 0 && f.opcode != OP_CLOSE) {
         if (conn_take_exact(c, NULL, (size_t)f.len) != 0)
             break;
