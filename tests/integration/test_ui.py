@@ -163,9 +163,10 @@ class WebPage(unittest.TestCase):
             for key, ms, text in steps:
                 # Every step shows its time of day and its ms since the POST.
                 self.assertRegex(text, r"\d\d:\d\d:\d\d\.\d{3}\s+\+%d ms" % ms, key)
-            self.assertIn("POST /twins/dev1/streams/ui-demo", steps[0][2])
-            self.assertIn("$iothub/streams/res/200", steps[2][2])
-            self.assertIn("closed: service_closed (1000)", steps[-1][2])
+            text_of = {key: text for key, _, text in steps}
+            self.assertIn("POST /twins/dev1/streams/ui-demo", text_of["post"])
+            self.assertIn("$iothub/streams/res/200", text_of["answer"])
+            self.assertIn("closed: service_closed (1000)", text_of["close"])
             for op in ("requested", "accepted", "connected", "closed"):
                 self.assertIn(op, logged)
             self.assertGreater(os.path.getsize(shot), 10000)
