@@ -13,7 +13,7 @@ struct write_queue {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work, done;
-    struct write_queue_item *head, *tail;
+    struct ih_fifo items;
     size_t queued;
     unsigned long submitted, written, dropped;
     int stopping;
@@ -68,12 +68,7 @@ int write_queue_submit(struct write_queue *q, struct write_queue_item *item)
             log_warn(q->name, "the writer is %zu writes behind: dropping (%lu so far)", q->max,
                      q->dropped);
     } else {
-        item->next = NULL;
-        if (q->tail != NULL)
-            q->tail->next = item;
-        else
-            q->head = item;
-        q->tail = item;
+        ih_fifo_push(&q->items, &item->link);
         q->queued++;
         q->submitted++;
         pthread_cond_signal(&q->work);
@@ -93,13 +88,11 @@ void write_queue_flush(struct write_queue *q)
     pthread_mutex_unlock(&q->lock);
 }
 
-static void free_batch(const struct write_queue *q, struct write_queue_item *batch)
+static void free_batch(const struct write_queue *q, struct ih_fifo *batch)
 {
-    while (batch != NULL) {
-        struct write_queue_item *next = batch->next;
-        q->ops->free_item(batch);
-        batch = next;
-    }
+    struct ih_fifo_link *link;
+    while ((link = ih_fifo_pop(batch)) != NULL)
+        q->ops->free_item((struct write_queue_item *)link);
 }
 
 /* Takes the whole queue at once and performs it outside the lock, so submitters wait only for
@@ -109,17 +102,17 @@ static void *write_loop(void *arg)
     struct write_queue *q = arg;
     pthread_mutex_lock(&q->lock);
     for (;;) {
-        while (q->head == NULL && !q->stopping)
+        while (q->items.head == NULL && !q->stopping)
             pthread_cond_wait(&q->work, &q->lock);
-        if (q->head == NULL)
+        if (q->items.head == NULL)
             break; /* stopping, and everything is written */
-        struct write_queue_item *batch = q->head;
+        struct ih_fifo batch = q->items;
         size_t n = q->queued;
-        q->head = q->tail = NULL;
+        q->items.head = q->items.tail = NULL;
         q->queued = 0;
         pthread_mutex_unlock(&q->lock);
-        q->ops->write_batch(q->ctx, batch);
-        free_batch(q, batch);
+        q->ops->write_batch(q->ctx, (const struct write_queue_item *)batch.head);
+        free_batch(q, &batch);
         pthread_mutex_lock(&q->lock);
         q->written += n;
         pthread_cond_broadcast(&q->done);

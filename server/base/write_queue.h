@@ -4,11 +4,13 @@
 #ifndef WRITE_QUEUE_H
 #define WRITE_QUEUE_H
 
+#include "util/fifo.h"
+
 #include <stddef.h>
 
 /* The first member of every queued item. */
 struct write_queue_item {
-    struct write_queue_item *next;
+    struct ih_fifo_link link; /* the queue's; link.next is the next item of a batch */
 };
 
 struct write_queue_ops {

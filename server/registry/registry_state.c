@@ -221,7 +221,7 @@ static void write_batch(void *ctx, const struct write_queue_item *batch)
     pthread_mutex_lock(&reg->state_lock);
     int in_tx = sqlite3_exec(reg->state_db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     int ok = in_tx;
-    for (const struct write_queue_item *i = batch; i != NULL; i = i->next) {
+    for (const struct ih_fifo_link *i = &batch->link; i != NULL; i = i->next) {
         const struct state_job *j = (const struct state_job *)i;
         ok &= run_job(reg, j) == 0;
         reg->logs_since_prune += j->kind == JOB_LOG;
