@@ -33,6 +33,7 @@ static const struct error_entry errors[] = {
     {IH_E_MESSAGE_TOO_LARGE, "MessageTooLarge", "The request body is too large."},
     {IH_E_THROTTLED, "ThrottlingException", "Too many requests: throttled."},
     {IH_E_SERVER_ERROR, "ServerError", "The emulator failed to handle the request."},
+    {IH_E_BAD_GATEWAY, "GenericBadGateway", "The device's answer could not be read."},
     {IH_E_SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is unavailable."},
     {IH_E_GATEWAY_TIMEOUT, "GatewayTimeout", "Timed out waiting for the response from device."},
 };

@@ -3,6 +3,7 @@
 #include "number.h"
 
 #include "percent.h"
+#include "topic_query.h"
 #include "utf8.h"
 
 #include <stdio.h>
@@ -233,27 +234,11 @@ static ih_result read_request_properties(struct span level, struct ih_stream_req
     return IH_OK;
 }
 
-/* The bound on length, and the prefix, matched case-insensitively as the C SDK does. */
-static ih_result check_topic(const char *topic, size_t len, const char *prefix,
-                             struct ih_diag *diag)
-{
-    if (len > IH_TOPIC_MAX_LEN)
-        return ih_fail(diag, IH_ERR_TOO_LONG, "topic longer than %d bytes", IH_TOPIC_MAX_LEN);
-    size_t plen = strlen(prefix);
-    if (len < plen || strncasecmp(topic, prefix, plen) != 0)
-        return ih_fail(diag, IH_ERR_SYNTAX, "the topic does not start with %s", prefix);
-    /* MQTT topic names never hold U+0000; values cut short at one would be read two ways
-     * (found by fuzzing). */
-    if (memchr(topic, '\0', len) != NULL)
-        return ih_fail(diag, IH_ERR_SYNTAX, "the topic holds a NUL byte");
-    return IH_OK;
-}
-
 ih_result ih_topic_parse_stream_request(const char *topic, size_t len,
                                         struct ih_stream_request *out, struct ih_diag *diag)
 {
     memset(out, 0, sizeof *out);
-    ih_result r = check_topic(topic, len, request_prefix, diag);
+    ih_result r = ih_topic_check(topic, len, request_prefix, diag);
     if (r != IH_OK)
         return r;
     struct span levels[5];
@@ -302,27 +287,11 @@ static ih_result parse_status(struct span s, int *status)
     return IH_OK;
 }
 
-/* Finds `$rid=` among the `&`-separated pairs of level, skipping anything malformed. */
-static ih_result find_rid(struct span level, char **rid)
-{
-    const char *p = level.p, *end = level.p + level.len;
-    if (p < end && *p == '?')
-        p++;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *pair_end = amp != NULL ? amp : end;
-        if ((size_t)(pair_end - p) > 5 && memcmp(p, "$rid=", 5) == 0)
-            return copy_span((struct span){p + 5, (size_t)(pair_end - p - 5)}, rid);
-        p = amp != NULL ? amp + 1 : end;
-    }
-    return IH_ERR_MISSING;
-}
-
 ih_result ih_topic_parse_stream_response(const char *topic, size_t len,
                                          struct ih_stream_response *out, struct ih_diag *diag)
 {
     memset(out, 0, sizeof *out);
-    ih_result r = check_topic(topic, len, response_prefix, diag);
+    ih_result r = ih_topic_check(topic, len, response_prefix, diag);
     if (r != IH_OK)
         return r;
     const char *rest = topic + strlen(response_prefix), *end = topic + len;
@@ -332,7 +301,7 @@ ih_result ih_topic_parse_stream_response(const char *topic, size_t len,
         return ih_fail(diag, IH_ERR_SYNTAX, "the status level is not a number");
     if (slash == NULL)
         return ih_fail(diag, IH_ERR_MISSING, "the answer has no $rid");
-    r = find_rid((struct span){slash + 1, (size_t)(end - slash - 1)}, &out->rid);
+    r = ih_topic_find_rid(slash + 1, (size_t)(end - slash - 1), &out->rid);
     if (r == IH_ERR_MISSING)
         return ih_fail(diag, r, "the answer has no $rid");
     return r;

@@ -7,10 +7,10 @@
 #define IH_STREAMS_TOPIC_H
 
 #include "result.h"
+#include "topic_query.h"
 
 #include <stddef.h>
 
-#define IH_TOPIC_MAX_LEN 4096
 #define IH_STREAM_NAME_MAX 256
 #define IH_STREAM_TOKEN_MAX 1024
 #define IH_STREAM_URL_MAX 1024

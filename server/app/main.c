@@ -13,6 +13,7 @@
 #include "hub_routes.h"
 #include "listen_socket.h"
 #include "log.h"
+#include "method_service.h"
 #include "metrics.h"
 #include "mqtt_endpoint.h"
 #include "stream_service.h"
@@ -217,14 +218,22 @@ static int start_device_side(struct emulator *emu, struct streams_endpoint **str
         {metrics_on_stream_event, emu->metrics},
         {ui_feed_on_stream_event, emu->ui},
     };
+    const struct method_observer method_observers[] = {
+        {metrics_on_method_event, emu->metrics},
+        {ui_feed_on_method_event, emu->ui},
+    };
     if ((emu->streams =
-             stream_service_new(emu, observers, sizeof observers / sizeof observers[0])) == NULL) {
+             stream_service_new(emu, observers, sizeof observers / sizeof observers[0])) == NULL ||
+        (emu->methods = method_service_new(emu, method_observers,
+                                           sizeof method_observers / sizeof method_observers[0])) ==
+            NULL) {
         log_error("main", "out of memory");
         return -1;
     }
-    /* The features' parts of the device side (docs/protocol.md §2). */
+    /* The features' parts of the device side (docs/protocol.md §2, §12). */
     const struct mqtt_handler handlers[] = {
         stream_service_mqtt_handler(emu->streams),
+        method_service_mqtt_handler(emu->methods),
         {.on_presence = ui_feed_on_presence, .ctx = emu->ui},
     };
     if (mqtt_endpoint_start(emu, handlers, sizeof handlers / sizeof handlers[0], &emu->mqtt) != 0)
@@ -244,6 +253,8 @@ static void stop_device_side(struct emulator *emu, struct streams_endpoint *stre
     streams_endpoint_stop(streams);
     stream_service_free(emu->streams);
     emu->streams = NULL;
+    method_service_free(emu->methods);
+    emu->methods = NULL;
     ui_feed_free(emu->ui);
     emu->ui = NULL;
     metrics_free(emu->metrics);
@@ -282,6 +293,7 @@ static int serve(struct emulator *emu, const sigset_t *stop_signals)
     /* Waiting POSTs are answered and the pages' event streams ended first: libmicrohttpd may
      * not stop with suspended requests. */
     stream_service_shutdown(emu->streams);
+    method_service_shutdown(emu->methods);
     ui_feed_close(emu->ui);
     for (size_t i = 0; i < 2; i++) {
         http_endpoint_stop(endpoints[i]);

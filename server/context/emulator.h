@@ -13,6 +13,7 @@
 
 struct mqtt_endpoint;
 struct stream_service;
+struct method_service;
 struct metrics;
 struct ui_feed;
 
@@ -29,6 +30,7 @@ struct emulator {
     char *state_dir;
     struct mqtt_endpoint *mqtt;     /* NULL until started (and in unit tests) */
     struct stream_service *streams; /* device streams; NULL in unit tests */
+    struct method_service *methods; /* direct methods; NULL in unit tests */
     /* The streaming endpoint's bound ports, or CONFIG_PORT_OFF. */
     int streams_port, streams_plain_port;
     /* The connections each endpoint holds at most (conn_table_share of the descriptors). */

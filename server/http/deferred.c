@@ -14,6 +14,8 @@ void deferred_init(struct deferred *d, void (*resume)(void *ctx), void *ctx)
 
 void deferred_destroy(struct deferred *d)
 {
+    if (d->done && !d->answered && d->discard != NULL)
+        d->discard(d->result);
     pthread_mutex_destroy(&d->lock);
 }
 

@@ -25,6 +25,10 @@ struct deferred {
     /* Set by the handler that defers, before it starts the work: builds the response from the
      * result (on the HTTP thread, once done). */
     void (*answer)(const void *result, struct rest_response *res);
+    /* Optional, set with answer: frees what a result owns (a method's payload) when the request
+     * ends without being answered. answer frees it otherwise. */
+    void (*discard)(void *result);
+    int answered; /* answer has run */
     _Alignas(max_align_t) unsigned char result[DEFERRED_RESULT_SIZE];
 };
 

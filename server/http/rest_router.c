@@ -185,5 +185,6 @@ void rest_finish_deferred(const struct rest_request *req, struct rest_response *
 {
     memset(res, 0, sizeof *res);
     req->deferred->answer(req->deferred->result, res);
+    req->deferred->answered = 1;
     rest_log_outcome(req, res);
 }

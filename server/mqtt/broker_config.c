@@ -39,10 +39,17 @@ static void add(struct text *t, const char *fmt, ...)
     t->len += (size_t)n;
 }
 
+/* A devices' listener. docs/protocol.md rule D15: SUBACK grants at most QoS 1 (a listener's
+ * setting in mosquitto), and a QoS 2 PUBLISH closes the connection (rule D11). */
+static void add_listener(struct text *t, const struct broker_settings *s, int port)
+{
+    add(t, "\nlistener %d %s\nmax_qos 1\n", port, s->listen);
+}
+
 static void add_tls_listener(struct text *t, const struct broker_settings *s, int port,
                              int websockets)
 {
-    add(t, "\nlistener %d %s\n", port, s->listen);
+    add_listener(t, s, port);
     if (websockets) /* mosquitto ignores the path; clients use /$iothub/websocket */
         add(t, "protocol websockets\n");
     add(t, "certfile %s\nkeyfile %s\n", s->cert_path, s->key_path);
@@ -87,7 +94,7 @@ int broker_config_text(const struct broker_settings *s, char **out)
     if (s->mqtt_ws_port != CONFIG_PORT_OFF)
         add_tls_listener(&t, s, s->mqtt_ws_port, 1);
     if (s->mqtt_port != CONFIG_PORT_OFF)
-        add(&t, "\nlistener %d %s\n", s->mqtt_port, s->listen);
+        add_listener(&t, s, s->mqtt_port);
     add(&t, "\nplugin %s\nplugin_opt_registry %s\nplugin_opt_hub_secret %s\nplugin_opt_hosts ",
         s->plugin_path, s->registry_path, s->hub_secret);
     for (size_t i = 0; i < s->host_count; i++)

@@ -1,5 +1,6 @@
 #include "hub_bus.h"
 
+#include "protocol/number.h"
 #include "protocol/percent.h"
 
 #include <stdio.h>
@@ -18,8 +19,7 @@ static const struct kind_prefix prefixes[] = {
     {HUB_BUS_SYNC, "$hub/sync", 0},
     {HUB_BUS_FROM, "$hub/from/", 1},
     {HUB_BUS_CONNECTED, "$hub/evt/connected/", 0},
-    {HUB_BUS_SUBSCRIBED, "$hub/evt/subscribed/", 0},
-    {HUB_BUS_UNSUBSCRIBED, "$hub/evt/unsubscribed/", 0},
+    {HUB_BUS_LISTENS, "$hub/evt/listens/", 0},
     {HUB_BUS_DISCONNECTED, "$hub/evt/disconnected/", 0},
     {HUB_BUS_REFUSED, "$hub/evt/refused/", 0},
 };
@@ -88,4 +88,15 @@ void hub_bus_topic_free(struct hub_bus_topic *t)
 {
     free(t->cid);
     memset(t, 0, sizeof *t);
+}
+
+void hub_bus_listens_text(unsigned listens, char out[HUB_LISTENS_TEXT_SIZE])
+{
+    snprintf(out, HUB_LISTENS_TEXT_SIZE, "%u", listens);
+}
+
+unsigned hub_bus_listens_parse(const char *payload)
+{
+    uint64_t v = 0;
+    return payload != NULL && ih_parse_uint(payload, 0xffff, &v) == IH_OK ? (unsigned)v : 0;
 }

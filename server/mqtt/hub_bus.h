@@ -6,10 +6,10 @@
  *                  $hub/kick/{device id}          disconnect the device and its modules
  *                  $hub/sync                      re-send the connected/subscribed events
  *   plugin -> hub  $hub/from/{cid}/{topic}        client {cid} published {topic}
- *                  $hub/evt/connected/{cid}       payload: "subscribed" when the session it
- *                                                 resumed already listens for stream requests
- *                  $hub/evt/subscribed/{cid}      it subscribed to $iothub/streams/POST/#
- *                  $hub/evt/unsubscribed/{cid}
+ *                  $hub/evt/connected/{cid}       payload: what the session listens for (a
+ *                                                 resumed one may already), hub_bus_listens_text
+ *                  $hub/evt/listens/{cid}         a (un)subscription changed that; payload: the
+ *                                                 new value
  *                  $hub/evt/disconnected/{cid}
  *                  $hub/evt/refused/{cid}         payload: the reason, for the hub's log
  *
@@ -29,14 +29,27 @@
 /* The filter devices subscribe to for stream requests (docs/protocol.md rule 7). */
 #define HUB_BUS_STREAM_FILTER "$iothub/streams/POST/#"
 
+/* What a client's session listens for: the hub sends a feature's requests only to a client whose
+ * session holds a filter that covers all of them (docs/protocol.md rules 7 and D2). A set of
+ * bits. */
+enum hub_listen {
+    HUB_LISTEN_STREAMS = 1, /* $iothub/streams/POST/# */
+    HUB_LISTEN_METHODS = 2, /* $iothub/methods/POST/# */
+};
+
+#define HUB_LISTENS_TEXT_SIZE 12
+/* The set as an event's payload, in decimal. */
+void hub_bus_listens_text(unsigned listens, char out[HUB_LISTENS_TEXT_SIZE]);
+/* Reads it back; anything else is the empty set. */
+unsigned hub_bus_listens_parse(const char *payload);
+
 enum hub_bus_kind {
     HUB_BUS_TO,
     HUB_BUS_KICK,
     HUB_BUS_SYNC,
     HUB_BUS_FROM,
     HUB_BUS_CONNECTED,
-    HUB_BUS_SUBSCRIBED,
-    HUB_BUS_UNSUBSCRIBED,
+    HUB_BUS_LISTENS,
     HUB_BUS_DISCONNECTED,
     HUB_BUS_REFUSED,
 };

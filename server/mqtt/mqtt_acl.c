@@ -1,5 +1,7 @@
 #include "mqtt_acl.h"
 
+#include "hub_bus.h"
+
 /* mosquitto_plugin.h needs mosquitto_broker.h first; they define MOSQ_ACL_*. */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -7,8 +9,10 @@
 
 #include <string.h>
 
-static const char subscribe_root[] = "$iothub/streams/";
-static const char answer_root[] = "$iothub/streams/res/";
+/* Where a device may subscribe, and publish (rules D11 and D15). */
+static const char *const subscribe_roots[] = {"$iothub/streams/", "$iothub/methods/POST/"};
+static const char *const publish_roots[] = {"$iothub/streams/res/", "$iothub/methods/res/"};
+#define ROOT_COUNT(a) (sizeof(a) / sizeof(a)[0])
 
 /* Ours and mosquitto's names for the same access values. */
 _Static_assert(MQTT_ACCESS_READ == MOSQ_ACL_READ, "ACL access values");
@@ -16,9 +20,13 @@ _Static_assert(MQTT_ACCESS_WRITE == MOSQ_ACL_WRITE, "ACL access values");
 _Static_assert(MQTT_ACCESS_SUBSCRIBE == MOSQ_ACL_SUBSCRIBE, "ACL access values");
 _Static_assert(MQTT_ACCESS_UNSUBSCRIBE == MOSQ_ACL_UNSUBSCRIBE, "ACL access values");
 
-static int starts_with(const char *topic, const char *root, size_t root_len)
+static int under_any(const char *topic, const char *const *roots, size_t count)
 {
-    return strncmp(topic, root, root_len) == 0;
+    for (size_t i = 0; i < count; i++) {
+        if (strncmp(topic, roots[i], strlen(roots[i])) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 int mqtt_acl_device_allows(int access, const char *topic)
@@ -28,9 +36,9 @@ int mqtt_acl_device_allows(int access, const char *topic)
     switch (access) {
     case MQTT_ACCESS_SUBSCRIBE:
     case MQTT_ACCESS_UNSUBSCRIBE:
-        return starts_with(topic, subscribe_root, sizeof subscribe_root - 1);
+        return under_any(topic, subscribe_roots, ROOT_COUNT(subscribe_roots));
     case MQTT_ACCESS_WRITE:
-        return starts_with(topic, answer_root, sizeof answer_root - 1);
+        return under_any(topic, publish_roots, ROOT_COUNT(publish_roots));
     case MQTT_ACCESS_READ:
         /* Everything a device must get arrives by the plugin's direct delivery, which skips this
          * check. A regular delivery could only come from another device, through a publish
@@ -40,12 +48,11 @@ int mqtt_acl_device_allows(int access, const char *topic)
     return 0;
 }
 
-/* A request topic has five levels, $iothub/streams/POST/{name}/{properties}
- * (docs/protocol.md §2.3): the filter covers every request when it fixes nothing of the name or the
- * properties. */
-int mqtt_filter_covers_stream_requests(const char *filter)
+/* Whether filter matches every topic $iothub/{feature}/POST/{name}/{properties}: five levels
+ * (docs/protocol.md §2.3, rule D3), the filter fixing nothing of the name or the properties. */
+static int covers_requests_of(const char *filter, const char *feature)
 {
-    static const char *const fixed[3] = {"$iothub", "streams", "POST"};
+    const char *fixed[3] = {"$iothub", feature, "POST"};
     const char *level = filter;
     for (int i = 0; i < 5; i++) {
         const char *end = strchr(level, '/');
@@ -60,4 +67,10 @@ int mqtt_filter_covers_stream_requests(const char *filter)
         level = end + 1;
     }
     return 0; /* more than five levels */
+}
+
+unsigned mqtt_filter_listens(const char *filter)
+{
+    return (covers_requests_of(filter, "streams") ? HUB_LISTEN_STREAMS : 0) |
+           (covers_requests_of(filter, "methods") ? HUB_LISTEN_METHODS : 0);
 }

@@ -1,5 +1,6 @@
-/* What a device may do on the broker: subscribe under $iothub/streams/, publish its answers under
- * $iothub/streams/res/, and receive nothing by a regular delivery (stream requests come by the
+/* What a device may do on the broker (docs/protocol.md rules D11 and D15): subscribe under
+ * $iothub/streams/ and $iothub/methods/POST/, publish its answers under $iothub/streams/res/ and
+ * $iothub/methods/res/, and receive nothing by a regular delivery (the hub's requests come by the
  * plugin's direct delivery). Never anything under $hub/, the hub's private topics. Pure functions,
  * used by the mosquitto plugin's ACL callback. */
 #ifndef MQTT_ACL_H
@@ -17,9 +18,10 @@ enum mqtt_access {
  * device's will message is published with the same WRITE check, and delivered only to readers. */
 int mqtt_acl_device_allows(int access, const char *topic);
 
-/* 1 when a device subscribing to filter receives every stream request, whatever its name
- * (docs/protocol.md rule 7: the SDKs use $iothub/streams/POST/#; $iothub/streams/# and
- * $iothub/streams/POST/+/+ do too). A filter for one stream name does not count. */
-int mqtt_filter_covers_stream_requests(const char *filter);
+/* The hub_listen bit of the requests a device subscribing to filter receives, all of them
+ * whatever their name (docs/protocol.md rules 7 and D2: the SDKs use $iothub/streams/POST/# and
+ * $iothub/methods/POST/#; $iothub/streams/# and $iothub/methods/POST/+/+ do too), or 0. A filter
+ * for one name does not count. */
+unsigned mqtt_filter_listens(const char *filter);
 
 #endif

@@ -80,12 +80,12 @@ static void on_publish(void *ctx, const char *cid, const char *topic, const void
     presence_touch(m->presence, cid);
 }
 
-static void notify_presence(void *ctx, const char *cid, enum presence_state state)
+static void notify_presence(void *ctx, const char *cid, struct presence_view view)
 {
     struct mqtt_endpoint *m = ctx;
     for (size_t i = 0; i < m->handler_count; i++)
         if (m->handlers[i].on_presence != NULL)
-            m->handlers[i].on_presence(m->handlers[i].ctx, cid, state);
+            m->handlers[i].on_presence(m->handlers[i].ctx, cid, view);
 }
 
 /* Up or down, the table starts over: the plugin re-sends who is connected after a reconnect,
@@ -268,14 +268,21 @@ size_t mqtt_endpoint_connected_count(struct mqtt_endpoint *m)
     return m != NULL ? presence_count(m->presence) : 0;
 }
 
-enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid)
+enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid,
+                                           unsigned feature)
 {
-    return m != NULL ? presence_get(m->presence, cid) : PRESENCE_OFFLINE;
+    return m != NULL ? presence_get(m->presence, cid, feature) : PRESENCE_OFFLINE;
 }
 
-int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *topic)
+struct presence_view mqtt_endpoint_view(struct mqtt_endpoint *m, const char *cid)
 {
-    return m != NULL && hub_client_send(m->hub, cid, topic, NULL, 0) == 0 ? 0 : -1;
+    return m != NULL ? presence_view(m->presence, cid) : (struct presence_view){0, 0};
+}
+
+int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *topic,
+                       const void *payload, size_t len)
+{
+    return m != NULL && hub_client_send(m->hub, cid, topic, payload, len) == 0 ? 0 : -1;
 }
 
 void mqtt_endpoint_kick(struct mqtt_endpoint *m, const char *device_id)

@@ -15,14 +15,14 @@ struct mqtt_ports {
     int mqtts, mqtt, mqtt_ws;
 };
 
-/* A feature's part of the device side (streams now; methods, twins, telemetry next). The
+/* A feature's part of the device side (streams, methods; twins, telemetry next). The
  * endpoint names none of them: main hands it their handlers, and it passes each device publish
  * to the handler whose prefix the topic starts with, and every presence change to all. */
 struct mqtt_handler {
     const char *topic_prefix; /* NULL: no publishes */
     void (*on_publish)(void *ctx, const char *cid, const char *topic, const void *payload,
                        size_t len);
-    void (*on_presence)(void *ctx, const char *cid, enum presence_state state); /* or NULL */
+    void (*on_presence)(void *ctx, const char *cid, struct presence_view view); /* or NULL */
     void *ctx;
 };
 
@@ -37,14 +37,19 @@ void mqtt_endpoint_stop(struct mqtt_endpoint *m);
 
 struct mqtt_ports mqtt_endpoint_ports(const struct mqtt_endpoint *m);
 
-/* Whether the client (a device id, or device/module) is connected and listening. m may be NULL
- * (no broker): everyone is offline. */
-enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid);
+/* Whether the client (a device id, or device/module) is connected and listening for feature's
+ * requests (a hub_listen bit). m may be NULL (no broker): everyone is offline. */
+enum presence_state mqtt_endpoint_presence(struct mqtt_endpoint *m, const char *cid,
+                                           unsigned feature);
+/* The client as a whole: connected, and what it listens for. */
+struct presence_view mqtt_endpoint_view(struct mqtt_endpoint *m, const char *cid);
 /* Clients (devices and modules) connected now. */
 size_t mqtt_endpoint_connected_count(struct mqtt_endpoint *m);
 
-/* Sends topic (empty payload, QoS 0) to the client cid only. Returns 0 when sent. */
-int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *topic);
+/* Sends topic with payload (len bytes, may be 0), at QoS 0, to the client cid only. Returns 0
+ * when sent. */
+int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *topic,
+                       const void *payload, size_t len);
 
 /* Disconnects a device and its modules (a device was disabled or deleted). m may be NULL. */
 void mqtt_endpoint_kick(struct mqtt_endpoint *m, const char *device_id);

@@ -4,6 +4,7 @@
 #include "strmap.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +22,7 @@ struct presence {
 };
 
 struct client_presence {
-    int subscribed;
+    unsigned listens;
     time_t last_touch; /* CLOCK_MONOTONIC seconds */
 };
 
@@ -77,13 +78,12 @@ static int apply_locked(struct presence *p, enum hub_bus_kind kind, const char *
     case HUB_BUS_CONNECTED:
         if (c == NULL && (c = connect_locked(p, cid)) == NULL)
             return 0;
-        c->subscribed = payload != NULL && strcmp(payload, "subscribed") == 0;
+        c->listens = hub_bus_listens_parse(payload);
         c->last_touch = monotonic_seconds();
         return 1;
-    case HUB_BUS_SUBSCRIBED:
-    case HUB_BUS_UNSUBSCRIBED:
+    case HUB_BUS_LISTENS:
         if (c != NULL)
-            c->subscribed = kind == HUB_BUS_SUBSCRIBED;
+            c->listens = hub_bus_listens_parse(payload);
         return 0;
     case HUB_BUS_DISCONNECTED:
         free(strmap_remove(&p->clients, cid));
@@ -99,32 +99,46 @@ static int is_device(const char *cid)
     return strchr(cid, '/') == NULL;
 }
 
+/* "streams and methods", for the log. */
+static void listens_words(unsigned listens, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s%s", listens & HUB_LISTEN_STREAMS ? "stream requests" : "",
+             listens == (HUB_LISTEN_STREAMS | HUB_LISTEN_METHODS) ? " and " : "",
+             listens & HUB_LISTEN_METHODS ? "method calls" : "");
+}
+
+static void log_change(enum hub_bus_kind kind, const char *cid, unsigned listens)
+{
+    char words[64];
+    listens_words(listens, words, sizeof words);
+    if (kind == HUB_BUS_CONNECTED && listens != 0)
+        log_info("mqtt", "'%s' connected (resumed session, listening for %s)", cid, words);
+    else if (kind == HUB_BUS_CONNECTED)
+        log_info("mqtt", "'%s' connected", cid);
+    else if (kind == HUB_BUS_DISCONNECTED)
+        log_info("mqtt", "'%s' disconnected", cid);
+    else if (listens & HUB_LISTEN_STREAMS)
+        log_trace("mqtt",
+                  "step 1/5: '%s' listens for %s: subscribed to $iothub/streams/POST/#, stream "
+                  "requests can reach it now",
+                  cid, words);
+    else
+        log_trace("mqtt", "'%s' listens for %s", cid, listens != 0 ? words : "nothing");
+}
+
 void presence_apply(struct presence *p, enum hub_bus_kind kind, const char *cid,
                     const char *payload)
 {
     pthread_mutex_lock(&p->lock);
     int changed = apply_locked(p, kind, cid, payload);
     pthread_mutex_unlock(&p->lock);
-    if (kind == HUB_BUS_CONNECTED)
-        log_info("mqtt", "'%s' connected%s", cid,
-                 payload != NULL && strcmp(payload, "subscribed") == 0
-                     ? " (resumed session, listening for streams)"
-                     : "");
-    else if (kind == HUB_BUS_DISCONNECTED)
-        log_info("mqtt", "'%s' disconnected", cid);
-    else if (kind == HUB_BUS_SUBSCRIBED)
-        log_trace("mqtt",
-                  "step 1/5: '%s' subscribed to $iothub/streams/POST/#: stream requests can "
-                  "reach it now",
-                  cid);
-    else
-        log_trace("mqtt", "'%s' stopped listening for stream requests", cid);
+    log_change(kind, cid, hub_bus_listens_parse(payload));
     /* The registry is written outside the lock: presence_get (the HTTP thread) never waits on
      * SQLite. */
     if (changed && is_device(cid))
         registry_device_set_connected(p->registry, cid, kind == HUB_BUS_CONNECTED);
     if (p->observer != NULL)
-        p->observer(p->observer_ctx, cid, presence_get(p, cid));
+        p->observer(p->observer_ctx, cid, presence_view(p, cid));
 }
 
 /* Whether cid's activity is due to be written again, and notes that it is. */
@@ -159,18 +173,25 @@ void presence_reset(struct presence *p)
     pthread_mutex_unlock(&p->lock);
     registry_reset_connections(p->registry);
     if (p->observer != NULL)
-        p->observer(p->observer_ctx, NULL, PRESENCE_OFFLINE);
+        p->observer(p->observer_ctx, NULL, (struct presence_view){0, 0});
 }
 
-enum presence_state presence_get(struct presence *p, const char *cid)
+struct presence_view presence_view(struct presence *p, const char *cid)
 {
     pthread_mutex_lock(&p->lock);
     struct strmap_entry *e = strmap_find(&p->clients, cid);
-    enum presence_state s = e == NULL                                          ? PRESENCE_OFFLINE
-                            : ((struct client_presence *)e->value)->subscribed ? PRESENCE_LISTENING
-                                                                               : PRESENCE_ONLINE;
+    struct presence_view v = {e != NULL,
+                              e != NULL ? ((struct client_presence *)e->value)->listens : 0};
     pthread_mutex_unlock(&p->lock);
-    return s;
+    return v;
+}
+
+enum presence_state presence_get(struct presence *p, const char *cid, unsigned feature)
+{
+    struct presence_view v = presence_view(p, cid);
+    return !v.connected                 ? PRESENCE_OFFLINE
+           : (v.listens & feature) != 0 ? PRESENCE_LISTENING
+                                        : PRESENCE_ONLINE;
 }
 
 size_t presence_count(struct presence *p)

@@ -157,7 +157,7 @@ static enum stream_post_result check_device(struct stream_service *svc, const st
         snprintf(reason, len, "the emulator's MQTT broker is not reachable; try again");
         return STREAM_POST_UNAVAILABLE;
     }
-    switch (mqtt_endpoint_presence(svc->emu->mqtt, cid)) {
+    switch (mqtt_endpoint_presence(svc->emu->mqtt, cid, HUB_LISTEN_STREAMS)) {
     case PRESENCE_OFFLINE:
         snprintf(reason, len,
                  "The operation failed because the requested device isn't online: '%s' is not "
@@ -195,7 +195,7 @@ static int send_request(struct stream_service *svc, const struct stream_post *p,
                  why.msg);
         goto done;
     }
-    if (mqtt_endpoint_send(svc->emu->mqtt, cid, topic) != 0) {
+    if (mqtt_endpoint_send(svc->emu->mqtt, cid, topic, NULL, 0) != 0) {
         snprintf(reason, reason_len,
                  "the stream request could not be sent to '%s': the MQTT broker did not take it",
                  cid);

@@ -14,6 +14,7 @@ struct metrics {
     /* handshake[i]: handshakes of at most handshake_bounds[i] (not cumulative here). */
     _Atomic uint64_t handshake[METRICS_HANDSHAKE_BUCKETS + 1];
     _Atomic uint64_t handshake_sum_us;
+    _Atomic uint64_t methods[METHOD_OUTCOME_UNAVAILABLE + 1]; /* calls ended, by outcome */
 };
 
 struct metrics *metrics_new(void)
@@ -34,6 +35,13 @@ static void add(_Atomic uint64_t *counter, uint64_t n)
 static uint64_t get(_Atomic uint64_t *counter)
 {
     return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+void metrics_on_method_event(void *ctx, const struct method_event *ev)
+{
+    struct metrics *m = ctx;
+    if (ev->step == METHOD_STEP_ENDED && ev->outcome <= METHOD_OUTCOME_UNAVAILABLE)
+        add(&m->methods[ev->outcome], 1);
 }
 
 static void observe_handshake(struct metrics *m, int64_t ms)
@@ -139,6 +147,20 @@ static void histogram(struct text *t, struct metrics *m)
         (unsigned long long)cumulative);
 }
 
+/* One counter, a sample per outcome. */
+static void methods(struct text *t, struct metrics *m)
+{
+    static const char *const names[] = {"answered", "bad_answer", "timed_out", "not_online",
+                                        "unavailable"};
+    _Static_assert(sizeof names / sizeof names[0] == METHOD_OUTCOME_UNAVAILABLE + 1,
+                   "a name per outcome");
+    put(t, "# HELP iothub_method_calls_total Direct method calls ended, by result.\n"
+           "# TYPE iothub_method_calls_total counter\n");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        put(t, "iothub_method_calls_total{result=\"%s\"} %llu\n", names[i],
+            (unsigned long long)get(&m->methods[i]));
+}
+
 int metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out)
 {
     struct text t = {malloc(4096), 0, 4096, 0};
@@ -165,6 +187,7 @@ int metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out
           g->connected_devices);
     counter(&t, "iothub_broker_restarts_total", "Times the MQTT broker was started again.",
             g->broker_restarts);
+    methods(&t, m);
     if (t.failed) {
         free(t.buf);
         return -1;

@@ -1,10 +1,12 @@
 /* The emulator's Prometheus metrics, served at /metrics in the text exposition format: streams
  * initiated, accepted, rejected and timed out, active streams, a histogram of handshake durations
- * (POST to both sides connected), bytes relayed each way, connected devices and broker restarts.
+ * (POST to both sides connected), bytes relayed each way, connected devices and broker restarts;
+ * direct method calls by outcome.
  * Counting is lock-free; rendering is pure. */
 #ifndef METRICS_H
 #define METRICS_H
 
+#include "method_service.h"
 #include "stream_core.h"
 
 #include <stddef.h>
@@ -20,6 +22,9 @@ void metrics_free(struct metrics *m);
 
 /* The stream core's observer feeds it every step. */
 void metrics_on_stream_event(void *ctx, const struct stream_event *ev);
+
+/* The method service's observer feeds it every call's end. */
+void metrics_on_method_event(void *ctx, const struct method_event *ev);
 
 /* What the counters do not hold, read from their owners when rendering. */
 struct metrics_gauges {

@@ -41,17 +41,12 @@ static void publish(struct ui_feed *f, const char *name, json_t *data)
     json_decref(data);
 }
 
-static const char *presence_name(enum presence_state s)
+/* "listening" stays what the page has always shown: ready for a stream request. */
+static const char *presence_name(struct presence_view v)
 {
-    switch (s) {
-    case PRESENCE_LISTENING:
-        return "listening";
-    case PRESENCE_ONLINE:
-        return "online";
-    case PRESENCE_OFFLINE:
-        break;
-    }
-    return "offline";
+    return !v.connected                            ? "offline"
+           : (v.listens & HUB_LISTEN_STREAMS) != 0 ? "listening"
+                                                   : "online";
 }
 
 void ui_feed_on_stream_event(void *ctx, const struct stream_event *ev)
@@ -65,7 +60,41 @@ void ui_feed_on_stream_event(void *ctx, const struct stream_event *ev)
                       stream_side_name(ev->side), "at", at, "stream", stream));
 }
 
-void ui_feed_on_presence(void *ctx, const char *cid, enum presence_state state)
+static const char *method_outcome_name(enum method_outcome o)
+{
+    switch (o) {
+    case METHOD_OUTCOME_ANSWERED:
+        return "answered";
+    case METHOD_OUTCOME_BAD_ANSWER:
+        return "bad_answer";
+    case METHOD_OUTCOME_TIMED_OUT:
+        return "timed_out";
+    case METHOD_OUTCOME_NOT_ONLINE:
+        return "not_online";
+    case METHOD_OUTCOME_UNAVAILABLE:
+        break;
+    }
+    return "unavailable";
+}
+
+void ui_feed_on_method_event(void *ctx, const struct method_event *ev)
+{
+    struct ui_feed *f = ctx;
+    char at[TIME_TEXT_SIZE];
+    time_text_now(at);
+    int ended = ev->step == METHOD_STEP_ENDED;
+    json_t *data = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "step", ended ? "ended" : "sent",
+                             "client", ev->cid, "method", ev->name, "rid", (json_int_t)ev->rid,
+                             "elapsedMs", (json_int_t)ev->elapsed_ms, "at", at);
+    if (data != NULL && ended) {
+        json_object_set_new(data, "result", json_string(method_outcome_name(ev->outcome)));
+        if (ev->outcome == METHOD_OUTCOME_ANSWERED)
+            json_object_set_new(data, "status", json_integer(ev->status));
+    }
+    publish(f, "method", data);
+}
+
+void ui_feed_on_presence(void *ctx, const char *cid, struct presence_view view)
 {
     struct ui_feed *f = ctx;
     char at[TIME_TEXT_SIZE];
@@ -74,12 +103,22 @@ void ui_feed_on_presence(void *ctx, const char *cid, enum presence_state state)
         publish(f, "devices-offline", json_pack("{s:s}", "at", at));
     else
         publish(f, "device",
-                json_pack("{s:s, s:s, s:s, s:s}", "deviceId", cid, "presence", presence_name(state),
-                          "connectionState",
-                          state == PRESENCE_OFFLINE ? "Disconnected" : "Connected", "at", at));
+                json_pack("{s:s, s:s, s:b, s:s, s:s}", "deviceId", cid, "presence",
+                          presence_name(view), "methods", (view.listens & HUB_LISTEN_METHODS) != 0,
+                          "connectionState", view.connected ? "Connected" : "Disconnected", "at",
+                          at));
 }
 
 /* ---- the snapshot ---- */
+
+static json_t *device_json(const struct device *d, struct presence_view v)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "deviceId", d->id, "status",
+                     d->enabled ? "enabled" : "disabled", "connectionState",
+                     d->connected ? "Connected" : "Disconnected", "presence", presence_name(v),
+                     "methods", (v.listens & HUB_LISTEN_METHODS) != 0, "lastActivityTime",
+                     d->last_activity_time);
+}
 
 static json_t *hub_json(const struct emulator *emu)
 {
@@ -97,12 +136,7 @@ static json_t *devices_json(struct emulator *emu)
         return array;
     for (size_t i = 0; i < n; i++) {
         const struct device *d = &list[i];
-        json_array_append_new(array,
-                              json_pack("{s:s, s:s, s:s, s:s, s:s}", "deviceId", d->id, "status",
-                                        d->enabled ? "enabled" : "disabled", "connectionState",
-                                        d->connected ? "Connected" : "Disconnected", "presence",
-                                        presence_name(mqtt_endpoint_presence(emu->mqtt, d->id)),
-                                        "lastActivityTime", d->last_activity_time));
+        json_array_append_new(array, device_json(d, mqtt_endpoint_view(emu->mqtt, d->id)));
     }
     free(list);
     return array;

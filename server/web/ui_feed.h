@@ -6,6 +6,7 @@
 
 #include "emulator.h"
 #include "event_hub.h"
+#include "method_service.h"
 #include "presence.h"
 #include "stream_core.h"
 
@@ -27,7 +28,11 @@ void ui_feed_on_stream_event(void *ctx, const struct stream_event *ev);
 
 /* An MQTT endpoint presence handler (mqtt_endpoint.h): one "device" event per change; cid NULL
  * means everyone went offline. */
-void ui_feed_on_presence(void *ctx, const char *cid, enum presence_state state);
+void ui_feed_on_presence(void *ctx, const char *cid, struct presence_view view);
+
+/* A method observer (method_service.h): one "method" event when a call is sent and when it
+ * ends. */
+void ui_feed_on_method_event(void *ctx, const struct method_event *ev);
 
 enum ui_subscribe_result {
     UI_SUBSCRIBE_OK,

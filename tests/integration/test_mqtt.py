@@ -162,13 +162,22 @@ class Devices(unittest.TestCase):
             wait_state(self.emu, "dev1", "Disconnected")
             victim.nothing_received(within=0.5)
 
-    def test_devices_stay_under_iothub_streams(self):
-        peer = self.connect("dev1")
-        for topic in ("$hub/#", "$hub/to/dev2/#", "#", "$iothub/twin/#", "other/topic",
-                      "$SYS/#"):
-            self.assertEqual(peer.subscribe(topic), (128,), topic)
-        self.assertEqual(peer.subscribe(POST), (0,))
-        # The broker refuses at once; the hub logs the refusal when the broker's report comes.
+    def test_a_forbidden_subscribe_closes_the_connection_without_a_suback(self):
+        # docs/protocol.md rule D15: a filter the device may not use ends the connection; the
+        # hub does not answer SUBACK 0x80. paho hands packets over in order, so a SUBACK sent
+        # before the connection closed would have been reported before the disconnect.
+        for topic in ("$hub/#", "$hub/to/dev2/#", "#", "other/topic"):
+            peer = device_peer(self.emu, "dev1")
+            self.assertEqual(peer.connect("127.0.0.1", self.emu.ready["ports"]["mqtts"]), 0)
+            peer.client.subscribe(topic, 0)
+            try:
+                self.assertNotEqual(peer.wait_disconnected(), 0, topic)  # not a DISCONNECT of ours
+            finally:
+                peer.close()  # before paho reconnects on its own
+            self.assertTrue(peer.subacks.empty(), (topic, list(peer.subacks.queue)))
+        # The allowed filter is still granted on a new connection.
+        self.assertEqual(self.connect("dev1").subscribe(POST), (0,))
+        # The hub logs the refusal when the broker's report comes.
         self.emu.wait_log("may not subscribe to '$hub/#'")
 
     def test_a_publish_outside_closes_the_connection_unacknowledged(self):
@@ -405,22 +414,26 @@ class PluginAlone(unittest.TestCase):
     def test_events_and_takeover(self):
         hub = self.hub()
         a = self.device("a", subscribe=False, clean_session=True)
-        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b""))
+        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b"0"))
         a.subscribe(POST)
-        self.assertEqual(self.next_event_for(hub, "a"), ("subscribed", b""))
+        self.assertEqual(self.next_event_for(hub, "a"), ("listens", b"1"))  # streams
+        a.subscribe("$iothub/methods/POST/#")
+        self.assertEqual(self.next_event_for(hub, "a"), ("listens", b"3"))  # and methods
+        a.client.unsubscribe("$iothub/methods/POST/#")
+        self.assertEqual(self.next_event_for(hub, "a"), ("listens", b"1"))
         # Same id again: the new connection is reported, then nothing for the old one. A clean
         # session hands no subscriptions on, so the new one does not listen yet.
         again = self.device("a", subscribe=False)
-        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b""))
+        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b"0"))
         a.wait_disconnected()
         a.close()
         again.subscribe(POST)
-        self.assertEqual(self.next_event_for(hub, "a"), ("subscribed", b""))
+        self.assertEqual(self.next_event_for(hub, "a"), ("listens", b"1"))
         again.close()
         self.assertEqual(self.next_event_for(hub, "a"), ("disconnected", b""))
         # A persistent session (the SDKs' clean session false) comes back subscribed.
         back = self.device("a", subscribe=False)
-        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b"subscribed"))
+        self.assertEqual(self.next_event_for(hub, "a"), ("connected", b"1"))
         back.close()
         self.assertEqual(self.next_event_for(hub, "a"), ("disconnected", b""))
         self.no_more(hub, "$hub/evt/disconnected/a")
@@ -437,7 +450,7 @@ class PluginAlone(unittest.TestCase):
         b = self.device("b")
         hub = self.hub()
         hub.publish("$hub/sync")
-        self.expect(hub, "$hub/evt/connected/b", b"subscribed")
+        self.expect(hub, "$hub/evt/connected/b", b"1")
         b.close()
 
     def test_refusals_reach_the_hub(self):

@@ -37,12 +37,15 @@ FOLDER_DEPS = {
                                  "server/http"],
     "server/streams": LIBRARY + ["server/base", "server/registry", "server/context",
                                  "server/mqtt", "server/http"],
+    "server/methods": LIBRARY + ["server/base", "server/registry", "server/context",
+                                 "server/mqtt", "server/http"],
     # The web page shows what the features do.
     "server/web": LIBRARY + ["server/base", "server/registry", "server/context", "server/mqtt",
-                             "server/http", "server/streams"],
+                             "server/http", "server/streams", "server/methods"],
     # main and what puts the parts together.
     "server/app": LIBRARY + ["server/base", "server/registry", "server/context", "server/mqtt",
-                             "server/http", "server/devices", "server/streams", "server/web"],
+                             "server/http", "server/devices", "server/streams", "server/methods",
+                             "server/web"],
 }
 TREES = ("server", "client")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -153,15 +153,17 @@ START_TEST(listeners_for_every_port)
     char block[512];
     ck_assert_int_eq(count_lines_starting(text, "listener "), 4);
 
+    /* Devices' listeners grant at most QoS 1 (docs/protocol.md rule D15); the hub's does not
+     * need to. */
     listener_block(text, "listener 8883 127.0.0.1", block, sizeof block);
-    ck_assert_str_eq(block, "certfile /state/cert.pem\nkeyfile /state/key.pem\n");
+    ck_assert_str_eq(block, "max_qos 1\ncertfile /state/cert.pem\nkeyfile /state/key.pem\n");
 
     listener_block(text, "listener 8443 127.0.0.1", block, sizeof block);
-    ck_assert_str_eq(block,
-                     "protocol websockets\ncertfile /state/cert.pem\nkeyfile /state/key.pem\n");
+    ck_assert_str_eq(block, "max_qos 1\nprotocol websockets\ncertfile /state/cert.pem\nkeyfile "
+                            "/state/key.pem\n");
 
     listener_block(text, "listener 1883 127.0.0.1", block, sizeof block);
-    ck_assert_str_eq(block, "");
+    ck_assert_str_eq(block, "max_qos 1\n");
 
     listener_block(text, "listener 0 /state/broker.sock", block, sizeof block);
     ck_assert_str_eq(block, "");
@@ -204,8 +206,8 @@ START_TEST(ports_off_give_no_listener)
     check_lacks_line(text, "listener 8883 127.0.0.1");
     char block[512];
     listener_block(text, "listener 8443 127.0.0.1", block, sizeof block);
-    ck_assert_str_eq(block,
-                     "protocol websockets\ncertfile /state/cert.pem\nkeyfile /state/key.pem\n");
+    ck_assert_str_eq(block, "max_qos 1\nprotocol websockets\ncertfile /state/cert.pem\nkeyfile "
+                            "/state/key.pem\n");
     free(text);
 
     /* Everything off: only the hub's own listener, and no TLS files. */

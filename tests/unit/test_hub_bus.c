@@ -22,8 +22,7 @@ static const struct {
     {HUB_BUS_KICK, "$hub/kick/", 0},
     {HUB_BUS_FROM, "$hub/from/", 1},
     {HUB_BUS_CONNECTED, "$hub/evt/connected/", 0},
-    {HUB_BUS_SUBSCRIBED, "$hub/evt/subscribed/", 0},
-    {HUB_BUS_UNSUBSCRIBED, "$hub/evt/unsubscribed/", 0},
+    {HUB_BUS_LISTENS, "$hub/evt/listens/", 0},
     {HUB_BUS_DISCONNECTED, "$hub/evt/disconnected/", 0},
     {HUB_BUS_REFUSED, "$hub/evt/refused/", 0},
 };
@@ -87,8 +86,7 @@ START_TEST(round_trip_every_kind)
     check_round_trip(HUB_BUS_FROM, "dev1", INNER_RES, "$hub/from/dev1/" INNER_RES);
     check_round_trip(HUB_BUS_KICK, "dev1", NULL, "$hub/kick/dev1");
     check_round_trip(HUB_BUS_CONNECTED, "dev1", NULL, "$hub/evt/connected/dev1");
-    check_round_trip(HUB_BUS_SUBSCRIBED, "dev1", NULL, "$hub/evt/subscribed/dev1");
-    check_round_trip(HUB_BUS_UNSUBSCRIBED, "dev1", NULL, "$hub/evt/unsubscribed/dev1");
+    check_round_trip(HUB_BUS_LISTENS, "dev1", NULL, "$hub/evt/listens/dev1");
     check_round_trip(HUB_BUS_DISCONNECTED, "dev1", NULL, "$hub/evt/disconnected/dev1");
     check_round_trip(HUB_BUS_REFUSED, "dev1", NULL, "$hub/evt/refused/dev1");
     check_round_trip(HUB_BUS_SYNC, NULL, NULL, "$hub/sync");
@@ -243,8 +241,7 @@ START_TEST(format_refusals)
     /* Event kinds and KICK take no inner topic. */
     check_format_fails(HUB_BUS_KICK, "dev1", "t");
     check_format_fails(HUB_BUS_CONNECTED, "dev1", "t");
-    check_format_fails(HUB_BUS_SUBSCRIBED, "dev1", "t");
-    check_format_fails(HUB_BUS_UNSUBSCRIBED, "dev1", "t");
+    check_format_fails(HUB_BUS_LISTENS, "dev1", "t");
     check_format_fails(HUB_BUS_DISCONNECTED, "dev1", "t");
     check_format_fails(HUB_BUS_REFUSED, "dev1", "t");
     /* TO and FROM need one. */
@@ -269,6 +266,22 @@ START_TEST(hub_client_id_is_not_a_device_id)
 }
 END_TEST
 
+START_TEST(listens_round_trip)
+{
+    char text[HUB_LISTENS_TEXT_SIZE];
+    hub_bus_listens_text(HUB_LISTEN_STREAMS | HUB_LISTEN_METHODS, text);
+    ck_assert_str_eq(text, "3");
+    ck_assert_uint_eq(hub_bus_listens_parse(text), HUB_LISTEN_STREAMS | HUB_LISTEN_METHODS);
+    hub_bus_listens_text(0, text);
+    ck_assert_uint_eq(hub_bus_listens_parse(text), 0);
+    /* Anything else is the empty set. */
+    ck_assert_uint_eq(hub_bus_listens_parse(""), 0);
+    ck_assert_uint_eq(hub_bus_listens_parse("subscribed"), 0);
+    ck_assert_uint_eq(hub_bus_listens_parse("-1"), 0);
+    ck_assert_uint_eq(hub_bus_listens_parse(NULL), 0);
+}
+END_TEST
+
 static Suite *hub_bus_suite(void)
 {
     Suite *s = suite_create("hub_bus");
@@ -284,6 +297,7 @@ static Suite *hub_bus_suite(void)
     tcase_add_test(parse, cid_decoding_either_hex_case);
     tcase_add_test(parse, sync_has_no_cid);
     tcase_add_test(parse, parse_errors);
+    tcase_add_test(parse, listens_round_trip);
     suite_add_tcase(s, parse);
     return s;
 }

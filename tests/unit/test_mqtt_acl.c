@@ -2,6 +2,8 @@
  * listen for every stream request. */
 #include "mqtt_acl.h"
 
+#include "hub_bus.h"
+
 #include "unit.h"
 
 #include <stddef.h>
@@ -19,11 +21,14 @@ static void check_allowed(const char *topic, int expected)
     }
 }
 
-static void check_covers(const char *filter, int expected)
+#define S HUB_LISTEN_STREAMS
+#define M HUB_LISTEN_METHODS
+
+static void check_covers(const char *filter, unsigned expected)
 {
-    int got = mqtt_filter_covers_stream_requests(filter);
-    ck_assert_msg(got == expected, "mqtt_filter_covers_stream_requests('%s'): got %d, expected %d",
-                  filter, got, expected);
+    unsigned got = mqtt_filter_listens(filter);
+    ck_assert_msg(got == expected, "mqtt_filter_listens('%s'): got %u, expected %u", filter, got,
+                  expected);
 }
 
 static void check_access(int access, const char *topic, int expected)
@@ -53,11 +58,30 @@ START_TEST(device_stays_under_iothub_streams)
 }
 END_TEST
 
+/* Rules D3, D4 and D15: calls come on $iothub/methods/POST/, answers go to $iothub/methods/res/. */
+START_TEST(device_uses_iothub_methods)
+{
+    static const char *const filters[] = {"$iothub/methods/POST/#", "$iothub/methods/POST/+/+",
+                                          "$iothub/methods/POST/reboot/#"};
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        check_access(MQTT_ACCESS_SUBSCRIBE, filters[i], 1);
+        check_access(MQTT_ACCESS_UNSUBSCRIBE, filters[i], 1);
+        check_access(MQTT_ACCESS_WRITE, filters[i], 0);
+    }
+    check_access(MQTT_ACCESS_WRITE, "$iothub/methods/res/200/?$rid=1", 1);
+    check_access(MQTT_ACCESS_WRITE, "$iothub/methods/POST/x/?$rid=1", 0);
+    check_access(MQTT_ACCESS_SUBSCRIBE, "$iothub/methods/res/#", 0);
+    check_access(MQTT_ACCESS_READ, "$iothub/methods/POST/x/?$rid=1", 0);
+}
+END_TEST
+
 START_TEST(device_refused_elsewhere)
 {
     check_allowed("$iothub/twin/#", 0);
     check_allowed("$iothub/twin/res/200/?$rid=1", 0);
-    check_allowed("$iothub/methods/POST/#", 0);
+    check_allowed("$iothub/methods/#", 0);
+    check_allowed("$iothub/methods/+/#", 0);
+    check_allowed("$iothub/methodsX/POST/#", 0);
     check_allowed("devices/dev1/messages/events/", 0);
     check_allowed("$hub/#", 0);
     check_allowed("$hub/to/dev2/$iothub/streams/POST/x", 0);
@@ -96,12 +120,12 @@ END_TEST
 
 START_TEST(covers_stream_requests)
 {
-    check_covers("$iothub/streams/POST/#", 1);
-    check_covers("$iothub/streams/#", 1);
-    check_covers("$iothub/streams/+/#", 1);
-    check_covers("$iothub/streams/POST/+/+", 1);
-    check_covers("$iothub/+/POST/#", 1);
-    check_covers("$iothub/#", 1);
+    check_covers("$iothub/streams/POST/#", S);
+    check_covers("$iothub/streams/#", S);
+    check_covers("$iothub/streams/+/#", S);
+    check_covers("$iothub/streams/POST/+/+", S);
+    check_covers("$iothub/+/POST/#", S | M);
+    check_covers("$iothub/#", S | M);
     check_covers("$iothub/streams/res/#", 0);
     check_covers("$iothub/streams/POST/x/#", 0);
     check_covers("$iothub/streams/POST/+", 0);
@@ -110,6 +134,17 @@ START_TEST(covers_stream_requests)
     check_covers("#", 0);
     check_covers("+/streams/POST/#", 0);
     check_covers("$iothub/twin/#", 0);
+}
+END_TEST
+
+START_TEST(covers_method_calls)
+{
+    check_covers("$iothub/methods/POST/#", M);
+    check_covers("$iothub/methods/#", M);
+    check_covers("$iothub/methods/POST/+/+", M);
+    check_covers("$iothub/methods/POST/reboot/#", 0);
+    check_covers("$iothub/methods/res/#", 0);
+    check_covers("$iothub/methods/POST/+", 0);
 }
 END_TEST
 
@@ -128,11 +163,13 @@ static Suite *mqtt_acl_suite(void)
     Suite *s = suite_create("mqtt_acl");
     TCase *acl = tcase_create("acl");
     tcase_add_test(acl, device_stays_under_iothub_streams);
+    tcase_add_test(acl, device_uses_iothub_methods);
     tcase_add_test(acl, device_refused_elsewhere);
     tcase_add_test(acl, unknown_access_refused);
     suite_add_tcase(s, acl);
     TCase *match = tcase_create("filter");
     tcase_add_test(match, covers_stream_requests);
+    tcase_add_test(match, covers_method_calls);
     tcase_add_test(match, covers_does_not_depend_on_the_probe_stream_name);
     suite_add_tcase(s, match);
     return s;

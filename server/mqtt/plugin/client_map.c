@@ -1,5 +1,7 @@
 #include "client_map.h"
 
+#include "mqtt_acl.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +22,12 @@ void client_state_free(void *state)
     free(s);
 }
 
-int client_listens(const struct client_state *s)
+unsigned client_listens(const struct client_state *s)
 {
-    return s->covering_count > 0;
+    unsigned listens = 0;
+    for (size_t i = 0; i < s->covering_count; i++)
+        listens |= mqtt_filter_listens(s->covering[i]);
+    return listens;
 }
 
 int client_note_filter(struct client_state *s, const char *filter, int subscribe)

@@ -1,5 +1,5 @@
-/* The plugin's view of connected clients: client id -> its current connection, and whether its
- * session listens for stream requests.
+/* The plugin's view of connected clients: client id -> its current connection, and what its
+ * session listens for (stream requests, method calls: hub_bus.h's enum hub_listen).
  *
  * Takeover: when a device connects again with the same client id, mosquitto reports the new
  * connection before the old one's disconnect. The map keeps the newest connection, so the old one's
@@ -11,7 +11,7 @@
 
 struct client_state {
     const void *connection; /* the broker's struct mosquitto *, NULL while disconnected */
-    char **covering;        /* the session's filters that cover stream requests */
+    char **covering;        /* the session's filters that cover a feature's requests */
     size_t covering_count;
     int persistent; /* clean session false: the broker keeps the session */
 };
@@ -22,11 +22,12 @@ struct client_state {
 struct client_state *client_map_connect(struct strmap *m, const char *cid, const void *connection,
                                         int clean_session);
 
-/* Whether the session holds at least one filter covering stream requests. */
-int client_listens(const struct client_state *s);
+/* What the session listens for: the hub_listen bits of the filters it holds. */
+unsigned client_listens(const struct client_state *s);
 
-/* Adds (subscribe) or removes (unsubscribe) a covering filter; subscribing twice to the same
- * filter keeps one, as in MQTT. Returns 0, or -1 when out of memory. */
+/* Adds (subscribe) or removes (unsubscribe) a filter that covers a feature's requests
+ * (mqtt_filter_listens); subscribing twice to the same filter keeps one, as in MQTT. Returns 0,
+ * or -1 when out of memory. */
 int client_note_filter(struct client_state *s, const char *filter, int subscribe);
 
 /* Frees a state (for strmap_free). */

@@ -3,9 +3,10 @@
  *
  * - BASIC_AUTH: devices authenticate with a SAS token checked against the registry (device_auth);
  *   the hub's own client with the run's secret.
- * - ACL_CHECK: devices stay under $iothub/streams/ (mqtt_acl) and report when they start or stop
- *   listening for stream requests. A publish outside closes the device's connection, as the hub
- *   does: it is never acknowledged, then dropped.
+ * - ACL_CHECK: devices stay on the hub's topics (mqtt_acl), and the hub hears when they start or
+ *   stop listening for a feature's requests. A publish or subscribe outside closes the device's
+ *   connection, as the hub does (docs/protocol.md rules D11 and D15): a publish is never
+ *   acknowledged, a subscribe never answered.
  * - MESSAGE: the hub's $hub/to/{cid}/... is delivered to that one client; a device's publish is
  *   re-tagged $hub/from/{cid}/... for the hub (hub_bus).
  * - DISCONNECT: reported to the hub unless the connection was taken over (client_map).
@@ -128,6 +129,15 @@ static int authenticate_hub(struct plugin *p, struct mosquitto_evt_basic_auth *e
     return MOSQ_ERR_SUCCESS;
 }
 
+/* CONNECTED or LISTENS, with what the session listens for. */
+static void send_listens(struct plugin *p, enum hub_bus_kind kind, const char *cid,
+                         const struct client_state *s)
+{
+    char text[HUB_LISTENS_TEXT_SIZE];
+    hub_bus_listens_text(client_listens(s), text);
+    send_event(p, kind, cid, text);
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
     (void)event;
@@ -152,22 +162,45 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         report_refusal(p, ev->client, cid, r == DEVICE_AUTH_OK ? "out of memory" : reason);
         return MOSQ_ERR_AUTH;
     }
-    send_event(p, HUB_BUS_CONNECTED, cid, client_listens(e) ? "subscribed" : "");
+    send_listens(p, HUB_BUS_CONNECTED, cid, e);
     return MOSQ_ERR_SUCCESS;
 }
 
-/* A (un)subscription that covers stream requests can change whether the hub may send the
- * device a stream request; the hub hears of it when it does. */
+/* A (un)subscription that covers a feature's requests can change what the hub may send the
+ * device; the hub hears of it when it does. */
 static void note_subscription(struct plugin *p, const char *cid, int access, const char *filter)
 {
     struct client_state *e = client_map_find(&p->clients, cid);
-    if (e == NULL || !mqtt_filter_covers_stream_requests(filter))
+    if (e == NULL || mqtt_filter_listens(filter) == 0)
         return;
-    int listened = client_listens(e);
+    unsigned listened = client_listens(e);
     if (client_note_filter(e, filter, access == MQTT_ACCESS_SUBSCRIBE) != 0)
         mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: out of memory noting a subscription");
     if (client_listens(e) != listened)
-        send_event(p, listened ? HUB_BUS_UNSUBSCRIBED : HUB_BUS_SUBSCRIBED, cid, "");
+        send_listens(p, HUB_BUS_LISTENS, cid, e);
+}
+
+/* Rules D11 and D15: a publish or subscribe the identity may not make closes its connection, and
+ * is logged once; an unsubscribe from such a filter is acknowledged and changes nothing. A
+ * delivery (READ) is refused quietly. */
+static int refuse_access(struct plugin *p, struct mosquitto_evt_acl_check *ev, const char *cid)
+{
+    const char *what = ev->access == MQTT_ACCESS_SUBSCRIBE     ? "subscribe to"
+                       : ev->access == MQTT_ACCESS_WRITE       ? "publish to"
+                       : ev->access == MQTT_ACCESS_UNSUBSCRIBE ? "unsubscribe from"
+                                                               : "receive";
+    int closes = ev->access == MQTT_ACCESS_SUBSCRIBE || ev->access == MQTT_ACCESS_WRITE;
+    char reason[400];
+    snprintf(reason, sizeof reason,
+             "may not %s '%.200s': devices use only the hub's topics (docs/protocol.md §12.5)%s",
+             what, ev->topic != NULL ? ev->topic : "",
+             ev->access == MQTT_ACCESS_WRITE
+                 ? "; the connection is closed and the message dropped, unacknowledged"
+             : closes ? "; the connection is closed, the subscription unanswered"
+                      : "");
+    if (ev->access != MQTT_ACCESS_READ)
+        report_refusal(p, ev->client, cid, reason);
+    return closes ? CLOSE_THE_CONNECTION : MOSQ_ERR_ACL_DENIED;
 }
 
 static int on_acl_check(int event, void *event_data, void *userdata)
@@ -178,19 +211,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     const char *cid = mosquitto_client_id(ev->client);
     if (is_hub(cid) && ev->client == p->hub)
         return MOSQ_ERR_SUCCESS;
-    if (cid == NULL || !mqtt_acl_device_allows(ev->access, ev->topic)) {
-        int publish = ev->access == MQTT_ACCESS_WRITE;
-        char reason[300];
-        snprintf(
-            reason, sizeof reason, "may not %s '%.200s': devices stay under $iothub/streams/%s",
-            ev->access == MQTT_ACCESS_SUBSCRIBE ? "subscribe to"
-            : publish                           ? "publish to"
-                                                : "use",
-            ev->topic != NULL ? ev->topic : "",
-            publish ? "; the connection is closed and the message dropped, unacknowledged" : "");
-        report_refusal(p, ev->client, cid, reason);
-        return publish ? CLOSE_THE_CONNECTION : MOSQ_ERR_ACL_DENIED;
-    }
+    if (cid == NULL || !mqtt_acl_device_allows(ev->access, ev->topic))
+        return refuse_access(p, ev, cid);
     if (ev->access == MQTT_ACCESS_SUBSCRIBE || ev->access == MQTT_ACCESS_UNSUBSCRIBE)
         note_subscription(p, cid, ev->access, ev->topic);
     return MOSQ_ERR_SUCCESS;
@@ -198,7 +220,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 
 static void send_connected(const char *cid, struct client_state *s, void *arg)
 {
-    send_event(arg, HUB_BUS_CONNECTED, cid, client_listens(s) ? "subscribed" : "");
+    send_listens(arg, HUB_BUS_CONNECTED, cid, s);
 }
 
 struct kick_list {
