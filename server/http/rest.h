@@ -15,8 +15,9 @@
 struct event_sub; /* event_hub.h */
 
 #define REST_MAX_HEADERS 4
-/* Request bodies past this are dropped and answered 413 (the registry's bodies are small). */
-#define REST_MAX_BODY (64 * 1024)
+/* Request bodies past this are dropped and answered 413 (413001). The largest a client may send
+ * is a method call's: 128 KB (docs/protocol.md rule D1); the registry's are small. */
+#define REST_MAX_BODY (128 * 1024)
 #define REST_MAX_SEGMENTS 8
 
 struct rest_request {

@@ -9,8 +9,6 @@
 #define METHOD_RESPONSE_TIMEOUT_DEFAULT 30
 #define METHOD_RESPONSE_TIMEOUT_MIN 5
 #define METHOD_TIMEOUT_MAX 300
-/* Rule D1: a request of more than 128 KB is refused (413001). */
-#define METHOD_REQUEST_MAX (128 * 1024)
 
 struct method_invocation {
     char *name;

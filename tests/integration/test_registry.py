@@ -160,7 +160,7 @@ class Registry(unittest.TestCase):
                          "ArgumentInvalid")
         self.assertError(self.put("x509", {"authentication": {"type": "selfSigned"}}), 400,
                          400004, "ArgumentInvalid")
-        big = json.dumps({"deviceId": "big", "statusReason": "x" * (70 * 1024)})
+        big = json.dumps({"deviceId": "big", "statusReason": "x" * (130 * 1024)})
         self.assertError(self.put("big", big), 413, 413001, "MessageTooLarge")
         # Larger than the socket buffers hold: read and dropped, so curl finishes sending and
         # reads the 413 (answered early, it saw a reset instead).
@@ -255,7 +255,7 @@ class Registry(unittest.TestCase):
         token = sas_token(self.emu.host, policy_key(RW), RW)
         res = curl("PUT", self.emu.url("/devices/chunky"),
                    {"Authorization": token, "Transfer-Encoding": "chunked"},
-                   body=b"{" + b" " * (100 * 1024) + b"}", cafile=self.emu.ca)
+                   body=b"{" + b" " * (130 * 1024) + b"}", cafile=self.emu.ca)
         self.assertError(res, 413, 413001, "MessageTooLarge")
         # Far past the limit the emulator stops reading and closes the connection.
         with self.assertRaises(subprocess.CalledProcessError):
