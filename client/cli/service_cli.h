@@ -8,8 +8,8 @@ struct service_cli {
     /* From flags and the environment. */
     const char *connection_string, *ca_file;
     int https_port;
-    const char *name, *module, *ws_protocol, *listen;
-    int response_timeout_s, connect_timeout_s, local_port, top;
+    const char *name, *module, *ws_protocol, *listen, *payload;
+    int response_timeout_s, connect_timeout_s, method_timeout_s, local_port, top;
     int json, stdio;
     /* The positional arguments after the command. */
     char **args;
@@ -25,6 +25,7 @@ int cmd_stream(struct service_cli *cli);
 int cmd_echo(struct service_cli *cli);
 int cmd_proxy(struct service_cli *cli);
 int cmd_device(struct service_cli *cli);
+int cmd_method(struct service_cli *cli);
 
 /* Initiates a stream to the command's device and opens it; on failure says why and returns
  * CLI_FAILED or CLI_REJECTED. */

@@ -11,9 +11,9 @@ static int mentions(const char *text, const char *word)
     return strcasestr(text, word) != NULL;
 }
 
-/* What to do, for the failures people meet first. */
-static const char *fix_for(const struct iothub_error *err, const char *device, char *buf,
-                           size_t cap)
+/* What to do, for the failures people meet first. method: the failed call was a method call. */
+static const char *fix_for(const struct iothub_error *err, const char *device, int method,
+                           char *buf, size_t cap)
 {
     if (err->status == 0 &&
         (mentions(err->message, "certificate") || mentions(err->message, "verify")))
@@ -27,16 +27,20 @@ static const char *fix_for(const struct iothub_error *err, const char *device, c
                "(default 443)";
     switch (err->code) {
     case 401002:
-        return "the connection string's policy or key is not accepted; streams need a policy "
-               "with ServiceConnect (service, iothubowner)";
+        return "the connection string's policy or key is not accepted; streams and methods need "
+               "a policy with ServiceConnect (service, iothubowner)";
     case 404001:
         snprintf(buf, cap, "register it first: iothub-service device create %s", device);
         return buf;
     case 404103:
-        return "start the device (iothub-device with its connection string) so that it listens "
-               "for stream requests";
+        return method ? "start the device so that it listens for method calls (iothub-device "
+                        "--method NAME=JSON with its connection string), or give it time to "
+                        "connect with --connect-timeout"
+                      : "start the device (iothub-device with its connection string) so that it "
+                        "listens for stream requests";
     case 504101:
-        return "the device got the request but did not answer in time";
+        return method ? "the device got the call but did not answer in time (--timeout)"
+                      : "the device got the request but did not answer in time";
     case 409001:
         snprintf(buf, cap, "it exists already: iothub-service device show %s", device);
         return buf;
@@ -53,7 +57,8 @@ int service_cli_report(const struct service_cli *cli, const char *doing,
     const char *device = cli->arg_count >= 3 && strcmp(cli->args[0], "device") == 0 ? cli->args[2]
                          : cli->arg_count >= 2                                      ? cli->args[1]
                                                                                     : "ID";
-    const char *fix = fix_for(err, device, buf, sizeof buf);
+    int method = cli->arg_count >= 1 && strcmp(cli->args[0], "method") == 0;
+    const char *fix = fix_for(err, device, method, buf, sizeof buf);
     char code[24] = "";
     if (err->code != 0)
         snprintf(code, sizeof code, " (%ld)", err->code);

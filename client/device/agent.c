@@ -2,6 +2,7 @@
 
 #include "cli_common.h"
 
+#include "protocol/methods_topic.h"
 #include "protocol/streams_topic.h"
 #include "transport/pump.h"
 #include "transport/tcp.h"
@@ -19,6 +20,9 @@
 #define ACCEPTED 200
 #define REJECTED 400
 #define ECHO_PIECE (64 * 1024)
+/* A method with no --method answer gets 501, as the C# SDK answers (docs/protocol.md rule D4). */
+#define METHOD_OK 200
+#define METHOD_NOT_IMPLEMENTED 501
 
 struct session {
     struct agent *agent;
@@ -157,15 +161,51 @@ void agent_on_request(void *ctx, const char *topic)
     pthread_detach(t);
 }
 
+static const struct agent_method *find_method(const struct agent *a, const char *name)
+{
+    for (int i = 0; i < a->method_count; i++) {
+        if (strcmp(a->methods[i].name, name) == 0)
+            return &a->methods[i];
+    }
+    return NULL;
+}
+
+void agent_on_method(void *ctx, const char *topic, const void *payload, size_t len)
+{
+    (void)payload; /* a canned answer does not depend on the request */
+    (void)len;
+    struct agent *a = ctx;
+    struct ih_method_request req;
+    struct ih_diag why = {{0}};
+    if (ih_topic_parse_method_request(topic, strlen(topic), &req, &why) != IH_OK) {
+        cli_error("a method call the agent cannot read (%s): %.300s",
+                  why.msg[0] ? why.msg : "out of memory", topic);
+        return;
+    }
+    const struct agent_method *m = find_method(a, req.name);
+    int status = m != NULL ? METHOD_OK : METHOD_NOT_IMPLEMENTED;
+    const char *body = m != NULL ? m->body : "";
+    /* Said before it is sent, as for streams: the line is there once the service has its answer. */
+    cli_info("method '%s' called ($rid %s): answered %d%s", req.name, req.rid, status,
+             m != NULL ? "" : " (no --method answer for it)");
+    if (mqtt_link_answer_method(a->link, req.rid, status, body, strlen(body)) != 0)
+        cli_error("method '%s': the answer could not be sent (the MQTT connection is down, or "
+                  "the $rid cannot go back in a topic)",
+                  req.name);
+    ih_method_request_free(&req);
+}
+
 void agent_on_listening(void *ctx)
 {
     struct agent *a = ctx;
     if (a->announced) {
-        cli_info("connected again; listening for stream requests");
+        cli_info("connected again; listening for stream requests%s",
+                 a->method_count > 0 ? " and method calls" : "");
         return;
     }
     a->announced = 1;
-    printf("iothub-device: listening for stream requests (%s)\n",
-           a->mode == AGENT_ECHO ? "echo" : "proxy");
+    printf("iothub-device: listening for stream requests (%s)%s\n",
+           a->mode == AGENT_ECHO ? "echo" : "proxy",
+           a->method_count > 0 ? " and method calls" : "");
     fflush(stdout);
 }

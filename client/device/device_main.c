@@ -1,13 +1,17 @@
 /* iothub-device: a device that takes stream requests and echoes them or bridges them to a
- * local TCP target, the device local proxy of the product page. */
+ * local TCP target, the device local proxy of the product page, and answers direct methods with
+ * canned answers. */
 #include "agent.h"
 #include "cli_common.h"
 #include "mqtt_link.h"
 
 #include "protocol/connstr.h"
+#include "protocol/methods_topic.h"
 #include "protocol/sas.h"
 #include "transport/client_loop.h"
 #include "transport/tcp.h"
+
+#include <jansson.h>
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #define DEFAULT_MQTTS_PORT 8883
 #define DEFAULT_SAS_TTL_S 3600
 #define ACCEPT_MAX 32
+#define METHOD_MAX 32
 
 static const char usage[] =
     "usage: iothub-device [options] echo\n"
@@ -39,6 +44,9 @@ static const char usage[] =
     "                           (or $IOTHUB_CA_FILE; default: the system's CAs)\n"
     "  --mqtts-port PORT        the hub's MQTTS port (or $IOTHUB_MQTTS_PORT; default 8883)\n"
     "  --accept NAME            accept only streams of this name (repeatable; default: all)\n"
+    "  --method NAME=JSON       also take direct method calls, and answer NAME with status 200\n"
+    "                           and this JSON (NAME= for an empty body); other methods get 501\n"
+    "                           (repeatable)\n"
     "  --ws-protocol VALUE      send Sec-WebSocket-Protocol: VALUE on the stream's WebSocket,\n"
     "                           as the C SDK does (MQTT, AMQP or HTTP)\n"
     "  --sas-ttl SECONDS        lifetime of each SAS token; it is renewed at 80% (default 3600)\n"
@@ -47,17 +55,30 @@ static const char usage[] =
 struct device_cli {
     const char *connection_string, *ca_file, *port_text, *target, *ws_protocol;
     const char *accept[ACCEPT_MAX];
-    int accept_count, sas_ttl_s;
+    struct agent_method methods[METHOD_MAX];
+    int accept_count, method_count, sas_ttl_s;
     const char *mode;
 };
 
-enum { OPT_CS = 256, OPT_CA, OPT_PORT, OPT_ACCEPT, OPT_WS, OPT_TTL, OPT_TARGET, OPT_HELP, OPT_VER };
+enum {
+    OPT_CS = 256,
+    OPT_CA,
+    OPT_PORT,
+    OPT_ACCEPT,
+    OPT_METHOD,
+    OPT_WS,
+    OPT_TTL,
+    OPT_TARGET,
+    OPT_HELP,
+    OPT_VER
+};
 
 static const struct option options[] = {
     {"connection-string", required_argument, NULL, OPT_CS},
     {"ca", required_argument, NULL, OPT_CA},
     {"mqtts-port", required_argument, NULL, OPT_PORT},
     {"accept", required_argument, NULL, OPT_ACCEPT},
+    {"method", required_argument, NULL, OPT_METHOD},
     {"ws-protocol", required_argument, NULL, OPT_WS},
     {"sas-ttl", required_argument, NULL, OPT_TTL},
     {"target", required_argument, NULL, OPT_TARGET},
@@ -65,6 +86,56 @@ static const struct option options[] = {
     {"version", no_argument, NULL, OPT_VER},
     {NULL, 0, NULL, 0},
 };
+
+/* --method NAME=JSON (eq: its '='): the name as rule D1 takes it, the answer JSON or nothing.
+ * Returns 0, or -1 after saying what is wrong. */
+static int check_method(const char *arg, const char *eq)
+{
+    struct ih_diag why = {{0}};
+    json_error_t bad;
+    json_t *answer = NULL;
+    if (ih_method_name_check(arg, (size_t)(eq - arg), &why) != IH_OK) {
+        cli_error("--method %s: %s", arg, why.msg);
+        return -1;
+    }
+    if (eq[1] != '\0' && (answer = json_loads(eq + 1, JSON_DECODE_ANY, &bad)) == NULL) {
+        cli_error("--method %.*s: the answer must be JSON (or nothing): %s at column %d",
+                  (int)(eq - arg), arg, bad.text, bad.column);
+        return -1;
+    }
+    json_decref(answer);
+    return 0;
+}
+
+/* Returns 0, or -1 after saying what is wrong. */
+static int add_method(struct device_cli *c, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL) {
+        cli_error("--method takes NAME=JSON, e.g. --method 'reboot={\"ok\":true}', not '%s'", arg);
+        return -1;
+    }
+    if (check_method(arg, eq) != 0)
+        return -1;
+    size_t len = (size_t)(eq - arg);
+    for (int i = 0; i < c->method_count; i++) {
+        if (strncmp(c->methods[i].name, arg, len) == 0 && c->methods[i].name[len] == '\0') {
+            cli_error("--method %.*s is given twice", (int)len, arg);
+            return -1;
+        }
+    }
+    if (c->method_count == METHOD_MAX) {
+        cli_error("at most %d --method answers", METHOD_MAX);
+        return -1;
+    }
+    char *name = strndup(arg, len);
+    if (name == NULL) {
+        cli_error("out of memory");
+        return -1;
+    }
+    c->methods[c->method_count++] = (struct agent_method){name, eq + 1};
+    return 0;
+}
 
 /* Returns 0, 1 to stop with success, or -1. */
 static int take_option(struct device_cli *c, int id, const char *arg)
@@ -86,6 +157,8 @@ static int take_option(struct device_cli *c, int id, const char *arg)
         }
         c->accept[c->accept_count++] = arg;
         return 0;
+    case OPT_METHOD:
+        return add_method(c, arg);
     case OPT_WS:
         c->ws_protocol = arg;
         return 0;
@@ -163,6 +236,8 @@ static int set_mode(const struct device_cli *c, struct agent *a)
     a->accept = c->accept_count > 0 ? c->accept : NULL;
     a->accept_count = c->accept_count;
     a->ws_protocol = c->ws_protocol;
+    a->methods = c->methods;
+    a->method_count = c->method_count;
     return 0;
 }
 
@@ -187,6 +262,7 @@ static int run(const struct device_cli *c, struct ih_connstr *cs, struct agent *
         .ca_file = c->ca_file,
         .sas_ttl_s = c->sas_ttl_s,
         .on_request = agent_on_request,
+        .on_method = a->method_count > 0 ? agent_on_method : NULL,
         .on_listening = agent_on_listening,
         .ctx = a,
     };
@@ -202,6 +278,12 @@ static int run(const struct device_cli *c, struct ih_connstr *cs, struct agent *
     return CLI_FAILED;
 }
 
+static void free_methods(struct device_cli *c)
+{
+    for (int i = 0; i < c->method_count; i++)
+        free(c->methods[i].name);
+}
+
 int main(int argc, char **argv)
 {
     struct device_cli c;
@@ -214,12 +296,12 @@ int main(int argc, char **argv)
     cli_ignore_sigpipe();
     int rc = parse(argc, argv, &c);
     if (rc != 0)
-        return rc > 0 ? CLI_OK : CLI_USAGE;
-    if (read_connection_string(c.connection_string, &cs) != 0 || set_mode(&c, &a) != 0) {
-        ih_connstr_free(&cs);
-        return CLI_USAGE;
-    }
-    rc = run(&c, &cs, &a);
+        rc = rc > 0 ? CLI_OK : CLI_USAGE;
+    else if (read_connection_string(c.connection_string, &cs) != 0 || set_mode(&c, &a) != 0)
+        rc = CLI_USAGE;
+    else
+        rc = run(&c, &cs, &a);
     ih_connstr_free(&cs);
+    free_methods(&c);
     return rc;
 }

@@ -1,5 +1,6 @@
 #include "mqtt_link.h"
 
+#include "protocol/methods_topic.h"
 #include "protocol/sas.h"
 #include "protocol/streams_topic.h"
 
@@ -8,6 +9,7 @@
 #include <mosquitto.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,20 @@
 #define LOOP_WAIT_MS 250
 #define POST_FILTER "$iothub/streams/POST/#"
 #define RES_FILTER "$iothub/streams/res/#"
+#define FILTERS_MAX 3
+/* Answers waiting for a connection, at most: more are dropped (the hub times them out). */
+#define PENDING_MAX 256
+
+/* What every connection subscribes to, each at QoS 0 as the C SDK does: rule 7's two filters,
+ * then rule D3's when the device takes method calls. */
+static const char *const filters[FILTERS_MAX] = {POST_FILTER, RES_FILTER, IH_METHODS_FILTER};
+
+/* An answer waiting for the connection. */
+struct answer {
+    char *topic;
+    char *body; /* NULL when empty */
+    size_t len;
+};
 
 struct mqtt_link {
     struct mqtt_link_options o;
@@ -37,12 +53,12 @@ struct mqtt_link {
     pthread_cond_t fatal_changed;
     int fatal;
     char fatal_reason[400];
-    int sub_mid[2], granted;
+    int sub_mid[FILTERS_MAX], granted;
     int connected_once; /* for the backoff: reset after every accepted connection */
     /* Answers wait here while the connection is not up: a PUBLISH must not go out ahead of a
      * new connection's CONNECT. Under lock. */
     int up;
-    char **pending;
+    struct answer *pending;
     size_t pending_count;
 };
 
@@ -67,8 +83,10 @@ static int is_fatal(struct mqtt_link *l)
 static void send_pending(struct mqtt_link *l)
 {
     for (size_t i = 0; i < l->pending_count; i++) {
-        mosquitto_publish(l->mosq, NULL, l->pending[i], 0, NULL, 0, false);
-        free(l->pending[i]);
+        struct answer *a = &l->pending[i];
+        mosquitto_publish(l->mosq, NULL, a->topic, (int)a->len, a->body, 0, false);
+        free(a->topic);
+        free(a->body);
     }
     free(l->pending);
     l->pending = NULL;
@@ -82,6 +100,21 @@ static void set_up(struct mqtt_link *l, int up)
     if (up)
         send_pending(l);
     pthread_mutex_unlock(&l->lock);
+}
+
+static int filter_count(const struct mqtt_link *l)
+{
+    return l->o.on_method != NULL ? FILTERS_MAX : 2;
+}
+
+/* The filter a SUBSCRIBE of this connection asked for, by its message id; NULL when none. */
+static const char *filter_of(const struct mqtt_link *l, int mid)
+{
+    for (int i = 0; i < filter_count(l); i++) {
+        if (mid == l->sub_mid[i])
+            return filters[i];
+    }
+    return NULL;
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -104,27 +137,29 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     l->connected_once = 1;
     l->granted = 0;
     set_up(l, 1);
-    /* Rule 7: both filters at QoS 0, as the C and C# SDKs subscribe. */
-    if (mosquitto_subscribe(mosq, &l->sub_mid[0], POST_FILTER, 0) != MOSQ_ERR_SUCCESS ||
-        mosquitto_subscribe(mosq, &l->sub_mid[1], RES_FILTER, 0) != MOSQ_ERR_SUCCESS) {
-        cli_info("could not subscribe to stream requests; reconnecting");
-        mosquitto_disconnect(mosq);
+    for (int i = 0; i < filter_count(l); i++) {
+        if (mosquitto_subscribe(mosq, &l->sub_mid[i], filters[i], 0) != MOSQ_ERR_SUCCESS) {
+            cli_info("could not subscribe to %s; reconnecting", filters[i]);
+            mosquitto_disconnect(mosq);
+            return;
+        }
     }
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, const int *qos)
 {
     struct mqtt_link *l = obj;
+    const char *filter = filter_of(l, mid);
     if (count < 1 || qos[0] == 0x80) {
         /* Connected but deaf is worse than retrying: reconnect, with the backoff. */
         cli_error("the hub refused the subscription %s; reconnecting",
-                  mid == l->sub_mid[0] ? POST_FILTER : RES_FILTER);
+                  filter != NULL ? filter : "(unknown)");
         mosquitto_disconnect(mosq);
         return;
     }
-    if (mid == l->sub_mid[0] || mid == l->sub_mid[1])
+    if (filter != NULL)
         l->granted++;
-    if (l->granted == 2 && l->o.on_listening != NULL)
+    if (l->granted == filter_count(l) && l->o.on_listening != NULL)
         l->o.on_listening(l->o.ctx);
 }
 
@@ -134,6 +169,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     struct mqtt_link *l = obj;
     if (strncmp(m->topic, "$iothub/streams/POST/", 21) == 0)
         l->o.on_request(l->o.ctx, m->topic);
+    else if (l->o.on_method != NULL &&
+             strncmp(m->topic, IH_METHODS_POST_PREFIX, strlen(IH_METHODS_POST_PREFIX)) == 0)
+        l->o.on_method(l->o.ctx, m->topic, m->payload, (size_t)m->payloadlen);
 }
 
 /* A fresh password: the fixed token, or one made from the key. Returns its renewal time. */
@@ -263,35 +301,57 @@ int mqtt_link_start(const struct mqtt_link_options *o, struct mqtt_link **out, c
     return 0;
 }
 
-/* Answers waiting for a connection, at most: more are dropped (the hub times them out). */
-#define PENDING_MAX 256
+/* Queues an answer until the connection is up; callers hold the lock. Takes topic on success. */
+static int queue_answer(struct mqtt_link *l, char *topic, const char *body, size_t len)
+{
+    char *copy = len > 0 ? malloc(len) : NULL;
+    struct answer *grown = NULL;
+    if (l->pending_count < PENDING_MAX && (len == 0 || copy != NULL))
+        grown = realloc(l->pending, (l->pending_count + 1) * sizeof *grown);
+    if (grown == NULL) {
+        free(copy);
+        return -1;
+    }
+    if (len > 0)
+        memcpy(copy, body, len);
+    l->pending = grown;
+    l->pending[l->pending_count++] = (struct answer){topic, copy, len};
+    return 0;
+}
+
+/* Publishes at QoS 0 now, or once the connection is up. Takes topic. */
+static int publish(struct mqtt_link *l, char *topic, const char *body, size_t len)
+{
+    int rc;
+    pthread_mutex_lock(&l->lock);
+    if (l->up) {
+        int sent = mosquitto_publish(l->mosq, NULL, topic, (int)len, body, 0, false);
+        rc = sent == MOSQ_ERR_SUCCESS ? 0 : -1;
+    } else {
+        rc = queue_answer(l, topic, body, len);
+        if (rc == 0)
+            topic = NULL; /* the queue has it */
+    }
+    pthread_mutex_unlock(&l->lock);
+    free(topic);
+    return rc;
+}
 
 int mqtt_link_answer(struct mqtt_link *l, const char *rid, int status)
 {
     char *topic = NULL;
     if (ih_topic_format_stream_response(status, rid, &topic) != IH_OK)
         return -1;
-    int rc = 0;
-    pthread_mutex_lock(&l->lock);
-    if (l->up) {
-        rc =
-            mosquitto_publish(l->mosq, NULL, topic, 0, NULL, 0, false) == MOSQ_ERR_SUCCESS ? 0 : -1;
-        free(topic);
-    } else if (l->pending_count < PENDING_MAX) {
-        char **grown = realloc(l->pending, (l->pending_count + 1) * sizeof *grown);
-        if (grown != NULL) {
-            l->pending = grown;
-            l->pending[l->pending_count++] = topic;
-        } else {
-            free(topic);
-            rc = -1;
-        }
-    } else {
-        free(topic);
-        rc = -1;
-    }
-    pthread_mutex_unlock(&l->lock);
-    return rc;
+    return publish(l, topic, NULL, 0);
+}
+
+int mqtt_link_answer_method(struct mqtt_link *l, const char *rid, int status, const char *body,
+                            size_t len)
+{
+    char *topic = NULL;
+    if (len > (size_t)INT_MAX || ih_topic_format_method_response(status, rid, &topic) != IH_OK)
+        return -1;
+    return publish(l, topic, body, len);
 }
 
 void mqtt_link_wait_fatal(struct mqtt_link *l, char *err, size_t err_len)

@@ -1,9 +1,9 @@
 /* The device agent's MQTT connection to the hub (docs/protocol.md §2.1-2.2): MQTT 3.1.1 over TLS
  * with libmosquitto, as the Azure SDKs connect: client id = device id (or device/module), user name
  * HOST/ID/?api-version=..., a device SAS token as the password, clean session off. It subscribes at
- * QoS 0 to $iothub/streams/POST/# and $iothub/streams/res/# (rule 7) on every connection,
- * reconnects with backoff, and renews its SAS token before it expires by reconnecting with a new
- * one. */
+ * QoS 0 to $iothub/streams/POST/# and $iothub/streams/res/# (rule 7), and to
+ * $iothub/methods/POST/# when it takes method calls (rule D3), on every connection, reconnects with
+ * backoff, and renews its SAS token before it expires by reconnecting with a new one. */
 #ifndef IH_MQTT_LINK_H
 #define IH_MQTT_LINK_H
 
@@ -22,6 +22,9 @@ struct mqtt_link_options {
     int sas_ttl_s;                     /* lifetime of each token made from the key */
     /* A stream request arrived (on the MQTT thread; return quickly). */
     void (*on_request)(void *ctx, const char *topic);
+    /* A method call arrived (on the MQTT thread; return quickly). NULL: the device takes none,
+     * and does not subscribe to them. */
+    void (*on_method)(void *ctx, const char *topic, const void *payload, size_t len);
     /* The subscriptions are granted (after every connect). */
     void (*on_listening)(void *ctx);
     void *ctx;
@@ -34,6 +37,12 @@ int mqtt_link_start(const struct mqtt_link_options *o, struct mqtt_link **out, c
 /* Publishes the device's answer to a stream request (QoS 0, empty payload, docs/protocol.md
  * rule 9); any thread. Returns 0, or -1 when it could not be sent (not connected). */
 int mqtt_link_answer(struct mqtt_link *link, const char *rid, int status);
+
+/* Publishes the device's answer to a method call (QoS 0, body: JSON or empty, docs/protocol.md
+ * rule D4); any thread. While the connection is down it waits, as stream answers do. Returns 0,
+ * or -1 when it cannot be sent (too many waiting, or a $rid that cannot go back in a topic). */
+int mqtt_link_answer_method(struct mqtt_link *link, const char *rid, int status, const char *body,
+                            size_t len);
 
 /* Blocks until the link gives up for good (the hub refused the credentials); returns the
  * reason in err. */

@@ -1,6 +1,7 @@
-/* iothub-service: a thin C client for the service side of IoT Hub device streams, and for the
- * hub's device registry. It speaks what the Azure service SDKs speak (docs/protocol.md §1, §3, §5),
- * so it works against IoT Hub's wire contract and against iothub-emulator.
+/* iothub-service: a thin C client for the service side of IoT Hub device streams and direct
+ * methods, and for the hub's device registry. It speaks what the Azure service SDKs speak
+ * (docs/protocol.md §1, §3, §5, §12.1), so it works against IoT Hub's wire contract and against
+ * iothub-emulator.
  *
  *   struct iothub_service *svc;
  *   struct iothub_error err;
@@ -23,12 +24,13 @@
  * a slow peer slows its writer instead of growing memory. Free every stream before the client.
  *
  * Connections: a client keeps its HTTPS connection to the hub open for 30 s after a call, and
- * the next call (a stream request or a registry call) goes out on it without a new TCP and TLS
- * handshake. A call made while another is waiting for its answer (the hub holds a stream
- * request until the device answers) opens a connection of its own. A connection the hub has
- * closed is not used. Should the kept connection fail under a call before any answer, a
- * registry read is sent again on a new one; a stream request or a device creation fails, since
- * the hub may have acted on it. iothub_service_free closes the connection.
+ * the next call (a stream request, a method call or a registry call) goes out on it without a
+ * new TCP and TLS handshake. A call made while another is waiting for its answer (the hub holds
+ * a stream request or a method call until the device answers) opens a connection of its own. A
+ * connection the hub has closed is not used. Should the kept connection fail under a call before
+ * any answer, a registry read is sent again on a new one; a stream request, a method call or a
+ * device creation fails, since the hub may have acted on it. iothub_service_free closes the
+ * connection.
  *
  * Errors: a failed call returns -1 and fills struct iothub_error: the HTTP status with the hub's
  * errorCode and message when the hub answered, or status 0 with a message saying what went
@@ -118,6 +120,30 @@ int iothub_stream_close_code(struct iothub_stream *s, char *reason, size_t reaso
 
 /* Closes (1000) if open, waits until the connection is gone, frees. */
 void iothub_stream_free(struct iothub_stream *s);
+
+/* ---- direct methods (docs/protocol.md §12.1) ---- */
+
+struct iothub_method_request {
+    const char *device_id;
+    const char *module_id;  /* NULL for a method of the device itself */
+    const char *name;       /* the method name, sent as is: the hub judges it (rule D1) */
+    const char *payload;    /* JSON text (any JSON value), or NULL for null */
+    int response_timeout_s; /* 0: the hub's default (30 s); the hub takes 5 to 300 */
+    int connect_timeout_s;  /* 0: the hub's default (0: an offline device fails at once) */
+};
+
+struct iothub_method_result {
+    int http_status; /* the hub's answer: 200 */
+    int status;      /* the device's status: any integer it chose */
+    char *payload;   /* the device's payload as the hub's JSON text ("null" for none); a new
+                      * string the caller frees */
+};
+
+/* POST /twins/{id}[/modules/{m}]/methods: calls the method through the hub and waits for the
+ * device's answer. Returns 0 when the device answered, whatever its status; -1 otherwise, with
+ * the hub's error (404103 offline, 504101 no answer in time...) in err. */
+int iothub_method_invoke(struct iothub_service *svc, const struct iothub_method_request *req,
+                         struct iothub_method_result *out, struct iothub_error *err);
 
 /* ---- the device registry (docs/protocol.md §5) ---- */
 

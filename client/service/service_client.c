@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,6 +374,206 @@ void iothub_stream_free(struct iothub_stream *s)
         return;
     ih_wsock_free(s->ws);
     free(s);
+}
+
+/* ---- direct methods ---- */
+
+/* What the service SDKs send today; the hub takes any api-version (docs/protocol.md rule D1). */
+#define METHODS_API_VERSION "2021-04-12"
+/* The hub's default response timeout (rule D1); Node waits response + connect seconds for the
+ * answer, C# 15 s more, as we do. */
+#define METHOD_DEFAULT_RESPONSE_S 30
+#define METHOD_CALL_MARGIN_S 15
+#define JSON_SPACE " \t\r\n"
+
+static int check_method_target(const struct iothub_method_request *r, struct iothub_error *err)
+{
+    struct ih_diag why = {{0}};
+    if (r->device_id == NULL || r->name == NULL) {
+        set_error(err, 0, "a method call needs a device id and a method name");
+        return -1;
+    }
+    /* The name travels in the body, so any string can go; the hub refuses the ones that cannot
+     * be one topic level (rule D1), and says so. */
+    if (ih_id_check(r->device_id, strlen(r->device_id), "device id", &why) != IH_OK ||
+        (r->module_id != NULL &&
+         ih_id_check(r->module_id, strlen(r->module_id), "module id", &why) != IH_OK)) {
+        set_error(err, 0, "%s", why.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Both ids percent-encoded, as Node's encodeURIComponent; the hub decodes each segment
+ * (docs/protocol.md rule 1). */
+static int method_path(const struct iothub_method_request *r, char *out, size_t cap)
+{
+    char *device = encode(r->device_id);
+    char *module = r->module_id != NULL ? encode(r->module_id) : NULL;
+    ih_result rc = IH_ERR_NOMEM;
+    if (device != NULL && module != NULL)
+        rc = ih_format(out, cap, "/twins/%s/modules/%s/methods?api-version=" METHODS_API_VERSION,
+                       device, module);
+    else if (device != NULL && r->module_id == NULL)
+        rc = ih_format(out, cap, "/twins/%s/methods?api-version=" METHODS_API_VERSION, device);
+    free(device);
+    free(module);
+    return rc == IH_OK ? 0 : -1;
+}
+
+/* The payload is checked with jansson but goes as its own text, so numbers keep their digits. */
+static int check_payload(const char *payload, struct iothub_error *err)
+{
+    json_error_t why;
+    json_t *v = json_loads(payload, JSON_DECODE_ANY, &why);
+    if (v == NULL) {
+        set_error(err, 0, "the payload is not JSON: %s (line %d, column %d)", why.text, why.line,
+                  why.column);
+        return -1;
+    }
+    json_decref(v);
+    return 0;
+}
+
+/* {"methodName":..,"payload":..} and each timeout only when > 0, as C# sends them: the hub's
+ * defaults apply to the others (rule D1). *out: a new string. */
+static int method_body(const struct iothub_method_request *r, char **out, struct iothub_error *err)
+{
+    const char *payload = r->payload != NULL ? r->payload : "null";
+    if (check_payload(payload, err) != 0)
+        return -1;
+    json_t *name = json_string(r->name);
+    if (name == NULL) {
+        set_error(err, 0, "the method name is not UTF-8");
+        return -1;
+    }
+    char *name_json = json_dumps(name, JSON_ENCODE_ANY);
+    json_decref(name);
+    char timeouts[96] = "";
+    if (r->response_timeout_s > 0)
+        snprintf(timeouts, sizeof timeouts, ",\"responseTimeoutInSeconds\":%d",
+                 r->response_timeout_s);
+    if (r->connect_timeout_s > 0)
+        snprintf(timeouts + strlen(timeouts), sizeof timeouts - strlen(timeouts),
+                 ",\"connectTimeoutInSeconds\":%d", r->connect_timeout_s);
+    size_t n = name_json != NULL ? strlen(name_json) + strlen(payload) + strlen(timeouts) + 32 : 0;
+    *out = n > 0 ? malloc(n) : NULL;
+    if (*out != NULL)
+        snprintf(*out, n, "{\"methodName\":%s,\"payload\":%s%s}", name_json, payload, timeouts);
+    else
+        set_error(err, 0, "out of memory");
+    free(name_json);
+    return *out != NULL ? 0 : -1;
+}
+
+/* Past the JSON value at p, in text jansson has checked: a string, an object or an array up to
+ * its end, anything else up to the next delimiter. */
+static const char *skip_value(const char *p)
+{
+    if (*p != '"' && *p != '{' && *p != '[')
+        return p + strcspn(p, ",}]" JSON_SPACE);
+    int depth = 0, in_string = 0;
+    do {
+        if (in_string && *p == '\\' && p[1] != '\0')
+            p++;
+        else if (*p == '"')
+            in_string = !in_string;
+        else if (!in_string && (*p == '{' || *p == '['))
+            depth++;
+        else if (!in_string && (*p == '}' || *p == ']'))
+            depth--;
+        p++;
+    } while (*p != '\0' && (in_string || depth > 0));
+    return p;
+}
+
+/* The text of the object's last member named key, as the hub wrote it; NULL when there is none
+ * or its key is written with escapes. object: a JSON object jansson has checked. */
+static char *member_text(const char *object, const char *key)
+{
+    const char *p = object + strspn(object, JSON_SPACE) + 1, *value = NULL, *end = NULL;
+    size_t key_len = strlen(key);
+    for (;;) {
+        p += strspn(p, JSON_SPACE);
+        if (*p != '"')
+            break; /* the object's '}' */
+        const char *name = p + 1;
+        p = skip_value(p);
+        int match = (size_t)(p - name - 1) == key_len && memcmp(name, key, key_len) == 0;
+        p += strspn(p, JSON_SPACE) + 1; /* past the ':' */
+        p += strspn(p, JSON_SPACE);
+        const char *v = p;
+        p = skip_value(p);
+        if (match) {
+            value = v;
+            end = p;
+        }
+        p += strspn(p, JSON_SPACE);
+        if (*p++ != ',')
+            break;
+    }
+    return value != NULL ? strndup(value, (size_t)(end - value)) : NULL;
+}
+
+/* The device's payload: the hub's own text of it, else jansson's ("null" when absent). */
+static char *payload_text(const char *body, json_t *answer)
+{
+    json_t *payload = json_object_get(answer, "payload");
+    if (payload == NULL)
+        return strdup("null");
+    char *text = member_text(body, "payload");
+    return text != NULL ? text : json_dumps(payload, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+/* Rule D4: 200 with {"status":<int>,"payload":<JSON or null>}. */
+static int read_method_answer(const struct ih_http_response *res, struct iothub_method_result *out,
+                              struct iothub_error *err)
+{
+    json_t *answer = res->body != NULL ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
+    json_t *status = json_object_get(answer, "status");
+    json_int_t value = json_is_integer(status) ? json_integer_value(status) : 0;
+    int rc = -1;
+    if (!json_is_integer(status) || value < INT_MIN || value > INT_MAX)
+        set_error(err, res->status,
+                  "the hub's answer is not {\"status\":<32-bit integer>,\"payload\":...}");
+    else if ((out->payload = payload_text(res->body, answer)) == NULL)
+        set_error(err, 0, "out of memory");
+    else
+        rc = 0;
+    out->http_status = res->status;
+    out->status = (int)value;
+    json_decref(answer);
+    return rc;
+}
+
+int iothub_method_invoke(struct iothub_service *svc, const struct iothub_method_request *req,
+                         struct iothub_method_result *out, struct iothub_error *err)
+{
+    char path[1024];
+    char *body = NULL;
+    memset(out, 0, sizeof *out);
+    if (check_method_target(req, err) != 0 || method_body(req, &body, err) != 0)
+        return -1;
+    if (method_path(req, path, sizeof path) != 0) {
+        set_error(err, 0, "the device id or module id is too long");
+        free(body);
+        return -1;
+    }
+    int waits =
+        (req->response_timeout_s > 0 ? req->response_timeout_s : METHOD_DEFAULT_RESPONSE_S) +
+        (req->connect_timeout_s > 0 ? req->connect_timeout_s : 0);
+    struct hub_call call = {.method = "POST",
+                            .path = path,
+                            .body = body,
+                            .timeout_ms = (waits + METHOD_CALL_MARGIN_S) * 1000};
+    struct ih_http_response res;
+    int rc = call_hub(svc, &call, &res, err);
+    free(body);
+    if (rc != 0)
+        return -1;
+    rc = read_method_answer(&res, out, err);
+    ih_http_response_free(&res);
+    return rc;
 }
 
 /* ---- registry ---- */

@@ -78,7 +78,7 @@ struct request_state {
     int counted;              /* in http_endpoint.in_flight until the connection is done */
     int suspended_once;       /* a request answered later (a stream POST), or an event stream */
     struct deferred later;    /* resumes the suspended connection when it completes */
-    size_t dropped;           /* bytes of body seen past the limit */
+    size_t received;          /* bytes of body seen, kept or dropped */
     struct event_sub *events; /* the page's event stream, until the connection ends */
 };
 
@@ -346,11 +346,11 @@ static unsigned long long declared_length(struct MHD_Connection *c)
  * answer comes and the connection closes sees a reset, not the answer (curl: exit 55). Up to
  * DISCARD_LIMIT more bytes are read and dropped for that; a body declared larger still is refused
  * at once, and one that runs past it without a declared length is cut off. */
-static enum MHD_Result drop_excess(struct request_state *st, size_t size, const char *url,
-                                   const char *method)
+static enum MHD_Result drop_excess(struct request_state *st, const char *url, const char *method)
 {
-    st->dropped += size;
-    if (st->responded || st->dropped <= DISCARD_LIMIT)
+    /* All of the body counts, what was kept before the limit too: a declared length up to the
+     * limit plus DISCARD_LIMIT is always read to its end. */
+    if (st->responded || st->received <= REST_MAX_BODY + DISCARD_LIMIT)
         return MHD_YES;
     log_info("main", "%s %.200s: closed the connection after more than %d bytes of body", method,
              url, REST_MAX_BODY + DISCARD_LIMIT);
@@ -378,9 +378,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_data_size > 0) {
         size_t size = *upload_data_size;
+        st->received += size;
         append_body(st, upload_data, size);
         *upload_data_size = 0;
-        return st->too_large ? drop_excess(st, size, url, method) : MHD_YES;
+        return st->too_large ? drop_excess(st, url, method) : MHD_YES;
     }
     return st->responded ? MHD_YES : respond(ep, c, url, method, st);
 }

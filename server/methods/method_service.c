@@ -6,6 +6,7 @@
 #include "registry.h"
 #include "timer_thread.h"
 
+#include "protocol/hub_error.h"
 #include "protocol/methods_topic.h"
 
 #include <inttypes.h>
@@ -117,10 +118,9 @@ static int64_t tick(void *ctx, int64_t now)
         if (c->sent) {
             r.outcome = METHOD_OUTCOME_TIMED_OUT;
             r.timeout_s = c->response_timeout_s;
-            snprintf(r.reason, sizeof r.reason,
-                     "Timed out waiting for the response from device: '%s' did not answer "
-                     "method '%s' within %d s",
-                     c->cid, c->name, c->response_timeout_s);
+            /* The hub's words exactly (docs/protocol.md §6); finish() logs which call it was. */
+            snprintf(r.reason, sizeof r.reason, "%s",
+                     ih_error_default_message(IH_E_GATEWAY_TIMEOUT));
         } else {
             r.outcome = METHOD_OUTCOME_NOT_ONLINE;
             r.timeout_s = c->connect_timeout_s;

@@ -124,7 +124,7 @@ def local_proxy(emu, device_id, *options):
 
 class ServiceCalls(Child):
     """One libiothub-service client making call after call (tests/integration/service_calls.c).
-    call() sends a command and returns its result ("ok", "accepted", "rejected" or
+    call() sends a command and returns its result ("ok", "accepted", "rejected", "status N" or
     "error STATUS MESSAGE"); spawn() starts one on a thread of its own and returns its number;
     wait() waits for those and returns {number: result}."""
 

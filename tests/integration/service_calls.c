@@ -4,12 +4,14 @@
  *
  *   get DEVICE | create DEVICE | delete DEVICE
  *   stream DEVICE NAME [RESPONSE_TIMEOUT_S]
+ *   method DEVICE NAME   a direct method with a null payload (connect timeout 10 s)
  *   & COMMAND     runs COMMAND on a thread of its own and reads the next line at once
  *   wait          waits for every & command, then prints "0 waited"
  *
  * Commands are numbered from 1 (& ones too, wait not). Each prints one line when it is done:
- * "N ok", "N accepted", "N rejected", or "N error STATUS MESSAGE". At the end of the input it
- * waits for the & commands and frees the client.
+ * "N ok", "N accepted", "N rejected", "N status DEVICE_STATUS" (a method's answer), or
+ * "N error STATUS MESSAGE". At the end of the input it waits for the & commands and frees the
+ * client.
  */
 #include "iothub_service.h"
 
@@ -21,6 +23,8 @@
 #define MAX_THREADS 64
 #define LINE_MAX_LEN 512
 #define WORDS 4
+/* A method call's connect timeout: the agent may be listening before the hub knows it. */
+#define METHOD_CONNECT_TIMEOUT_S 10
 
 struct command {
     struct iothub_service *svc;
@@ -66,6 +70,22 @@ static int registry(struct iothub_service *svc, const char *verb, const char *de
     return rc;
 }
 
+static void method(struct command *cmd, const char *device, const char *name)
+{
+    struct iothub_error err = {0};
+    struct iothub_method_request req = {
+        .device_id = device, .name = name, .connect_timeout_s = METHOD_CONNECT_TIMEOUT_S};
+    struct iothub_method_result res;
+    char result[32];
+    if (iothub_method_invoke(cmd->svc, &req, &res, &err) != 0) {
+        report(cmd->number, NULL, &err);
+        return;
+    }
+    snprintf(result, sizeof result, "status %d", res.status);
+    report(cmd->number, result, NULL);
+    free(res.payload);
+}
+
 static void run(struct command *cmd)
 {
     char *w[WORDS] = {NULL};
@@ -79,6 +99,8 @@ static void run(struct command *cmd)
             report(cmd->number, NULL, &err);
         else
             report(cmd->number, res.accepted ? "accepted" : "rejected", NULL);
+    } else if (n == 3 && strcmp(w[0], "method") == 0) {
+        method(cmd, w[1], w[2]);
     } else if (n == 2 && (strcmp(w[0], "get") == 0 || strcmp(w[0], "create") == 0 ||
                           strcmp(w[0], "delete") == 0)) {
         int rc = registry(cmd->svc, w[0], w[1], &err);

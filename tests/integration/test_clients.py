@@ -1,7 +1,8 @@
 """The project's clients end to end: iothub-device and iothub-service against the
 real emulator over TLS, and OpenSSH through a stream: ssh with the service proxy as its
-ProxyCommand and through its local port, scp of 50 MB, the target down, the registry commands.
-libiothub-service keeps its connection to the hub alive between calls.
+ProxyCommand and through its local port, scp of 50 MB, the target down, the registry commands,
+direct methods answered by the agent's --method. libiothub-service keeps its connection to the
+hub alive between calls.
 """
 import concurrent.futures
 import hashlib
@@ -18,7 +19,13 @@ from client_peers import (DEVICE, SERVICE, CountingProxy, ServiceCalls, Sshd, cl
 from harness import Emulator, latency_bound, wait_until
 from test_mqtt import broker_pid
 
-DEVICES = ["echodev", "sshdev", "downdev", "choosy", "proto", "renew", "moddev", "slowdev"]
+DEVICES = ["echodev", "sshdev", "downdev", "choosy", "proto", "renew", "moddev", "slowdev",
+           "methoddev", "nomethod", "methodmod", "offline"]
+# The hub learns of an agent's subscriptions from the broker, on a thread of its own, maybe just
+# after the agent prints that it listens; a method call gives the device this long to be
+# listening (docs/protocol.md rule D2) instead of failing with 404103 at once.
+METHOD_CONNECT_TIMEOUT = "10"
+METHOD_LINE = r"method '%s' called \(\$rid [0-9]+\): answered %d"
 
 
 def sha256_of(path):
@@ -202,6 +209,55 @@ class Clients(unittest.TestCase):
         self.assertIn("Timed out waiting for the response from device", done.stderr)
         self.assertGreaterEqual(waited, 7.0, done.stderr)
 
+    def method(self, *args):
+        return service(self.emu, "method", *args, "--connect-timeout", METHOD_CONNECT_TIMEOUT)
+
+    def test_method_gets_the_canned_answer(self):
+        agent = self.agent("methoddev", ["echo"], "--method", 'reboot={"ok":true}',
+                           "--method", "ping=[1,2.5,\"three\"]")
+        self.assertIn("and method calls", agent.ready_line)
+        done = self.method("methoddev", "reboot", "--payload", '{"delay":1}')
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout), {"status": 200, "payload": {"ok": True}})
+        self.assertEqual(done.stdout.count("\n"), 1, done.stdout)
+        self.assertRegex(agent.stderr(), METHOD_LINE % ("reboot", 200))
+        done = self.method("methoddev", "ping", "--timeout", "5")
+        self.assertEqual(json.loads(done.stdout), {"status": 200, "payload": [1, 2.5, "three"]},
+                         done.stderr)
+
+    def test_method_without_a_canned_answer_gets_501(self):
+        agent = self.agent("nomethod", ["echo"], "--method", 'reboot={"ok":true}')
+        done = self.method("nomethod", "selfdestruct")
+        # The device answered, so the call succeeded, whatever the device's status.
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout), {"status": 501, "payload": None})
+        self.assertRegex(agent.stderr(), METHOD_LINE % ("selfdestruct", 501))
+        self.assertIn("no --method answer for it", agent.stderr())
+
+    def test_module_method(self):
+        self.agent("methodmod/mod1", ["echo"], "--method", 'where="mod1"')
+        done = self.method("methodmod", "where", "--module", "mod1")
+        self.assertEqual(json.loads(done.stdout), {"status": 200, "payload": "mod1"}, done.stderr)
+
+    def test_method_to_an_offline_device_fails_at_once(self):
+        started = time.monotonic()
+        done = service(self.emu, "method", "offline", "reboot", "--payload", '{"delay":1}')
+        took = time.monotonic() - started
+        self.assertEqual((done.returncode, done.stdout), (1, ""), done.stderr)
+        self.assertIn("HTTP 404 DeviceNotOnline (404103)", done.stderr)
+        self.assertIn("iothub-device --method", done.stderr)
+        self.assertEqual(done.stderr.count("\n"), 1, done.stderr)
+        self.assertLess(took, latency_bound(2.0))  # no connect timeout: not waited for
+
+    def test_method_payload_must_be_json(self):
+        done = service(self.emu, "method", "offline", "reboot", "--payload", "{delay:1}")
+        self.assertEqual((done.returncode, done.stdout), (2, ""), done.stderr)
+        self.assertIn("--payload must be JSON", done.stderr)
+        bad = subprocess.run([DEVICE, "--method", "reboot={ok}", "echo"], capture_output=True,
+                             text=True, timeout=30, env=client_env(self.emu))
+        self.assertEqual(bad.returncode, 2, bad.stderr)
+        self.assertIn("the answer must be JSON", bad.stderr)
+
     def test_errors_name_the_fix(self):
         env = client_env(self.emu)
         del env["IOTHUB_CONNECTION_STRING"]
@@ -256,8 +312,10 @@ class KeepAlive(unittest.TestCase):
     def setUpClass(cls):
         cls.emu = Emulator("--device", "ka-no", "--device", "ka-slow").start()
         cls.addClassCleanup(cls.emu.__exit__, None, None, None)
-        # Declines every request at once: a stream POST answered 200 without a stream.
-        cls.declining = device_agent(cls.emu, "ka-no", ["echo"], "--accept", "none")
+        # Declines every stream request at once: a stream POST answered 200 without a stream.
+        # Answers the method ping at once too.
+        cls.declining = device_agent(cls.emu, "ka-no", ["echo"], "--accept", "none",
+                                     "--method", "ping=1")
         cls.addClassCleanup(cls.declining.stop)
 
     def setUp(self):
@@ -281,6 +339,23 @@ class KeepAlive(unittest.TestCase):
         self.assertEqual(self.lib.call("delete ka-new"), "ok")
         self.assertEqual(self.lib.call("get ka-no"), "ok")
         self.assertEqual(self.relay.accepted, 2)
+
+    def test_method_calls_share_the_kept_connection(self):
+        for _ in range(3):
+            self.assertEqual(self.lib.call("method ka-no ping"), "status 200")
+            self.assertEqual(self.lib.call("get ka-no"), "ok")
+            self.assertEqual(self.lib.call("method ka-no other"), "status 501")
+        self.assertEqual(self.relay.accepted, 1)
+
+    def test_a_method_call_the_hub_got_is_not_sent_again(self):
+        self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.relay.cut_next_response()
+        self.assertRegex(self.lib.call("method ka-no cut-call"), r"^error 0 no answer from the hub")
+        # The device got it, once: a second call would have reached it before the next one.
+        self.assertEqual(self.lib.call("method ka-no after-cut"), "status 501")
+        wait_until(lambda: "method 'after-cut' called" in self.declining.stderr(),
+                   what="the device's answer")
+        self.assertEqual(self.declining.stderr().count("method 'cut-call' called"), 1)
 
     def test_a_connection_the_hub_closed_is_replaced(self):
         self.assertEqual(self.lib.call("get ka-no"), "ok")
