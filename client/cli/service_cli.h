@@ -9,8 +9,9 @@ struct service_cli {
     const char *connection_string, *ca_file;
     int https_port;
     const char *name, *module, *ws_protocol, *listen, *payload;
+    const char *desired, *tags, *etag; /* twin update */
     int response_timeout_s, connect_timeout_s, method_timeout_s, local_port, top;
-    int json, stdio;
+    int json, stdio, replace;
     /* The positional arguments after the command. */
     char **args;
     int arg_count;
@@ -26,6 +27,10 @@ int cmd_echo(struct service_cli *cli);
 int cmd_proxy(struct service_cli *cli);
 int cmd_device(struct service_cli *cli);
 int cmd_method(struct service_cli *cli);
+int cmd_twin(struct service_cli *cli);
+
+/* Pretty JSON for people; the hub's text as is when it is not JSON. */
+void service_cli_print_json(const char *text);
 
 /* Initiates a stream to the command's device and opens it; on failure says why and returns
  * CLI_FAILED or CLI_REJECTED. */

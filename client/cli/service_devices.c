@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Pretty JSON for people; the hub's text as is when it is not JSON. */
-static void print_json(const char *text)
+void service_cli_print_json(const char *text)
 {
     json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
     char *pretty = v != NULL ? json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
@@ -60,7 +59,7 @@ static int run(struct service_cli *cli, const char *verb, const char *id)
     else if (strcmp(verb, "list") == 0 && !cli->json)
         print_table(out);
     else
-        print_json(out);
+        service_cli_print_json(out);
     free(out);
     return CLI_OK;
 }

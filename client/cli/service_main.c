@@ -1,5 +1,5 @@
 /* iothub-service: start device streams, run the service side of the echo sample and of the
- * local proxy, call direct methods, and manage the device registry. */
+ * local proxy, call direct methods, read and change twins, and manage the device registry. */
 #include "cli_common.h"
 #include "service_cli.h"
 
@@ -24,24 +24,34 @@ static const char usage[] =
     "  method DEVICE NAME [--payload JSON]\n"
     "                           call a direct method and print the device's answer as JSON,\n"
     "                           {\"status\":..,\"payload\":..}; exits 0 whenever it answered\n"
+    "  twin show DEVICE         print the twin of a device (of its module with --module)\n"
+    "  twin update DEVICE [--desired JSON] [--tags JSON] [--etag ETAG] [--replace]\n"
+    "                           change its desired properties and tags, print the twin after\n"
     "  device create|show|delete|connection-string ID\n"
     "  device list [--top N]    the device registry\n"
     "\n"
     "Options:\n"
     "  --connection-string CS   a policy's connection string (or $IOTHUB_CONNECTION_STRING);\n"
     "                           streams and methods need ServiceConnect, the registry\n"
-    "                           RegistryRead/Write\n"
+    "                           RegistryRead/Write, twins either\n"
     "  --ca FILE                the CA of the hub's certificate, e.g. the emulator's ca.pem\n"
     "                           (or $IOTHUB_CA_FILE; default: the system's CAs)\n"
     "  --https-port PORT        the hub's HTTPS port (or $IOTHUB_HTTPS_PORT; default 443)\n"
     "  --name NAME              the stream name (default: the command's name)\n"
-    "  --module MODULE          stream to, or call a method of, a module of the device\n"
+    "  --module MODULE          a module of the device: stream to it, call its methods, its twin\n"
     "  --response-timeout S     how long the hub waits for the device's answer (default 60)\n"
     "  --connect-timeout S      how long both sides have to connect (default 60); method: how\n"
     "                           long the hub waits for the device to come online (default 0)\n"
     "  --payload JSON           method: the request's payload (default null)\n"
     "  --timeout S              method: how long the hub waits for the device's answer\n"
     "                           (default 30; the hub takes 5 to 300)\n"
+    "  --desired JSON           twin update: desired properties to merge, a JSON object (a null\n"
+    "                           member removes that key); devices that listen get the change\n"
+    "  --tags JSON              twin update: tags to merge, a JSON object likewise\n"
+    "  --etag ETAG              twin update: only if the twin's etag is still ETAG (else the\n"
+    "                           hub answers 412001); default: whatever it is\n"
+    "  --replace                twin update: replace the tags and the desired properties\n"
+    "                           (PUT) instead of merging; a part not given is emptied\n"
     "  --listen ADDRESS         where --local-port listens (default 127.0.0.1)\n"
     "  --ws-protocol VALUE      ask for this Sec-WebSocket-Protocol on the stream\n"
     "  --json                   stream: print the result as JSON\n"
@@ -57,6 +67,10 @@ enum option_id {
     OPT_CONNECT_TIMEOUT,
     OPT_PAYLOAD,
     OPT_TIMEOUT,
+    OPT_DESIRED,
+    OPT_TAGS,
+    OPT_ETAG,
+    OPT_REPLACE,
     OPT_LOCAL_PORT,
     OPT_LISTEN,
     OPT_WS_PROTOCOL,
@@ -77,6 +91,10 @@ static const struct option options[] = {
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"payload", required_argument, NULL, OPT_PAYLOAD},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"desired", required_argument, NULL, OPT_DESIRED},
+    {"tags", required_argument, NULL, OPT_TAGS},
+    {"etag", required_argument, NULL, OPT_ETAG},
+    {"replace", no_argument, NULL, OPT_REPLACE},
     {"local-port", required_argument, NULL, OPT_LOCAL_PORT},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"ws-protocol", required_argument, NULL, OPT_WS_PROTOCOL},
@@ -117,6 +135,18 @@ static int take_option(struct service_cli *cli, int id, const char *arg, const c
     case OPT_TIMEOUT:
         /* The hub checks its range (docs/protocol.md rule D1) and says so. */
         return cli_parse_int(arg, "--timeout", 1, 3600, &cli->method_timeout_s);
+    case OPT_DESIRED:
+        cli->desired = arg;
+        return 0;
+    case OPT_TAGS:
+        cli->tags = arg;
+        return 0;
+    case OPT_ETAG:
+        cli->etag = arg;
+        return 0;
+    case OPT_REPLACE:
+        cli->replace = 1;
+        return 0;
     case OPT_LOCAL_PORT:
         return cli_parse_int(arg, "--local-port", 0, 65535, &cli->local_port);
     case OPT_LISTEN:
@@ -198,11 +228,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(struct service_cli *cli);
-    } commands[] = {{"stream", cmd_stream},
-                    {"echo", cmd_echo},
-                    {"proxy", cmd_proxy},
-                    {"method", cmd_method},
-                    {"device", cmd_device}};
+    } commands[] = {{"stream", cmd_stream}, {"echo", cmd_echo}, {"proxy", cmd_proxy},
+                    {"method", cmd_method}, {"twin", cmd_twin}, {"device", cmd_device}};
     int (*run)(struct service_cli *) = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cli.args[0], commands[i].name) == 0)

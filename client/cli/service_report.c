@@ -11,10 +11,11 @@ static int mentions(const char *text, const char *word)
     return strcasestr(text, word) != NULL;
 }
 
-/* What to do, for the failures people meet first. method: the failed call was a method call. */
-static const char *fix_for(const struct iothub_error *err, const char *device, int method,
+/* What to do, for the failures people meet first. command: the failed command ("method"...). */
+static const char *fix_for(const struct iothub_error *err, const char *device, const char *command,
                            char *buf, size_t cap)
 {
+    int method = strcmp(command, "method") == 0, twin = strcmp(command, "twin") == 0;
     if (err->status == 0 &&
         (mentions(err->message, "certificate") || mentions(err->message, "verify")))
         return "pass --ca with the emulator's ca.pem (its path is in the ready line) or set "
@@ -27,8 +28,10 @@ static const char *fix_for(const struct iothub_error *err, const char *device, i
                "(default 443)";
     switch (err->code) {
     case 401002:
-        return "the connection string's policy or key is not accepted; streams and methods need "
-               "a policy with ServiceConnect (service, iothubowner)";
+        return twin ? "the connection string's policy or key is not accepted; twins need a policy "
+                      "with RegistryRead (show), RegistryWrite (update) or ServiceConnect"
+                    : "the connection string's policy or key is not accepted; streams and methods "
+                      "need a policy with ServiceConnect (service, iothubowner)";
     case 404001:
         snprintf(buf, cap, "register it first: iothub-service device create %s", device);
         return buf;
@@ -44,6 +47,12 @@ static const char *fix_for(const struct iothub_error *err, const char *device, i
     case 409001:
         snprintf(buf, cap, "it exists already: iothub-service device show %s", device);
         return buf;
+    case 412001:
+        snprintf(buf, cap,
+                 "the twin changed since you read that etag: read it again with iothub-service "
+                 "twin show %s, or leave --etag out",
+                 device);
+        return buf;
     default:
         return NULL;
     }
@@ -53,12 +62,13 @@ int service_cli_report(const struct service_cli *cli, const char *doing,
                        const struct iothub_error *err)
 {
     char buf[400];
-    /* The device id: after "stream" or "echo"..., or after "device VERB". */
-    const char *device = cli->arg_count >= 3 && strcmp(cli->args[0], "device") == 0 ? cli->args[2]
-                         : cli->arg_count >= 2                                      ? cli->args[1]
-                                                                                    : "ID";
-    int method = cli->arg_count >= 1 && strcmp(cli->args[0], "method") == 0;
-    const char *fix = fix_for(err, device, method, buf, sizeof buf);
+    const char *command = cli->arg_count >= 1 ? cli->args[0] : "";
+    /* The device id: after "stream" or "echo"..., or after "device VERB" and "twin VERB". */
+    int has_verb = strcmp(command, "device") == 0 || strcmp(command, "twin") == 0;
+    const char *device = cli->arg_count >= 3 && has_verb ? cli->args[2]
+                         : cli->arg_count >= 2           ? cli->args[1]
+                                                         : "ID";
+    const char *fix = fix_for(err, device, command, buf, sizeof buf);
     char code[24] = "";
     if (err->code != 0)
         snprintf(code, sizeof code, " (%ld)", err->code);

@@ -198,14 +198,17 @@ void agent_on_method(void *ctx, const char *topic, const void *payload, size_t l
 void agent_on_listening(void *ctx)
 {
     struct agent *a = ctx;
+    const char *methods = a->method_count > 0 ? " and method calls" : "";
+    const char *twin = a->twin ? " and twin updates" : "";
+    /* The twin is asked for first: once the line is out, a desired change gets its answer. */
+    if (a->twin)
+        agent_twin_connected(a);
     if (a->announced) {
-        cli_info("connected again; listening for stream requests%s",
-                 a->method_count > 0 ? " and method calls" : "");
+        cli_info("connected again; listening for stream requests%s%s", methods, twin);
         return;
     }
     a->announced = 1;
-    printf("iothub-device: listening for stream requests (%s)%s\n",
-           a->mode == AGENT_ECHO ? "echo" : "proxy",
-           a->method_count > 0 ? " and method calls" : "");
+    printf("iothub-device: listening for stream requests (%s)%s%s\n",
+           a->mode == AGENT_ECHO ? "echo" : "proxy", methods, twin);
     fflush(stdout);
 }

@@ -1,6 +1,6 @@
 /* iothub-device: a device that takes stream requests and echoes them or bridges them to a
- * local TCP target, the device local proxy of the product page, and answers direct methods with
- * canned answers. */
+ * local TCP target, the device local proxy of the product page, answers direct methods with
+ * canned answers, and keeps its twin. */
 #include "agent.h"
 #include "cli_common.h"
 #include "mqtt_link.h"
@@ -25,6 +25,7 @@
 #define DEFAULT_SAS_TTL_S 3600
 #define ACCEPT_MAX 32
 #define METHOD_MAX 32
+#define REPORT_MAX 32
 
 static const char usage[] =
     "usage: iothub-device [options] echo\n"
@@ -47,6 +48,11 @@ static const char usage[] =
     "  --method NAME=JSON       also take direct method calls, and answer NAME with status 200\n"
     "                           and this JSON (NAME= for an empty body); other methods get 501\n"
     "                           (repeatable)\n"
+    "  --twin                   also keep the device's twin: read it on every connection, log\n"
+    "                           each desired properties change and acknowledge it by reporting\n"
+    "                           {\"lastDesiredVersion\":N}\n"
+    "  --report JSON            report these properties (a JSON object) once connected\n"
+    "                           (repeatable; implies --twin)\n"
     "  --ws-protocol VALUE      send Sec-WebSocket-Protocol: VALUE on the stream's WebSocket,\n"
     "                           as the C SDK does (MQTT, AMQP or HTTP)\n"
     "  --sas-ttl SECONDS        lifetime of each SAS token; it is renewed at 80% (default 3600)\n"
@@ -56,7 +62,8 @@ struct device_cli {
     const char *connection_string, *ca_file, *port_text, *target, *ws_protocol;
     const char *accept[ACCEPT_MAX];
     struct agent_method methods[METHOD_MAX];
-    int accept_count, method_count, sas_ttl_s;
+    const char *reports[REPORT_MAX];
+    int accept_count, method_count, report_count, twin, sas_ttl_s;
     const char *mode;
 };
 
@@ -66,6 +73,8 @@ enum {
     OPT_PORT,
     OPT_ACCEPT,
     OPT_METHOD,
+    OPT_TWIN,
+    OPT_REPORT,
     OPT_WS,
     OPT_TTL,
     OPT_TARGET,
@@ -79,6 +88,8 @@ static const struct option options[] = {
     {"mqtts-port", required_argument, NULL, OPT_PORT},
     {"accept", required_argument, NULL, OPT_ACCEPT},
     {"method", required_argument, NULL, OPT_METHOD},
+    {"twin", no_argument, NULL, OPT_TWIN},
+    {"report", required_argument, NULL, OPT_REPORT},
     {"ws-protocol", required_argument, NULL, OPT_WS},
     {"sas-ttl", required_argument, NULL, OPT_TTL},
     {"target", required_argument, NULL, OPT_TARGET},
@@ -137,6 +148,31 @@ static int add_method(struct device_cli *c, const char *arg)
     return 0;
 }
 
+/* --report JSON: a JSON object, as rule D6 takes. Returns 0, or -1 after saying what is wrong. */
+static int add_report(struct device_cli *c, const char *arg)
+{
+    json_error_t bad;
+    json_t *patch = json_loads(arg, JSON_DECODE_ANY, &bad);
+    int parsed = patch != NULL, is_object = json_is_object(patch);
+    json_decref(patch);
+    if (!parsed)
+        cli_error("--report must be a JSON object, e.g. --report '{\"firmware\":\"1.2\"}': %s at "
+                  "column %d",
+                  bad.text, bad.column);
+    else if (!is_object)
+        cli_error(
+            "--report must be a JSON object, e.g. --report '{\"firmware\":\"1.2\"}', not '%s'",
+            arg);
+    else if (c->report_count == REPORT_MAX)
+        cli_error("at most %d --report patches", REPORT_MAX);
+    else {
+        c->reports[c->report_count++] = arg;
+        c->twin = 1;
+        return 0;
+    }
+    return -1;
+}
+
 /* Returns 0, 1 to stop with success, or -1. */
 static int take_option(struct device_cli *c, int id, const char *arg)
 {
@@ -159,6 +195,11 @@ static int take_option(struct device_cli *c, int id, const char *arg)
         return 0;
     case OPT_METHOD:
         return add_method(c, arg);
+    case OPT_TWIN:
+        c->twin = 1;
+        return 0;
+    case OPT_REPORT:
+        return add_report(c, arg);
     case OPT_WS:
         c->ws_protocol = arg;
         return 0;
@@ -238,6 +279,9 @@ static int set_mode(const struct device_cli *c, struct agent *a)
     a->ws_protocol = c->ws_protocol;
     a->methods = c->methods;
     a->method_count = c->method_count;
+    a->twin = c->twin;
+    a->reports = c->reports;
+    a->report_count = c->report_count;
     return 0;
 }
 
@@ -263,6 +307,7 @@ static int run(const struct device_cli *c, struct ih_connstr *cs, struct agent *
         .sas_ttl_s = c->sas_ttl_s,
         .on_request = agent_on_request,
         .on_method = a->method_count > 0 ? agent_on_method : NULL,
+        .on_twin = a->twin ? agent_on_twin : NULL,
         .on_listening = agent_on_listening,
         .ctx = a,
     };

@@ -3,6 +3,7 @@
 #include "protocol/methods_topic.h"
 #include "protocol/sas.h"
 #include "protocol/streams_topic.h"
+#include "protocol/twin_topic.h"
 
 #include "cli_common.h"
 
@@ -27,13 +28,9 @@
 #define LOOP_WAIT_MS 250
 #define POST_FILTER "$iothub/streams/POST/#"
 #define RES_FILTER "$iothub/streams/res/#"
-#define FILTERS_MAX 3
+#define FILTERS_MAX 5
 /* Answers waiting for a connection, at most: more are dropped (the hub times them out). */
 #define PENDING_MAX 256
-
-/* What every connection subscribes to, each at QoS 0 as the C SDK does: rule 7's two filters,
- * then rule D3's when the device takes method calls. */
-static const char *const filters[FILTERS_MAX] = {POST_FILTER, RES_FILTER, IH_METHODS_FILTER};
 
 /* An answer waiting for the connection. */
 struct answer {
@@ -53,6 +50,11 @@ struct mqtt_link {
     pthread_cond_t fatal_changed;
     int fatal;
     char fatal_reason[400];
+    /* What every connection subscribes to, each at QoS 0 as the C SDK does: rule 7's two
+     * filters, then rule D3's when the device takes method calls, and rules D5-D8's two when it
+     * keeps its twin. */
+    const char *filters[FILTERS_MAX];
+    int filter_count;
     int sub_mid[FILTERS_MAX], granted;
     int connected_once; /* for the backoff: reset after every accepted connection */
     /* Answers wait here while the connection is not up: a PUBLISH must not go out ahead of a
@@ -102,17 +104,12 @@ static void set_up(struct mqtt_link *l, int up)
     pthread_mutex_unlock(&l->lock);
 }
 
-static int filter_count(const struct mqtt_link *l)
-{
-    return l->o.on_method != NULL ? FILTERS_MAX : 2;
-}
-
 /* The filter a SUBSCRIBE of this connection asked for, by its message id; NULL when none. */
 static const char *filter_of(const struct mqtt_link *l, int mid)
 {
-    for (int i = 0; i < filter_count(l); i++) {
+    for (int i = 0; i < l->filter_count; i++) {
         if (mid == l->sub_mid[i])
-            return filters[i];
+            return l->filters[i];
     }
     return NULL;
 }
@@ -137,9 +134,9 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     l->connected_once = 1;
     l->granted = 0;
     set_up(l, 1);
-    for (int i = 0; i < filter_count(l); i++) {
-        if (mosquitto_subscribe(mosq, &l->sub_mid[i], filters[i], 0) != MOSQ_ERR_SUCCESS) {
-            cli_info("could not subscribe to %s; reconnecting", filters[i]);
+    for (int i = 0; i < l->filter_count; i++) {
+        if (mosquitto_subscribe(mosq, &l->sub_mid[i], l->filters[i], 0) != MOSQ_ERR_SUCCESS) {
+            cli_info("could not subscribe to %s; reconnecting", l->filters[i]);
             mosquitto_disconnect(mosq);
             return;
         }
@@ -159,7 +156,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, 
     }
     if (filter != NULL)
         l->granted++;
-    if (l->granted == filter_count(l) && l->o.on_listening != NULL)
+    if (l->granted == l->filter_count && l->o.on_listening != NULL)
         l->o.on_listening(l->o.ctx);
 }
 
@@ -172,6 +169,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     else if (l->o.on_method != NULL &&
              strncmp(m->topic, IH_METHODS_POST_PREFIX, strlen(IH_METHODS_POST_PREFIX)) == 0)
         l->o.on_method(l->o.ctx, m->topic, m->payload, (size_t)m->payloadlen);
+    else if (l->o.on_twin != NULL && strncmp(m->topic, IH_TWIN_PREFIX, strlen(IH_TWIN_PREFIX)) == 0)
+        l->o.on_twin(l->o.ctx, m->topic, m->payload, (size_t)m->payloadlen);
 }
 
 /* A fresh password: the fixed token, or one made from the key. Returns its renewal time. */
@@ -244,10 +243,23 @@ static void *run(void *arg)
     return NULL;
 }
 
+static void choose_filters(struct mqtt_link *l)
+{
+    l->filters[l->filter_count++] = POST_FILTER;
+    l->filters[l->filter_count++] = RES_FILTER;
+    if (l->o.on_method != NULL)
+        l->filters[l->filter_count++] = IH_METHODS_FILTER;
+    if (l->o.on_twin != NULL) {
+        l->filters[l->filter_count++] = IH_TWIN_RES_FILTER;
+        l->filters[l->filter_count++] = IH_TWIN_DESIRED_FILTER;
+    }
+}
+
 static int configure(struct mqtt_link *l, char *err, size_t err_len)
 {
     const struct mqtt_link_options *o = &l->o;
     int module = o->module_id != NULL;
+    choose_filters(l);
     snprintf(l->client_id, sizeof l->client_id, "%s%s%s", o->device_id, module ? "/" : "",
              module ? o->module_id : "");
     snprintf(l->username, sizeof l->username,
@@ -352,6 +364,23 @@ int mqtt_link_answer_method(struct mqtt_link *l, const char *rid, int status, co
     if (len > (size_t)INT_MAX || ih_topic_format_method_response(status, rid, &topic) != IH_OK)
         return -1;
     return publish(l, topic, body, len);
+}
+
+int mqtt_link_twin_request(struct mqtt_link *l, enum ih_twin_op op, const char *rid,
+                           const char *body, size_t len)
+{
+    char *topic = NULL;
+    if (len > (size_t)INT_MAX || ih_topic_format_twin_request(op, rid, &topic, NULL) != IH_OK)
+        return -1;
+    /* Not queued: an answer to a request sent before the SUBSCRIBE would be lost. */
+    pthread_mutex_lock(&l->lock);
+    int rc = l->up && mosquitto_publish(l->mosq, NULL, topic, (int)len, body, 0, false) ==
+                          MOSQ_ERR_SUCCESS
+                 ? 0
+                 : -1;
+    pthread_mutex_unlock(&l->lock);
+    free(topic);
+    return rc;
 }
 
 void mqtt_link_wait_fatal(struct mqtt_link *l, char *err, size_t err_len)

@@ -1,11 +1,15 @@
 /* The device agent's MQTT connection to the hub (docs/protocol.md §2.1-2.2): MQTT 3.1.1 over TLS
  * with libmosquitto, as the Azure SDKs connect: client id = device id (or device/module), user name
  * HOST/ID/?api-version=..., a device SAS token as the password, clean session off. It subscribes at
- * QoS 0 to $iothub/streams/POST/# and $iothub/streams/res/# (rule 7), and to
- * $iothub/methods/POST/# when it takes method calls (rule D3), on every connection, reconnects with
- * backoff, and renews its SAS token before it expires by reconnecting with a new one. */
+ * QoS 0 to $iothub/streams/POST/# and $iothub/streams/res/# (rule 7), to $iothub/methods/POST/#
+ * when it takes method calls (rule D3), and to $iothub/twin/res/# and
+ * $iothub/twin/PATCH/properties/desired/# when it keeps its twin (rules D5-D8), on every
+ * connection, reconnects with backoff, and renews its SAS token before it expires by reconnecting
+ * with a new one. */
 #ifndef IH_MQTT_LINK_H
 #define IH_MQTT_LINK_H
+
+#include "protocol/twin_topic.h"
 
 #include <stddef.h>
 
@@ -25,7 +29,10 @@ struct mqtt_link_options {
     /* A method call arrived (on the MQTT thread; return quickly). NULL: the device takes none,
      * and does not subscribe to them. */
     void (*on_method)(void *ctx, const char *topic, const void *payload, size_t len);
-    /* The subscriptions are granted (after every connect). */
+    /* A twin answer or a desired notification arrived, any topic under $iothub/twin/ (on the
+     * MQTT thread; return quickly). NULL: the device keeps no twin, and does not subscribe. */
+    void (*on_twin)(void *ctx, const char *topic, const void *payload, size_t len);
+    /* The subscriptions are granted (after every connect; on the MQTT thread). */
     void (*on_listening)(void *ctx);
     void *ctx;
 };
@@ -43,6 +50,14 @@ int mqtt_link_answer(struct mqtt_link *link, const char *rid, int status);
  * or -1 when it cannot be sent (too many waiting, or a $rid that cannot go back in a topic). */
 int mqtt_link_answer_method(struct mqtt_link *link, const char *rid, int status, const char *body,
                             size_t len);
+
+/* Sends a twin request (QoS 0): IH_TWIN_GET (rule D5, body ignored by the hub) or
+ * IH_TWIN_PATCH_REPORTED, a reported properties PATCH whose body is a JSON object (rule D6); the
+ * answer comes to on_twin with this $rid (printable ASCII without `/ & = % + #` or space). Any
+ * thread. Returns 0, or -1 when the connection is down (it is not queued: the next connection's
+ * subscriptions would come after it) or rid cannot go in a topic. */
+int mqtt_link_twin_request(struct mqtt_link *link, enum ih_twin_op op, const char *rid,
+                           const char *body, size_t len);
 
 /* Blocks until the link gives up for good (the hub refused the credentials); returns the
  * reason in err. */

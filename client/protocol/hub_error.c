@@ -126,6 +126,20 @@ ih_result ih_error_body(enum ih_error_code code, const char *message, const char
     return *out != NULL ? IH_OK : IH_ERR_NOMEM;
 }
 
+ih_result ih_error_body_bare(enum ih_error_code code, const char *message, const char *tracking_id,
+                             const struct timespec *now, char **out)
+{
+    char timestamp[40];
+    ih_result r = ih_format_timestamp_utc(now, timestamp, sizeof timestamp);
+    if (r != IH_OK)
+        return r;
+    json_t *inner = inner_error(code, message != NULL ? message : ih_error_default_message(code),
+                                tracking_id, timestamp, NULL);
+    *out = inner != NULL ? json_dumps(inner, JSON_COMPACT) : NULL;
+    json_decref(inner);
+    return *out != NULL ? IH_OK : IH_ERR_NOMEM;
+}
+
 long ih_error_code_of(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {

@@ -54,6 +54,12 @@ ih_result ih_error_tracking_id(const char *hex32, const struct timespec *now, ch
 ih_result ih_error_body(enum ih_error_code code, const char *message, const char *tracking_id,
                         const struct timespec *now, json_t *info, char **out);
 
+/* The inner object of the nested body on its own, as the hub answers a device's twin request
+ * over MQTT (docs/protocol.md rule D7): {"errorCode","trackingId","message","timestampUtc"}.
+ * *out: new string. */
+ih_result ih_error_body_bare(enum ih_error_code code, const char *message, const char *tracking_id,
+                             const struct timespec *now, char **out);
+
 /* Formats the flat body. The Node SDK splits Message at ';' and takes the code's name from
  * before it and the message from after it, so a ';' in message becomes ',', and an empty
  * message is the default one. *out: new string. */

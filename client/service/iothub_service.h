@@ -1,7 +1,7 @@
-/* iothub-service: a thin C client for the service side of IoT Hub device streams and direct
- * methods, and for the hub's device registry. It speaks what the Azure service SDKs speak
- * (docs/protocol.md §1, §3, §5, §12.1), so it works against IoT Hub's wire contract and against
- * iothub-emulator.
+/* iothub-service: a thin C client for the service side of IoT Hub device streams, direct
+ * methods and device twins, and for the hub's device registry. It speaks what the Azure service
+ * SDKs speak (docs/protocol.md §1, §3, §5, §12.1, §12.2), so it works against IoT Hub's wire
+ * contract and against iothub-emulator.
  *
  *   struct iothub_service *svc;
  *   struct iothub_error err;
@@ -24,13 +24,15 @@
  * a slow peer slows its writer instead of growing memory. Free every stream before the client.
  *
  * Connections: a client keeps its HTTPS connection to the hub open for 30 s after a call, and
- * the next call (a stream request, a method call or a registry call) goes out on it without a
- * new TCP and TLS handshake. A call made while another is waiting for its answer (the hub holds
- * a stream request or a method call until the device answers) opens a connection of its own. A
- * connection the hub has closed is not used. Should the kept connection fail under a call before
- * any answer, a registry read is sent again on a new one; a stream request, a method call or a
- * device creation fails, since the hub may have acted on it. iothub_service_free closes the
- * connection.
+ * the next call (a stream request, a method call, a twin or registry call) goes out on it without
+ * a new TCP and TLS handshake; a device deletion and a twin update without replace (DELETE and
+ * PATCH, which libwebsockets does not pipeline) open a connection of their own and leave the kept
+ * one be. A call made while another is waiting for its answer (the hub holds a stream request or
+ * a method call until the device answers) opens a connection of its own. A connection the hub
+ * has closed is not used. Should the kept connection fail under a call before any answer, a
+ * registry or twin read is sent again on a new one; a stream request, a method call, a twin
+ * update or a device creation fails, since the hub may have acted on it. iothub_service_free
+ * closes the connection.
  *
  * Errors: a failed call returns -1 and fills struct iothub_error: the HTTP status with the hub's
  * errorCode and message when the hub answered, or status 0 with a message saying what went
@@ -54,7 +56,7 @@ struct iothub_error {
 
 struct iothub_service_options {
     /* HostName=...;SharedAccessKeyName=...;SharedAccessKey=... (a policy with ServiceConnect
-     * for streams, RegistryRead/RegistryWrite for the registry). */
+     * for streams and methods, RegistryRead/RegistryWrite for the registry, either for twins). */
     const char *connection_string;
     /* PEM file of the CA that signed the hub's certificate (the emulator's ca.pem); NULL for
      * the system's trusted CAs. */
@@ -144,6 +146,31 @@ struct iothub_method_result {
  * the hub's error (404103 offline, 504101 no answer in time...) in err. */
 int iothub_method_invoke(struct iothub_service *svc, const struct iothub_method_request *req,
                          struct iothub_method_result *out, struct iothub_error *err);
+
+/* ---- device twins (docs/protocol.md §12.2, rule D9) ---- */
+
+struct iothub_twin_result {
+    int http_status; /* the hub's answer: 200 */
+    char etag[128];  /* the twin's etag, without quotes ("AAAAAAAAAAE="), for if_match */
+    char *json;      /* the whole twin as the hub's JSON text: deviceId, etag, tags, properties
+                      * (desired and reported, each with its "$version")...; a new string the
+                      * caller frees */
+};
+
+/* GET /twins/{id}[/modules/{m}]: the twin of a device, or of its module (module_id not NULL).
+ * Returns 0, or -1 with the hub's error (404001 unknown device, 404010 unknown module...). */
+int iothub_twin_get(struct iothub_service *svc, const char *device_id, const char *module_id,
+                    struct iothub_twin_result *out, struct iothub_error *err);
+
+/* PATCH /twins/{id}[/modules/{m}] (PUT when replace) with patch_json, a JSON object of which the
+ * hub takes only "tags" and "properties": {"desired": ...}: PATCH merges them (a null member
+ * removes that key), PUT replaces them. Connected devices that listen get the desired change.
+ * if_match: NULL writes unconditionally, else the etag the twin must still have (sent quoted;
+ * "*" matches any), or the hub answers 412001. out: the twin after the change. Returns 0, or -1
+ * with err (status 0 when patch_json is not a JSON object: nothing was sent). */
+int iothub_twin_update(struct iothub_service *svc, const char *device_id, const char *module_id,
+                       const char *patch_json, const char *if_match, int replace,
+                       struct iothub_twin_result *out, struct iothub_error *err);
 
 /* ---- the device registry (docs/protocol.md §5) ---- */
 

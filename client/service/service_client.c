@@ -378,7 +378,8 @@ void iothub_stream_free(struct iothub_stream *s)
 
 /* ---- direct methods ---- */
 
-/* What the service SDKs send today; the hub takes any api-version (docs/protocol.md rule D1). */
+/* What the service SDKs send today, for methods and twins; the hub takes any api-version
+ * (docs/protocol.md rules D1 and D9). */
 #define METHODS_API_VERSION "2021-04-12"
 /* The hub's default response timeout (rule D1); Node waits response + connect seconds for the
  * answer, C# 15 s more, as we do. */
@@ -386,36 +387,44 @@ void iothub_stream_free(struct iothub_stream *s)
 #define METHOD_CALL_MARGIN_S 15
 #define JSON_SPACE " \t\r\n"
 
-static int check_method_target(const struct iothub_method_request *r, struct iothub_error *err)
+/* The ids of a twin, or of a method's target: the hub decodes them (docs/protocol.md rule 1), so
+ * any valid id can go. */
+static int check_ids(const char *device_id, const char *module_id, struct iothub_error *err)
 {
     struct ih_diag why = {{0}};
-    if (r->device_id == NULL || r->name == NULL) {
-        set_error(err, 0, "a method call needs a device id and a method name");
-        return -1;
-    }
-    /* The name travels in the body, so any string can go; the hub refuses the ones that cannot
-     * be one topic level (rule D1), and says so. */
-    if (ih_id_check(r->device_id, strlen(r->device_id), "device id", &why) != IH_OK ||
-        (r->module_id != NULL &&
-         ih_id_check(r->module_id, strlen(r->module_id), "module id", &why) != IH_OK)) {
+    if (ih_id_check(device_id, strlen(device_id), "device id", &why) != IH_OK ||
+        (module_id != NULL &&
+         ih_id_check(module_id, strlen(module_id), "module id", &why) != IH_OK)) {
         set_error(err, 0, "%s", why.msg);
         return -1;
     }
     return 0;
 }
 
-/* Both ids percent-encoded, as Node's encodeURIComponent; the hub decodes each segment
- * (docs/protocol.md rule 1). */
-static int method_path(const struct iothub_method_request *r, char *out, size_t cap)
+static int check_method_target(const struct iothub_method_request *r, struct iothub_error *err)
 {
-    char *device = encode(r->device_id);
-    char *module = r->module_id != NULL ? encode(r->module_id) : NULL;
+    if (r->device_id == NULL || r->name == NULL) {
+        set_error(err, 0, "a method call needs a device id and a method name");
+        return -1;
+    }
+    /* The name travels in the body, so any string can go; the hub refuses the ones that cannot
+     * be one topic level (rule D1), and says so. */
+    return check_ids(r->device_id, r->module_id, err);
+}
+
+/* /twins/{id}[/modules/{m}]{tail}?api-version=..., both ids percent-encoded, as Node's
+ * encodeURIComponent; the hub decodes each segment (docs/protocol.md rule 1). */
+static int twins_path(const char *device_id, const char *module_id, const char *tail, char *out,
+                      size_t cap)
+{
+    char *device = encode(device_id);
+    char *module = module_id != NULL ? encode(module_id) : NULL;
     ih_result rc = IH_ERR_NOMEM;
     if (device != NULL && module != NULL)
-        rc = ih_format(out, cap, "/twins/%s/modules/%s/methods?api-version=" METHODS_API_VERSION,
-                       device, module);
-    else if (device != NULL && r->module_id == NULL)
-        rc = ih_format(out, cap, "/twins/%s/methods?api-version=" METHODS_API_VERSION, device);
+        rc = ih_format(out, cap, "/twins/%s/modules/%s%s?api-version=" METHODS_API_VERSION, device,
+                       module, tail);
+    else if (device != NULL && module_id == NULL)
+        rc = ih_format(out, cap, "/twins/%s%s?api-version=" METHODS_API_VERSION, device, tail);
     free(device);
     free(module);
     return rc == IH_OK ? 0 : -1;
@@ -554,7 +563,7 @@ int iothub_method_invoke(struct iothub_service *svc, const struct iothub_method_
     memset(out, 0, sizeof *out);
     if (check_method_target(req, err) != 0 || method_body(req, &body, err) != 0)
         return -1;
-    if (method_path(req, path, sizeof path) != 0) {
+    if (twins_path(req->device_id, req->module_id, "/methods", path, sizeof path) != 0) {
         set_error(err, 0, "the device id or module id is too long");
         free(body);
         return -1;
@@ -574,6 +583,111 @@ int iothub_method_invoke(struct iothub_service *svc, const struct iothub_method_
     rc = read_method_answer(&res, out, err);
     ih_http_response_free(&res);
     return rc;
+}
+
+/* ---- device twins ---- */
+
+/* The etag without its one pair of quotes (the ETag header's form, docs/protocol.md rule D9). */
+static void copy_etag(char *out, size_t cap, const char *etag)
+{
+    size_t len = strlen(etag);
+    if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
+        etag++;
+        len -= 2;
+    }
+    snprintf(out, cap, "%.*s", (int)len, etag);
+}
+
+/* Rule D9: 200 with the whole twin, its etag in the ETag header too. */
+static int read_twin_answer(struct ih_http_response *res, struct iothub_twin_result *out,
+                            struct iothub_error *err)
+{
+    json_t *twin = res->body != NULL ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
+    const char *etag = json_string_value(json_object_get(twin, "etag"));
+    int rc = -1;
+    if (!json_is_object(twin)) {
+        set_error(err, res->status, "the hub's answer is not a twin (a JSON object)");
+    } else {
+        copy_etag(out->etag, sizeof out->etag,
+                  res->values[1] != NULL ? res->values[1]
+                  : etag != NULL         ? etag
+                                         : "");
+        out->json = res->body;
+        res->body = NULL;
+        rc = 0;
+    }
+    out->http_status = res->status;
+    json_decref(twin);
+    return rc;
+}
+
+/* One twin call: GET when body is NULL. */
+static int twin_call(struct iothub_service *svc, struct hub_call *call, const char *device_id,
+                     const char *module_id, struct iothub_twin_result *out,
+                     struct iothub_error *err)
+{
+    char path[1024];
+    memset(out, 0, sizeof *out);
+    if (device_id == NULL) {
+        set_error(err, 0, "a twin needs a device id");
+        return -1;
+    }
+    if (check_ids(device_id, module_id, err) != 0)
+        return -1;
+    if (twins_path(device_id, module_id, "", path, sizeof path) != 0) {
+        set_error(err, 0, "the device id or module id is too long");
+        return -1;
+    }
+    call->path = path;
+    call->keep[0] = "etag";
+    call->timeout_ms = REGISTRY_TIMEOUT_MS;
+    struct ih_http_response res;
+    if (call_hub(svc, call, &res, err) != 0)
+        return -1;
+    int rc = read_twin_answer(&res, out, err);
+    ih_http_response_free(&res);
+    return rc;
+}
+
+int iothub_twin_get(struct iothub_service *svc, const char *device_id, const char *module_id,
+                    struct iothub_twin_result *out, struct iothub_error *err)
+{
+    struct hub_call call = {.method = "GET"};
+    return twin_call(svc, &call, device_id, module_id, out, err);
+}
+
+int iothub_twin_update(struct iothub_service *svc, const char *device_id, const char *module_id,
+                       const char *patch_json, const char *if_match, int replace,
+                       struct iothub_twin_result *out, struct iothub_error *err)
+{
+    char quoted[IH_HTTP_HEADER_VALUE_MAX];
+    json_error_t why;
+    memset(out, 0, sizeof *out);
+    json_t *patch = patch_json != NULL ? json_loads(patch_json, 0, &why) : NULL;
+    int parsed = patch != NULL, is_object = json_is_object(patch);
+    json_decref(patch);
+    if (!is_object) {
+        set_error(err, 0,
+                  "the twin patch must be a JSON object, {\"tags\":{..},\"properties\":"
+                  "{\"desired\":{..}}}%s%s",
+                  patch_json != NULL && !parsed ? ": " : "",
+                  patch_json != NULL && !parsed ? why.text : "");
+        return -1;
+    }
+    struct hub_call call = {.method = replace ? "PUT" : "PATCH", .body = patch_json};
+    if (if_match != NULL) {
+        /* Quoted as the SDKs send it; `*` matches any etag. The hub drops one pair of quotes. */
+        size_t len = strlen(if_match);
+        int bare = strcmp(if_match, "*") != 0 &&
+                   !(len >= 2 && if_match[0] == '"' && if_match[len - 1] == '"');
+        if (len + 3 > sizeof quoted || strpbrk(if_match, "\r\n") != NULL) {
+            set_error(err, 0, "the etag to match is too long, or has a line break");
+            return -1;
+        }
+        snprintf(quoted, sizeof quoted, bare ? "\"%s\"" : "%s", if_match);
+        call.extra[0] = (struct ih_http_header){"if-match", quoted};
+    }
+    return twin_call(svc, &call, device_id, module_id, out, err);
 }
 
 /* ---- registry ---- */

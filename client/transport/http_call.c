@@ -304,12 +304,28 @@ static int send_body(struct http_call *c, struct lws *wsi)
     return n < 0 ? -1 : 0;
 }
 
+/* A header lws knows by name (etag...) is parsed into its token, not kept as a custom one:
+ * that token, or -1. name: lowercase, with its ':'. */
+static int known_token(const char *name)
+{
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        const unsigned char *known = lws_token_to_string((enum lws_token_indexes)t);
+        if (known != NULL && strcmp((const char *)known, name) == 0)
+            return t;
+    }
+    return -1;
+}
+
 static void keep_headers(struct http_call *c, struct lws *wsi)
 {
     char name[HEADER_NAME_MAX + 2], value[IH_HTTP_HEADER_VALUE_MAX];
     for (int i = 0; i < IH_HTTP_MAX_HEADERS && c->req->keep[i] != NULL; i++) {
         int n = snprintf(name, sizeof name, "%s:", c->req->keep[i]);
-        if (lws_hdr_custom_copy(wsi, value, sizeof value, name, n) >= 0)
+        int token = known_token(name);
+        if (token < 0 && lws_hdr_custom_copy(wsi, value, sizeof value, name, n) >= 0)
+            c->res->values[i] = strdup(value);
+        else if (token >= 0 && lws_hdr_total_length(wsi, (enum lws_token_indexes)token) > 0 &&
+                 lws_hdr_copy(wsi, value, sizeof value, (enum lws_token_indexes)token) >= 0)
             c->res->values[i] = strdup(value);
     }
 }

@@ -30,7 +30,8 @@ struct ih_http_request {
     const char *body;                                   /* NULL for none */
     size_t body_len;
     const char *content_type; /* for a body */
-    /* Response headers to keep, by lowercase name (NULL ends the list). */
+    /* Response headers to keep, by lowercase name (NULL ends the list), ones libwebsockets
+     * knows (etag) as well as others (iothub-errorcode). */
     const char *keep[IH_HTTP_MAX_HEADERS];
     int timeout_ms; /* the whole call; 0 for 30 s */
 };

@@ -4,6 +4,8 @@
 #include "rest_emulator.h"
 #include "rest_methods.h"
 #include "rest_streams.h"
+#include "rest_telemetry.h"
+#include "rest_twins.h"
 #include "rest_ui.h"
 
 #include <string.h>
@@ -11,8 +13,8 @@
 void hub_routes(struct rest_router *out)
 {
     const struct rest_route_table *tables[] = {
-        &rest_ui_routes,      &rest_emulator_routes, &rest_devices_routes,
-        &rest_streams_routes, &rest_methods_routes,
+        &rest_ui_routes,      &rest_emulator_routes, &rest_devices_routes,   &rest_streams_routes,
+        &rest_methods_routes, &rest_twins_routes,    &rest_telemetry_routes,
     };
     _Static_assert(sizeof tables / sizeof tables[0] <= REST_MAX_TABLES, "the router holds them");
     memset(out, 0, sizeof *out);

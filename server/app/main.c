@@ -14,6 +14,8 @@
 #include "listen_socket.h"
 #include "log.h"
 #include "method_service.h"
+#include "telemetry_service.h"
+#include "twin_service.h"
 #include "metrics.h"
 #include "mqtt_endpoint.h"
 #include "stream_service.h"
@@ -205,6 +207,39 @@ static void end_streams(void *ctx, const char *device_id, int disabled)
     stream_service_end_device(ctx, device_id, disabled);
 }
 
+#define COUNT(a) (sizeof(a) / sizeof(a)[0])
+
+/* The features' services, each observed by the metrics and the web page's feed. */
+static int start_features(struct emulator *emu)
+{
+    const struct stream_observer streams[] = {
+        {metrics_on_stream_event, emu->metrics},
+        {ui_feed_on_stream_event, emu->ui},
+    };
+    const struct method_observer methods[] = {
+        {metrics_on_method_event, emu->metrics},
+        {ui_feed_on_method_event, emu->ui},
+    };
+    const struct twin_observer twins[] = {
+        {metrics_on_twin_event, emu->metrics},
+        {ui_feed_on_twin_event, emu->ui},
+    };
+    const struct telemetry_observer telemetry[] = {
+        {metrics_on_telemetry, emu->metrics},
+        {ui_feed_on_telemetry, emu->ui},
+    };
+    emu->streams = stream_service_new(emu, streams, COUNT(streams));
+    emu->methods = emu->streams != NULL ? method_service_new(emu, methods, COUNT(methods)) : NULL;
+    emu->twins = emu->methods != NULL ? twin_service_new(emu, twins, COUNT(twins)) : NULL;
+    if (emu->twins == NULL) {
+        log_error("main", "out of memory");
+        return -1;
+    }
+    /* Before the broker: its plugin opens the store this creates. */
+    emu->telemetry = telemetry_service_new(emu, telemetry, COUNT(telemetry));
+    return emu->telemetry != NULL ? 0 : -1;
+}
+
 /* The device-facing endpoints: the broker (MQTT) and the streaming endpoint, with the stream
  * service between them. */
 static int start_device_side(struct emulator *emu, struct streams_endpoint **streams)
@@ -214,26 +249,14 @@ static int start_device_side(struct emulator *emu, struct streams_endpoint **str
         log_error("main", "out of memory");
         return -1;
     }
-    const struct stream_observer observers[] = {
-        {metrics_on_stream_event, emu->metrics},
-        {ui_feed_on_stream_event, emu->ui},
-    };
-    const struct method_observer method_observers[] = {
-        {metrics_on_method_event, emu->metrics},
-        {ui_feed_on_method_event, emu->ui},
-    };
-    if ((emu->streams =
-             stream_service_new(emu, observers, sizeof observers / sizeof observers[0])) == NULL ||
-        (emu->methods = method_service_new(emu, method_observers,
-                                           sizeof method_observers / sizeof method_observers[0])) ==
-            NULL) {
-        log_error("main", "out of memory");
+    if (start_features(emu) != 0)
         return -1;
-    }
     /* The features' parts of the device side (docs/protocol.md §2, §12). */
     const struct mqtt_handler handlers[] = {
         stream_service_mqtt_handler(emu->streams),
         method_service_mqtt_handler(emu->methods),
+        twin_service_mqtt_handler(emu->twins),
+        telemetry_service_mqtt_handler(emu->telemetry),
         {.on_presence = ui_feed_on_presence, .ctx = emu->ui},
     };
     if (mqtt_endpoint_start(emu, handlers, sizeof handlers / sizeof handlers[0], &emu->mqtt) != 0)
@@ -255,6 +278,10 @@ static void stop_device_side(struct emulator *emu, struct streams_endpoint *stre
     emu->streams = NULL;
     method_service_free(emu->methods);
     emu->methods = NULL;
+    twin_service_free(emu->twins);
+    emu->twins = NULL;
+    telemetry_service_free(emu->telemetry);
+    emu->telemetry = NULL;
     ui_feed_free(emu->ui);
     emu->ui = NULL;
     metrics_free(emu->metrics);

@@ -95,6 +95,9 @@ static const struct option_spec options[] = {
      "N",
      "bytes of one WebSocket message through a stream (default no limit, strict 65536; 0: no "
      "limit); a larger one closes the stream with 1009"},
+    {"--telemetry-keep", "IOTHUB_EMULATOR_TELEMETRY_KEEP", OPT_COUNT, AT(telemetry_keep), "N",
+     "telemetry messages kept for GET /emulator/telemetry, the newest (default 100000; 0: no "
+     "limit)"},
     {"--max-connection-memory", "IOTHUB_EMULATOR_MAX_CONNECTION_MEMORY", OPT_COUNT,
      AT(max_connection_memory), "BYTES",
      "bytes the relay holds for one WebSocket at most, at least 65536 (default 524288); a "
@@ -386,6 +389,7 @@ static ih_result set_defaults(struct config *cfg)
     cfg->handshake_timeout_s = 60;
     cfg->max_streams = cfg->max_pending = cfg->stream_rate = -1;
     cfg->max_message_bytes = cfg->max_connection_memory = -1;
+    cfg->telemetry_keep = 100000;
     cfg->state_dir = strdup(DEFAULT_STATE_DIR);
     cfg->listen = strdup(DEFAULT_LISTEN);
     return cfg->state_dir != NULL && cfg->listen != NULL ? IH_OK : IH_ERR_NOMEM;

@@ -67,6 +67,8 @@ struct config {
     int fidelity;  /* enum fidelity */
     /* -1 where --fidelity decides: see config_stream_limits. */
     int max_streams, max_pending, stream_rate, max_message_bytes, max_connection_memory;
+    /* Telemetry messages kept, the newest (docs/protocol.md rule D11); 0: no limit. */
+    int telemetry_keep;
     int handshake_timeout_s; /* the whole stream handshake, and the default of its two waits */
     char *ready_file;
     char *tls_cert, *tls_key, *tls_ca;

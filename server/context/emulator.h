@@ -14,6 +14,8 @@
 struct mqtt_endpoint;
 struct stream_service;
 struct method_service;
+struct twin_service;
+struct telemetry_service;
 struct metrics;
 struct ui_feed;
 
@@ -28,9 +30,11 @@ struct emulator {
     /* The ports actually bound, or CONFIG_PORT_OFF. */
     int https_port, http_port;
     char *state_dir;
-    struct mqtt_endpoint *mqtt;     /* NULL until started (and in unit tests) */
-    struct stream_service *streams; /* device streams; NULL in unit tests */
-    struct method_service *methods; /* direct methods; NULL in unit tests */
+    struct mqtt_endpoint *mqtt;          /* NULL until started (and in unit tests) */
+    struct stream_service *streams;      /* device streams; NULL in unit tests */
+    struct method_service *methods;      /* direct methods; NULL in unit tests */
+    struct twin_service *twins;          /* twins; NULL in unit tests */
+    struct telemetry_service *telemetry; /* stored telemetry; NULL in unit tests */
     /* The streaming endpoint's bound ports, or CONFIG_PORT_OFF. */
     int streams_port, streams_plain_port;
     /* The connections each endpoint holds at most (conn_table_share of the descriptors). */

@@ -18,6 +18,10 @@ const char *auth_permission_name(unsigned permission)
         return "ServiceConnect";
     case PERM_DEVICE_CONNECT:
         return "DeviceConnect";
+    case PERM_REGISTRY_READ | PERM_SERVICE_CONNECT:
+        return "RegistryRead or ServiceConnect";
+    case PERM_REGISTRY_WRITE | PERM_SERVICE_CONNECT:
+        return "RegistryWrite or ServiceConnect";
     }
     return "?";
 }

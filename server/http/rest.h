@@ -150,6 +150,13 @@ void rest_log_outcome(const struct rest_request *req, const struct rest_response
 /* Builds the answer of a deferred request once its wait has completed, and logs it. */
 void rest_finish_deferred(const struct rest_request *req, struct rest_response *res);
 
+/* The identity a path under /twins names: segments[1] is the device id, and
+ * segments[3] the module id when the path has module_count segments
+ * (/twins/{id}/modules/{m}/...). Checked as ids (docs/protocol.md §1.1); a bad one is answered
+ * 400 400004 here and -1 returned. */
+int rest_twin_path_ids(struct rest_call *call, size_t module_count, const char **device_id,
+                       const char **module_id);
+
 /* Helpers for the handlers in rest_*.c. */
 void rest_error(struct rest_response *res, enum ih_error_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

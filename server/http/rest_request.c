@@ -78,3 +78,18 @@ int rest_host_is_ours(const char *host, const char *const *names, size_t count)
     }
     return 0;
 }
+
+int rest_twin_path_ids(struct rest_call *call, size_t module_count, const char **device_id,
+                       const char **module_id)
+{
+    const struct rest_path *path = call->path;
+    struct ih_diag why;
+    *device_id = path->segments[1];
+    *module_id = path->count == module_count ? path->segments[3] : NULL;
+    if (ih_id_check(*device_id, strlen(*device_id), "device id", &why) == IH_OK &&
+        (*module_id == NULL ||
+         ih_id_check(*module_id, strlen(*module_id), "module id", &why) == IH_OK))
+        return 0;
+    rest_error(call->res, IH_E_ARGUMENT_INVALID, "%s", why.msg);
+    return -1;
+}

@@ -58,21 +58,6 @@ static void answer_method(const void *result, struct rest_response *res)
     }
 }
 
-/* The ids from the path. Answers 400 and returns -1 when one is bad. */
-static int read_target(struct rest_call *call, struct method_target *t)
-{
-    const struct rest_path *path = call->path;
-    struct ih_diag why;
-    t->device_id = path->segments[1];
-    t->module_id = path->count == 5 ? path->segments[3] : NULL;
-    if (ih_id_check(t->device_id, strlen(t->device_id), "device id", &why) == IH_OK &&
-        (t->module_id == NULL ||
-         ih_id_check(t->module_id, strlen(t->module_id), "module id", &why) == IH_OK))
-        return 0;
-    rest_error(call->res, IH_E_ARGUMENT_INVALID, "%s", why.msg);
-    return -1;
-}
-
 static void refuse(struct rest_response *res, enum method_invoke_result r, const char *reason)
 {
     switch (r) {
@@ -102,7 +87,7 @@ static void rest_methods_invoke(struct rest_call *call)
         rest_error(call->res, IH_E_SERVICE_UNAVAILABLE, "direct methods are not available here");
         return;
     }
-    if (read_target(call, &target) != 0)
+    if (rest_twin_path_ids(call, 5, &target.device_id, &target.module_id) != 0)
         return;
     switch (method_invocation_parse(call->req->body, call->req->body_len, &inv, reason,
                                     sizeof reason)) {

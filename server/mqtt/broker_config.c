@@ -57,8 +57,8 @@ static void add_tls_listener(struct text *t, const struct broker_settings *s, in
 
 static int has_newline(const struct broker_settings *s)
 {
-    const char *values[] = {s->listen,      s->hub_socket,    s->cert_path, s->key_path,
-                            s->plugin_path, s->registry_path, s->hub_secret};
+    const char *values[] = {s->listen,      s->hub_socket,    s->cert_path,      s->key_path,
+                            s->plugin_path, s->registry_path, s->telemetry_path, s->hub_secret};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         if (values[i] != NULL && strpbrk(values[i], "\r\n") != NULL)
             return 1;
@@ -95,8 +95,10 @@ int broker_config_text(const struct broker_settings *s, char **out)
         add_tls_listener(&t, s, s->mqtt_ws_port, 1);
     if (s->mqtt_port != CONFIG_PORT_OFF)
         add_listener(&t, s, s->mqtt_port);
-    add(&t, "\nplugin %s\nplugin_opt_registry %s\nplugin_opt_hub_secret %s\nplugin_opt_hosts ",
-        s->plugin_path, s->registry_path, s->hub_secret);
+    add(&t,
+        "\nplugin %s\nplugin_opt_registry %s\nplugin_opt_telemetry %s\n"
+        "plugin_opt_telemetry_keep %lld\nplugin_opt_hub_secret %s\nplugin_opt_hosts ",
+        s->plugin_path, s->registry_path, s->telemetry_path, s->telemetry_keep, s->hub_secret);
     for (size_t i = 0; i < s->host_count; i++)
         add(&t, "%s%s", i > 0 ? "," : "", s->hosts[i]);
     add(&t, "\n");

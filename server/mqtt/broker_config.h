@@ -24,6 +24,8 @@ struct broker_settings {
     const char *cert_path, *key_path;
     const char *plugin_path;
     const char *registry_path;
+    const char *telemetry_path; /* where the plugin stores telemetry */
+    long long telemetry_keep;   /* the newest kept; 0: all */
     const char *hub_secret;
     const char *const *hosts; /* accepted SAS audiences */
     size_t host_count;

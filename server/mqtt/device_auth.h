@@ -19,6 +19,7 @@ enum lookup_result { LOOKUP_FOUND, LOOKUP_NOT_FOUND, LOOKUP_ERROR };
 
 struct device_keys {
     int enabled;
+    char generation_id[24]; /* stamped on its telemetry (docs/protocol.md rule D12) */
     char primary_key[KEY_TEXT_MAX];
     char secondary_key[KEY_TEXT_MAX];
 };

@@ -6,6 +6,8 @@
  *                  $hub/kick/{device id}          disconnect the device and its modules
  *                  $hub/sync                      re-send the connected/subscribed events
  *   plugin -> hub  $hub/from/{cid}/{topic}        client {cid} published {topic}
+ *                  $hub/from/{cid}/$stored/telemetry  client {cid}'s telemetry was stored;
+ *                                                 payload: its sequence number
  *                  $hub/evt/connected/{cid}       payload: what the session listens for (a
  *                                                 resumed one may already), hub_bus_listens_text
  *                  $hub/evt/listens/{cid}         a (un)subscription changed that; payload: the
@@ -29,12 +31,17 @@
 /* The filter devices subscribe to for stream requests (docs/protocol.md rule 7). */
 #define HUB_BUS_STREAM_FILTER "$iothub/streams/POST/#"
 
+/* The inner topic of a device publish the plugin stored itself (its telemetry). */
+#define HUB_BUS_STORED_TELEMETRY "$stored/telemetry"
+
 /* What a client's session listens for: the hub sends a feature's requests only to a client whose
  * session holds a filter that covers all of them (docs/protocol.md rules 7 and D2). A set of
  * bits. */
 enum hub_listen {
     HUB_LISTEN_STREAMS = 1, /* $iothub/streams/POST/# */
     HUB_LISTEN_METHODS = 2, /* $iothub/methods/POST/# */
+    HUB_LISTEN_TWIN = 4,    /* $iothub/twin/res/#: answers to its twin requests */
+    HUB_LISTEN_DESIRED = 8, /* $iothub/twin/PATCH/properties/desired/# */
 };
 
 #define HUB_LISTENS_TEXT_SIZE 12

@@ -2,6 +2,8 @@
 
 #include "hub_bus.h"
 
+#include "protocol/telemetry_topic.h"
+
 /* mosquitto_plugin.h needs mosquitto_broker.h first; they define MOSQ_ACL_*. */
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -10,8 +12,12 @@
 #include <string.h>
 
 /* Where a device may subscribe, and publish (rules D11 and D15). */
-static const char *const subscribe_roots[] = {"$iothub/streams/", "$iothub/methods/POST/"};
-static const char *const publish_roots[] = {"$iothub/streams/res/", "$iothub/methods/res/"};
+static const char *const subscribe_roots[] = {"$iothub/streams/", "$iothub/methods/POST/",
+                                              "$iothub/twin/res/",
+                                              "$iothub/twin/PATCH/properties/desired/"};
+static const char *const publish_roots[] = {"$iothub/streams/res/", "$iothub/methods/res/",
+                                            "$iothub/twin/GET/",
+                                            "$iothub/twin/PATCH/properties/reported/"};
 #define ROOT_COUNT(a) (sizeof(a) / sizeof(a)[0])
 
 /* Ours and mosquitto's names for the same access values. */
@@ -48,29 +54,85 @@ int mqtt_acl_device_allows(int access, const char *topic)
     return 0;
 }
 
-/* Whether filter matches every topic $iothub/{feature}/POST/{name}/{properties}: five levels
- * (docs/protocol.md §2.3, rule D3), the filter fixing nothing of the name or the properties. */
-static int covers_requests_of(const char *filter, const char *feature)
+/* The topic as cid writes its own ids, unencoded: devices/{d}/[modules/{m}/]messages/events. */
+static int raw_ids_match(const char *topic, const char *cid)
 {
-    const char *fixed[3] = {"$iothub", feature, "POST"};
+    static const char devices[] = "devices/";
+    size_t n = strcspn(cid, "/");
+    if (strncmp(topic, devices, sizeof devices - 1) != 0)
+        return 0;
+    const char *rest = topic + sizeof devices - 1;
+    if (strncmp(rest, cid, n) != 0 || rest[n] != '/')
+        return 0;
+    rest += n + 1;
+    if (cid[n] == '/') {
+        size_t m = strlen(cid + n + 1);
+        if (strncmp(rest, "modules/", 8) != 0 || strncmp(rest + 8, cid + n + 1, m) != 0 ||
+            rest[8 + m] != '/')
+            return 0;
+        rest += 8 + m + 1;
+    }
+    return strncmp(rest, "messages/events", 15) == 0;
+}
+
+int mqtt_telemetry_topic_is_own(const char *topic, const struct ih_telemetry_topic *t,
+                                const char *cid)
+{
+    /* Ids travel raw (C, Node, C#) or percent-encoded (Python): either matches
+     * (docs/protocol.md §12.3). */
+    size_t n = strlen(t->device_id);
+    int decoded = strncmp(cid, t->device_id, n) == 0 &&
+                  (t->module_id == NULL ? cid[n] == '\0'
+                                        : cid[n] == '/' && strcmp(cid + n + 1, t->module_id) == 0);
+    return decoded || raw_ids_match(topic, cid);
+}
+
+int mqtt_acl_client_allows(int access, const char *topic, const char *cid)
+{
+    if (mqtt_acl_device_allows(access, topic))
+        return 1;
+    if (access != MQTT_ACCESS_WRITE || topic == NULL || cid == NULL ||
+        !ih_topic_is_telemetry(topic, strlen(topic)))
+        return 0;
+    struct ih_telemetry_topic t;
+    if (ih_topic_parse_telemetry(topic, strlen(topic), &t, NULL) != IH_OK)
+        return 0;
+    int own = mqtt_telemetry_topic_is_own(topic, &t, cid);
+    ih_telemetry_topic_free(&t);
+    return own;
+}
+
+/* Whether filter matches every topic of `levels` levels that starts with the fixed ones: the
+ * filter fixes nothing of the rest (docs/protocol.md §2.3, rules D3, D5 and D8). */
+static int covers(const char *filter, const char *const *fixed, int fixed_count, int levels)
+{
     const char *level = filter;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < levels; i++) {
         const char *end = strchr(level, '/');
         size_t len = end != NULL ? (size_t)(end - level) : strlen(level);
         if (len == 1 && level[0] == '#')
             return end == NULL && i > 0;                /* '#' alone never matches a '$' topic */
         int any = len == 1 && level[0] == '+' && i > 0; /* '+' never matches '$iothub' */
-        if (!any && (i >= 3 || len != strlen(fixed[i]) || memcmp(level, fixed[i], len) != 0))
+        if (!any &&
+            (i >= fixed_count || len != strlen(fixed[i]) || memcmp(level, fixed[i], len) != 0))
             return 0;
         if (end == NULL)
-            return i == 4; /* exactly five levels */
+            return i == levels - 1; /* exactly that many levels */
         level = end + 1;
     }
-    return 0; /* more than five levels */
+    return 0; /* more levels */
 }
 
 unsigned mqtt_filter_listens(const char *filter)
 {
-    return (covers_requests_of(filter, "streams") ? HUB_LISTEN_STREAMS : 0) |
-           (covers_requests_of(filter, "methods") ? HUB_LISTEN_METHODS : 0);
+    /* $iothub/streams/POST/{name}/{properties}, $iothub/methods/POST/{name}/?$rid=,
+     * $iothub/twin/res/{status}/?$rid=, $iothub/twin/PATCH/properties/desired/?$version= */
+    static const char *const streams[] = {"$iothub", "streams", "POST"};
+    static const char *const methods[] = {"$iothub", "methods", "POST"};
+    static const char *const twin[] = {"$iothub", "twin", "res"};
+    static const char *const desired[] = {"$iothub", "twin", "PATCH", "properties", "desired"};
+    return (covers(filter, streams, 3, 5) ? HUB_LISTEN_STREAMS : 0) |
+           (covers(filter, methods, 3, 5) ? HUB_LISTEN_METHODS : 0) |
+           (covers(filter, twin, 3, 5) ? HUB_LISTEN_TWIN : 0) |
+           (covers(filter, desired, 5, 6) ? HUB_LISTEN_DESIRED : 0);
 }

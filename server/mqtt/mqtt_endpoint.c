@@ -8,6 +8,7 @@
 #include "listen_socket.h"
 #include "locate.h"
 #include "log.h"
+#include "telemetry_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,7 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
 {
     const struct emulator *emu = m->emu;
     char *registry = fs_join(emu->state_dir, "registry.db");
+    char *telemetry = fs_join(emu->state_dir, TELEMETRY_STORE_FILE);
     struct broker_settings s = {
         .listen = emu->cfg->listen,
         .mqtts_port = m->ports.mqtts,
@@ -159,6 +161,8 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
         .key_path = emu->tls.key_path,
         .plugin_path = plugin,
         .registry_path = registry,
+        .telemetry_path = telemetry,
+        .telemetry_keep = emu->cfg->telemetry_keep,
         .hub_secret = m->secret,
         .hosts = emu->audience_hosts,
         .host_count = emu->audience_host_count,
@@ -166,7 +170,7 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
     };
     char *text = NULL;
     int rc = -1;
-    if (registry == NULL || broker_config_text(&s, &text) != 0)
+    if (registry == NULL || telemetry == NULL || broker_config_text(&s, &text) != 0)
         log_error("main", "cannot make the broker configuration: out of memory");
     else if (fs_write_atomic(m->conf_path, text, strlen(text), 0600) != FS_OK)
         log_error("main",
@@ -179,6 +183,7 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
         memset(text, 0, strlen(text)); /* it holds the secret */
     free(text);
     free(registry);
+    free(telemetry);
     return rc;
 }
 

@@ -99,12 +99,22 @@ static int is_device(const char *cid)
     return strchr(cid, '/') == NULL;
 }
 
-/* "streams and methods", for the log. */
+/* "stream requests, method calls", for the log. */
 static void listens_words(unsigned listens, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s%s%s", listens & HUB_LISTEN_STREAMS ? "stream requests" : "",
-             listens == (HUB_LISTEN_STREAMS | HUB_LISTEN_METHODS) ? " and " : "",
-             listens & HUB_LISTEN_METHODS ? "method calls" : "");
+    static const struct {
+        unsigned bit;
+        const char *words;
+    } names[] = {{HUB_LISTEN_STREAMS, "stream requests"},
+                 {HUB_LISTEN_METHODS, "method calls"},
+                 {HUB_LISTEN_TWIN, "twin answers"},
+                 {HUB_LISTEN_DESIRED, "desired properties"}};
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && n < cap; i++) {
+        if (listens & names[i].bit)
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", n > 0 ? ", " : "", names[i].words);
+    }
 }
 
 static void log_change(enum hub_bus_kind kind, const char *cid, unsigned listens)

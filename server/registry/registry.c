@@ -37,13 +37,13 @@ static const struct default_policy default_policies[] = {
     "secondary_key, iot_edge, connection_state, connection_state_updated_time, "                   \
     "last_activity_time, cloud_to_device_message_count"
 
-static void lock(struct registry *reg)
+void registry_lock(struct registry *reg)
 {
     if (pthread_mutex_lock(&reg->lock) != 0)
         fatal("registry lock failed");
 }
 
-static void unlock(struct registry *reg)
+void registry_unlock(struct registry *reg)
 {
     pthread_mutex_unlock(&reg->lock);
 }
@@ -72,7 +72,7 @@ void registry_default_policy_key(const char *name, char out[KEY_TEXT_SIZE])
     keys_well_known(label, out);
 }
 
-static enum registry_result sql_failed(struct registry *reg, const char *what)
+enum registry_result registry_sql_failed(struct registry *reg, const char *what)
 {
     log_error("registry", "%s failed: %s", what, sqlite3_errmsg(reg->db));
     return REGISTRY_ERR;
@@ -138,7 +138,7 @@ static enum registry_result apply_schema(struct registry *reg)
     sqlite3_stmt *st = NULL;
     int current = 0;
     if (sqlite3_prepare_v2(reg->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return sql_failed(reg, "reading the schema version");
+        return registry_sql_failed(reg, "reading the schema version");
     if (sqlite3_step(st) == SQLITE_ROW)
         current = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
@@ -188,7 +188,7 @@ static enum registry_result reset_default_policies(struct registry *reg)
                            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET "
                            "primary_key = ?2, secondary_key = ?3, permissions = ?4",
                            -1, &st, NULL) != SQLITE_OK)
-        return sql_failed(reg, "preparing the default policies");
+        return registry_sql_failed(reg, "preparing the default policies");
     enum registry_result r = REGISTRY_OK;
     for (size_t i = 0; i < sizeof default_policies / sizeof default_policies[0] && r == REGISTRY_OK;
          i++) {
@@ -200,7 +200,7 @@ static enum registry_result reset_default_policies(struct registry *reg)
         sqlite3_bind_text(st, 3, secondary, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 4, (int)default_policies[i].permissions);
         if (sqlite3_step(st) != SQLITE_DONE)
-            r = sql_failed(reg, "resetting a default policy");
+            r = registry_sql_failed(reg, "resetting a default policy");
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
@@ -267,9 +267,9 @@ void registry_close(struct registry *reg)
 
 enum registry_result registry_ping(struct registry *reg)
 {
-    lock(reg);
+    registry_lock(reg);
     enum registry_result r = exec(reg, "SELECT 1");
-    unlock(reg);
+    registry_unlock(reg);
     return r;
 }
 
@@ -281,19 +281,19 @@ static enum registry_result step_row(struct registry *reg, sqlite3_stmt *st, con
         return REGISTRY_OK;
     if (rc == SQLITE_DONE)
         return REGISTRY_NOT_FOUND;
-    return sql_failed(reg, what);
+    return registry_sql_failed(reg, what);
 }
 
 enum registry_result registry_policy_get(struct registry *reg, const char *name, struct policy *out)
 {
     sqlite3_stmt *st = NULL;
     enum registry_result r = REGISTRY_ERR;
-    lock(reg);
+    registry_lock(reg);
     if (sqlite3_prepare_v2(reg->db,
                            "SELECT name, primary_key, secondary_key, permissions FROM policies "
                            "WHERE name = ?1",
                            -1, &st, NULL) != SQLITE_OK) {
-        r = sql_failed(reg, "reading a policy");
+        r = registry_sql_failed(reg, "reading a policy");
         goto done;
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -306,7 +306,7 @@ enum registry_result registry_policy_get(struct registry *reg, const char *name,
     }
 done:
     sqlite3_finalize(st);
-    unlock(reg);
+    registry_unlock(reg);
     return r;
 }
 
@@ -315,33 +315,33 @@ enum registry_result registry_policy_set_keys(struct registry *reg, const char *
 {
     sqlite3_stmt *st = NULL;
     enum registry_result r = REGISTRY_ERR;
-    lock(reg);
+    registry_lock(reg);
     if (sqlite3_prepare_v2(
             reg->db, "UPDATE policies SET primary_key = ?2, secondary_key = ?3 WHERE name = ?1", -1,
             &st, NULL) != SQLITE_OK) {
-        r = sql_failed(reg, "setting policy keys");
+        r = registry_sql_failed(reg, "setting policy keys");
         goto done;
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, primary, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, secondary, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
-        r = sql_failed(reg, "setting policy keys");
+        r = registry_sql_failed(reg, "setting policy keys");
     else
         r = sqlite3_changes(reg->db) == 1 ? REGISTRY_OK : REGISTRY_NOT_FOUND;
 done:
     sqlite3_finalize(st);
-    unlock(reg);
+    registry_unlock(reg);
     return r;
 }
 
 /* Callers hold the lock. */
-static enum registry_result get_locked(struct registry *reg, const char *id, struct device *out)
+enum registry_result registry_get_locked(struct registry *reg, const char *id, struct device *out)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(reg->db, "SELECT " DEVICE_COLUMNS " FROM devices WHERE device_id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
-        return sql_failed(reg, "reading a device");
+        return registry_sql_failed(reg, "reading a device");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     enum registry_result r = step_row(reg, st, "reading a device");
     if (r == REGISTRY_OK)
@@ -352,9 +352,9 @@ static enum registry_result get_locked(struct registry *reg, const char *id, str
 
 enum registry_result registry_device_get(struct registry *reg, const char *id, struct device *out)
 {
-    lock(reg);
-    enum registry_result r = get_locked(reg, id, out);
-    unlock(reg);
+    registry_lock(reg);
+    enum registry_result r = registry_get_locked(reg, id, out);
+    registry_unlock(reg);
     return r;
 }
 
@@ -366,7 +366,7 @@ static enum registry_result next_etag(struct registry *reg, long long *etag)
                            "UPDATE meta SET value = value + 1 WHERE key = 'etag_counter' "
                            "RETURNING value",
                            -1, &st, NULL) != SQLITE_OK)
-        return sql_failed(reg, "advancing the etag counter");
+        return registry_sql_failed(reg, "advancing the etag counter");
     enum registry_result r = step_row(reg, st, "advancing the etag counter");
     if (r == REGISTRY_OK)
         *etag = sqlite3_column_int64(st, 0);
@@ -398,7 +398,7 @@ static enum registry_result insert_device(struct registry *reg, const struct dev
                            "status_updated_time, auth_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
                            "?8, ?9, 'sas')",
                            -1, &st, NULL) != SQLITE_OK)
-        return sql_failed(reg, "preparing a device insert");
+        return registry_sql_failed(reg, "preparing a device insert");
     bind_device_fields(st, d);
     sqlite3_bind_text(st, 8, d->generation_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, d->status_updated_time, -1, SQLITE_STATIC);
@@ -406,7 +406,7 @@ static enum registry_result insert_device(struct registry *reg, const struct dev
     sqlite3_finalize(st);
     if (rc == SQLITE_CONSTRAINT)
         return REGISTRY_EXISTS;
-    return rc == SQLITE_DONE ? REGISTRY_OK : sql_failed(reg, "inserting a device");
+    return rc == SQLITE_DONE ? REGISTRY_OK : registry_sql_failed(reg, "inserting a device");
 }
 
 int registry_writes_failing(struct registry *reg)
@@ -415,9 +415,9 @@ int registry_writes_failing(struct registry *reg)
 }
 
 /* Runs body inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails. */
-static enum registry_result in_transaction(struct registry *reg,
-                                           enum registry_result (*body)(struct registry *, void *),
-                                           void *arg)
+enum registry_result
+registry_in_transaction(struct registry *reg,
+                        enum registry_result (*body)(struct registry *, void *), void *arg)
 {
     enum registry_result r = exec(reg, "BEGIN IMMEDIATE");
     if (r == REGISTRY_OK) {
@@ -460,11 +460,11 @@ enum registry_result registry_device_create(struct registry *reg, struct device 
 {
     generation_id(dev->generation_id);
     time_text_now(dev->status_updated_time);
-    lock(reg);
-    enum registry_result r = in_transaction(reg, create_body, dev);
+    registry_lock(reg);
+    enum registry_result r = registry_in_transaction(reg, create_body, dev);
     if (r == REGISTRY_OK)
-        r = get_locked(reg, dev->id, dev);
-    unlock(reg);
+        r = registry_get_locked(reg, dev->id, dev);
+    registry_unlock(reg);
     if (r == REGISTRY_OK && !dev->enabled)
         tell_gone(reg, dev->id, 1);
     return r;
@@ -509,7 +509,7 @@ static enum registry_result write_update(struct registry *reg, const struct devi
                            "status_updated_time = CASE WHEN ?8 THEN ?9 ELSE status_updated_time "
                            "END WHERE device_id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
-        return sql_failed(reg, "preparing a device update");
+        return registry_sql_failed(reg, "preparing a device update");
     char now[TIME_TEXT_SIZE];
     time_text_now(now);
     bind_device_fields(st, d);
@@ -517,14 +517,14 @@ static enum registry_result write_update(struct registry *reg, const struct devi
     sqlite3_bind_text(st, 9, now, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? REGISTRY_OK : sql_failed(reg, "updating a device");
+    return rc == SQLITE_DONE ? REGISTRY_OK : registry_sql_failed(reg, "updating a device");
 }
 
 static enum registry_result update_body(struct registry *reg, void *arg)
 {
     struct update_args *a = arg;
     struct device current;
-    enum registry_result r = get_locked(reg, a->dev->id, &current);
+    enum registry_result r = registry_get_locked(reg, a->dev->id, &current);
     if (r != REGISTRY_OK)
         return r;
     if (!etag_matches(a->if_match, current.etag))
@@ -537,11 +537,11 @@ enum registry_result registry_device_update(struct registry *reg, struct device 
                                             const char *if_match)
 {
     struct update_args args = {dev, if_match};
-    lock(reg);
-    enum registry_result r = in_transaction(reg, update_body, &args);
+    registry_lock(reg);
+    enum registry_result r = registry_in_transaction(reg, update_body, &args);
     if (r == REGISTRY_OK)
-        r = get_locked(reg, dev->id, dev);
-    unlock(reg);
+        r = registry_get_locked(reg, dev->id, dev);
+    registry_unlock(reg);
     /* A disabled device may not stay connected, nor keep its streams. */
     if (r == REGISTRY_OK && !dev->enabled)
         tell_gone(reg, dev->id, 1);
@@ -557,28 +557,34 @@ static enum registry_result delete_body(struct registry *reg, void *arg)
 {
     struct delete_args *a = arg;
     struct device current;
-    enum registry_result r = get_locked(reg, a->id, &current);
+    enum registry_result r = registry_get_locked(reg, a->id, &current);
     if (r != REGISTRY_OK)
         return r;
     if (!etag_matches(a->if_match, current.etag))
         return REGISTRY_PRECONDITION;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(reg->db, "DELETE FROM devices WHERE device_id = ?1", -1, &st, NULL) !=
-        SQLITE_OK)
-        return sql_failed(reg, "preparing a device delete");
-    sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? REGISTRY_OK : sql_failed(reg, "deleting a device");
+    /* Its twins go with it (docs/protocol.md §12.2). */
+    static const char *const deletes[] = {"DELETE FROM devices WHERE device_id = ?1",
+                                          "DELETE FROM twins WHERE device_id = ?1"};
+    for (size_t i = 0; i < sizeof deletes / sizeof deletes[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(reg->db, deletes[i], -1, &st, NULL) != SQLITE_OK)
+            return registry_sql_failed(reg, "preparing a device delete");
+        sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return registry_sql_failed(reg, "deleting a device");
+    }
+    return REGISTRY_OK;
 }
 
 enum registry_result registry_device_delete(struct registry *reg, const char *id,
                                             const char *if_match)
 {
     struct delete_args args = {id, if_match};
-    lock(reg);
-    enum registry_result r = in_transaction(reg, delete_body, &args);
-    unlock(reg);
+    registry_lock(reg);
+    enum registry_result r = registry_in_transaction(reg, delete_body, &args);
+    registry_unlock(reg);
     if (r == REGISTRY_OK)
         tell_gone(reg, id, 0);
     return r;
@@ -591,11 +597,11 @@ enum registry_result registry_device_list(struct registry *reg, size_t max, stru
     struct device *devices = NULL;
     size_t n = 0;
     enum registry_result r = REGISTRY_OK;
-    lock(reg);
+    registry_lock(reg);
     if (sqlite3_prepare_v2(reg->db,
                            "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY device_id LIMIT ?1", -1,
                            &st, NULL) != SQLITE_OK) {
-        r = sql_failed(reg, "listing devices");
+        r = registry_sql_failed(reg, "listing devices");
         goto done;
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
@@ -608,10 +614,10 @@ enum registry_result registry_device_list(struct registry *reg, size_t max, stru
     while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
         read_device_row(st, &devices[n++]);
     if (n < max && rc != SQLITE_DONE)
-        r = sql_failed(reg, "listing devices");
+        r = registry_sql_failed(reg, "listing devices");
 done:
     sqlite3_finalize(st);
-    unlock(reg);
+    registry_unlock(reg);
     if (r != REGISTRY_OK) {
         free(devices);
         return r;

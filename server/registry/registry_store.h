@@ -3,6 +3,7 @@
 #define REGISTRY_STORE_H
 
 #include "log.h"
+#include "registry_result.h"
 #include "registry_watcher.h"
 #include "write_queue.h"
 
@@ -26,6 +27,21 @@ struct registry {
     struct registry_watcher watchers[REGISTRY_MAX_WATCHERS];
     size_t watcher_count;
 };
+
+struct device;
+
+/* registry.c's helpers for the other files of the store (registry_twins.c). */
+void registry_lock(struct registry *reg);
+void registry_unlock(struct registry *reg);
+/* Logs what failed and returns REGISTRY_ERR. */
+enum registry_result registry_sql_failed(struct registry *reg, const char *what);
+/* Runs body inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails; callers hold the
+ * lock. */
+enum registry_result
+registry_in_transaction(struct registry *reg,
+                        enum registry_result (*body)(struct registry *, void *), void *arg);
+/* Callers hold the lock. */
+enum registry_result registry_get_locked(struct registry *reg, const char *id, struct device *out);
 
 /* Every write's outcome: a failed one makes the registry degraded until a write succeeds. */
 static inline void registry_note_write(struct registry *reg, int ok)

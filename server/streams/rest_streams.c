@@ -39,19 +39,14 @@ static int timeout_header(const struct rest_request *req, const char *name)
  * /twins/{id}/modules/{module}/streams/{name}. Answers 400 and returns -1 when one is bad. */
 static int read_target(struct rest_call *call, struct stream_post *p)
 {
-    const struct rest_path *path = call->path;
     struct ih_diag why;
-    p->device_id = path->segments[1];
-    p->module_id = path->count == 6 ? path->segments[3] : NULL;
-    p->name = path->segments[path->count - 1];
-    if (ih_id_check(p->device_id, strlen(p->device_id), "device id", &why) != IH_OK ||
-        (p->module_id != NULL &&
-         ih_id_check(p->module_id, strlen(p->module_id), "module id", &why) != IH_OK) ||
-        ih_stream_name_check(p->name, strlen(p->name), &why) != IH_OK) {
-        rest_error(call->res, IH_E_ARGUMENT_INVALID, "%s", why.msg);
+    if (rest_twin_path_ids(call, 6, &p->device_id, &p->module_id) != 0)
         return -1;
-    }
-    return 0;
+    p->name = call->path->segments[call->path->count - 1];
+    if (ih_stream_name_check(p->name, strlen(p->name), &why) == IH_OK)
+        return 0;
+    rest_error(call->res, IH_E_ARGUMENT_INVALID, "%s", why.msg);
+    return -1;
 }
 
 static int read_timeouts(struct rest_call *call, struct stream_post *p)

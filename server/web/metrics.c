@@ -15,6 +15,8 @@ struct metrics {
     _Atomic uint64_t handshake[METRICS_HANDSHAKE_BUCKETS + 1];
     _Atomic uint64_t handshake_sum_us;
     _Atomic uint64_t methods[METHOD_OUTCOME_UNAVAILABLE + 1]; /* calls ended, by outcome */
+    _Atomic uint64_t twins[TWIN_OP_DESIRED_NOTIFIED + 1][2];  /* by operation, [ok] */
+    _Atomic uint64_t telemetry_messages, telemetry_bytes;
 };
 
 struct metrics *metrics_new(void)
@@ -42,6 +44,21 @@ void metrics_on_method_event(void *ctx, const struct method_event *ev)
     struct metrics *m = ctx;
     if (ev->step == METHOD_STEP_ENDED && ev->outcome <= METHOD_OUTCOME_UNAVAILABLE)
         add(&m->methods[ev->outcome], 1);
+}
+
+void metrics_on_twin_event(void *ctx, const struct twin_event *ev)
+{
+    struct metrics *m = ctx;
+    if (ev->op <= TWIN_OP_DESIRED_NOTIFIED)
+        add(&m->twins[ev->op][ev->ok != 0], 1);
+}
+
+void metrics_on_telemetry(void *ctx, const json_t *message, size_t body_len)
+{
+    (void)message;
+    struct metrics *m = ctx;
+    add(&m->telemetry_messages, 1);
+    add(&m->telemetry_bytes, body_len);
 }
 
 static void observe_handshake(struct metrics *m, int64_t ms)
@@ -161,6 +178,21 @@ static void methods(struct text *t, struct metrics *m)
             (unsigned long long)get(&m->methods[i]));
 }
 
+/* One counter, a sample per operation and result. */
+static void twins(struct text *t, struct metrics *m)
+{
+    static const char *const names[] = {"device_get", "device_reported", "service_get",
+                                        "service_update", "desired_notified"};
+    _Static_assert(sizeof names / sizeof names[0] == TWIN_OP_DESIRED_NOTIFIED + 1,
+                   "a name per operation");
+    put(t, "# HELP iothub_twin_operations_total Twin operations, by kind and result.\n"
+           "# TYPE iothub_twin_operations_total counter\n");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        for (int ok = 1; ok >= 0; ok--)
+            put(t, "iothub_twin_operations_total{operation=\"%s\",result=\"%s\"} %llu\n", names[i],
+                ok ? "ok" : "refused", (unsigned long long)get(&m->twins[i][ok]));
+}
+
 int metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out)
 {
     struct text t = {malloc(4096), 0, 4096, 0};
@@ -188,6 +220,11 @@ int metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out
     counter(&t, "iothub_broker_restarts_total", "Times the MQTT broker was started again.",
             g->broker_restarts);
     methods(&t, m);
+    twins(&t, m);
+    counter(&t, "iothub_telemetry_messages_total", "Telemetry messages devices sent, stored.",
+            get(&m->telemetry_messages));
+    counter(&t, "iothub_telemetry_bytes_total", "Bytes of telemetry bodies stored.",
+            get(&m->telemetry_bytes));
     if (t.failed) {
         free(t.buf);
         return -1;

@@ -1,12 +1,14 @@
 /* The emulator's Prometheus metrics, served at /metrics in the text exposition format: streams
  * initiated, accepted, rejected and timed out, active streams, a histogram of handshake durations
  * (POST to both sides connected), bytes relayed each way, connected devices and broker restarts;
- * direct method calls by outcome.
+ * direct method calls by outcome, twin operations by kind, telemetry messages and bytes.
  * Counting is lock-free; rendering is pure. */
 #ifndef METRICS_H
 #define METRICS_H
 
 #include "method_service.h"
+#include "telemetry_service.h"
+#include "twin_service.h"
 #include "stream_core.h"
 
 #include <stddef.h>
@@ -25,6 +27,12 @@ void metrics_on_stream_event(void *ctx, const struct stream_event *ev);
 
 /* The method service's observer feeds it every call's end. */
 void metrics_on_method_event(void *ctx, const struct method_event *ev);
+
+/* The twin service's observer feeds it every operation. */
+void metrics_on_twin_event(void *ctx, const struct twin_event *ev);
+
+/* The telemetry service's observer feeds it every stored message. */
+void metrics_on_telemetry(void *ctx, const json_t *message, size_t body_len);
 
 /* What the counters do not hold, read from their owners when rendering. */
 struct metrics_gauges {

@@ -20,6 +20,7 @@
 #define SNAPSHOT_DEVICES 1000
 #define SNAPSHOT_STREAMS 300
 #define SNAPSHOT_LOG_ROWS 500
+#define SNAPSHOT_TELEMETRY 50
 /* Pages open at once, at most: each costs a snapshot from SQLite on the HTTP thread. */
 #define SUBSCRIBERS_MAX 64
 
@@ -94,6 +95,32 @@ void ui_feed_on_method_event(void *ctx, const struct method_event *ev)
     publish(f, "method", data);
 }
 
+void ui_feed_on_twin_event(void *ctx, const struct twin_event *ev)
+{
+    static const char *const names[] = {"device_get", "device_reported", "service_get",
+                                        "service_update", "desired_notified"};
+    struct ui_feed *f = ctx;
+    if (ev->op == TWIN_OP_SERVICE_GET) /* reads change nothing on the page */
+        return;
+    char at[TIME_TEXT_SIZE];
+    time_text_now(at);
+    json_t *data = json_pack("{s:s, s:s, s:b, s:s}", "client", ev->cid, "operation", names[ev->op],
+                             "ok", ev->ok, "at", at);
+    if (data != NULL && ev->desired_version > 0)
+        json_object_set_new(data, "desiredVersion", json_integer(ev->desired_version));
+    if (data != NULL && ev->reported_version > 0)
+        json_object_set_new(data, "reportedVersion", json_integer(ev->reported_version));
+    if (data != NULL && ev->view != NULL)
+        json_object_set_new(data, "twin", json_deep_copy(ev->view));
+    publish(f, "twin", data);
+}
+
+void ui_feed_on_telemetry(void *ctx, const json_t *message, size_t body_len)
+{
+    (void)body_len;
+    publish(ctx, "telemetry", json_deep_copy(message));
+}
+
 void ui_feed_on_presence(void *ctx, const char *cid, struct presence_view view)
 {
     struct ui_feed *f = ctx;
@@ -111,13 +138,21 @@ void ui_feed_on_presence(void *ctx, const char *cid, struct presence_view view)
 
 /* ---- the snapshot ---- */
 
-static json_t *device_json(const struct device *d, struct presence_view v)
+/* A device, with its twin as the device sees it (no $metadata). */
+static json_t *device_json(struct emulator *emu, const struct device *d, struct presence_view v)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "deviceId", d->id, "status",
-                     d->enabled ? "enabled" : "disabled", "connectionState",
-                     d->connected ? "Connected" : "Disconnected", "presence", presence_name(v),
-                     "methods", (v.listens & HUB_LISTEN_METHODS) != 0, "lastActivityTime",
-                     d->last_activity_time);
+    struct twin_target t = {d->id, NULL};
+    json_t *twin = emu->twins != NULL ? twin_service_device_view(emu->twins, &t) : NULL;
+    json_t *device = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "deviceId", d->id, "status",
+                               d->enabled ? "enabled" : "disabled", "connectionState",
+                               d->connected ? "Connected" : "Disconnected", "presence",
+                               presence_name(v), "methods", (v.listens & HUB_LISTEN_METHODS) != 0,
+                               "lastActivityTime", d->last_activity_time);
+    if (device != NULL && twin != NULL)
+        json_object_set_new(device, "twin", twin);
+    else
+        json_decref(twin);
+    return device;
 }
 
 static json_t *hub_json(const struct emulator *emu)
@@ -136,7 +171,7 @@ static json_t *devices_json(struct emulator *emu)
         return array;
     for (size_t i = 0; i < n; i++) {
         const struct device *d = &list[i];
-        json_array_append_new(array, device_json(d, mqtt_endpoint_view(emu->mqtt, d->id)));
+        json_array_append_new(array, device_json(emu, d, mqtt_endpoint_view(emu->mqtt, d->id)));
     }
     free(list);
     return array;
@@ -169,6 +204,16 @@ static json_t *log_json(struct emulator *emu)
     return array;
 }
 
+/* The newest telemetry messages, oldest first. */
+static json_t *telemetry_json_tail(struct emulator *emu)
+{
+    json_t *array = json_array();
+    struct telemetry_query q = {.keep = SNAPSHOT_TELEMETRY, .top = SNAPSHOT_TELEMETRY};
+    if (emu->telemetry != NULL && array != NULL)
+        telemetry_service_list(emu->telemetry, &q, array);
+    return array;
+}
+
 enum ui_subscribe_result ui_feed_subscribe(struct ui_feed *f, void (*wake)(void *ctx), void *ctx,
                                            struct event_sub **out)
 {
@@ -179,9 +224,9 @@ enum ui_subscribe_result ui_feed_subscribe(struct ui_feed *f, void (*wake)(void 
     struct event_sub *s = event_hub_subscribe(f->hub, wake, ctx);
     if (s == NULL)
         return UI_SUBSCRIBE_CLOSED;
-    json_t *snapshot =
-        json_pack("{s:o, s:o, s:o, s:o}", "hub", hub_json(f->emu), "devices", devices_json(f->emu),
-                  "streams", streams_json(f->emu), "log", log_json(f->emu));
+    json_t *snapshot = json_pack("{s:o, s:o, s:o, s:o, s:o}", "hub", hub_json(f->emu), "devices",
+                                 devices_json(f->emu), "streams", streams_json(f->emu), "log",
+                                 log_json(f->emu), "telemetry", telemetry_json_tail(f->emu));
     char *text = snapshot != NULL ? json_dumps(snapshot, JSON_COMPACT) : NULL;
     json_decref(snapshot);
     int rc = text != NULL ? event_sub_prepend(s, "snapshot", text) : -1;

@@ -8,6 +8,8 @@
 #include "event_hub.h"
 #include "method_service.h"
 #include "presence.h"
+#include "telemetry_service.h"
+#include "twin_service.h"
 #include "stream_core.h"
 
 struct ui_feed;
@@ -33,6 +35,12 @@ void ui_feed_on_presence(void *ctx, const char *cid, struct presence_view view);
 /* A method observer (method_service.h): one "method" event when a call is sent and when it
  * ends. */
 void ui_feed_on_method_event(void *ctx, const struct method_event *ev);
+
+/* A twin observer (twin_service.h): one "twin" event per operation, with the versions. */
+void ui_feed_on_twin_event(void *ctx, const struct twin_event *ev);
+
+/* A telemetry observer (telemetry_service.h): one "telemetry" event per message. */
+void ui_feed_on_telemetry(void *ctx, const json_t *message, size_t body_len);
 
 enum ui_subscribe_result {
     UI_SUBSCRIBE_OK,

@@ -5,13 +5,14 @@
  *   get DEVICE | create DEVICE | delete DEVICE
  *   stream DEVICE NAME [RESPONSE_TIMEOUT_S]
  *   method DEVICE NAME   a direct method with a null payload (connect timeout 10 s)
+ *   twin DEVICE | twin-update DEVICE JSON   GET, or PATCH with JSON (no spaces), the twin
  *   & COMMAND     runs COMMAND on a thread of its own and reads the next line at once
  *   wait          waits for every & command, then prints "0 waited"
  *
  * Commands are numbered from 1 (& ones too, wait not). Each prints one line when it is done:
- * "N ok", "N accepted", "N rejected", "N status DEVICE_STATUS" (a method's answer), or
- * "N error STATUS MESSAGE". At the end of the input it waits for the & commands and frees the
- * client.
+ * "N ok", "N accepted", "N rejected", "N status DEVICE_STATUS" (a method's answer), "N etag ETAG"
+ * (the twin's, after a twin call), or "N error STATUS MESSAGE". At the end of the input it waits
+ * for the & commands and frees the client.
  */
 #include "iothub_service.h"
 
@@ -86,6 +87,22 @@ static void method(struct command *cmd, const char *device, const char *name)
     free(res.payload);
 }
 
+static void twin(struct command *cmd, const char *device, const char *patch)
+{
+    struct iothub_error err = {0};
+    struct iothub_twin_result res;
+    char result[160];
+    int rc = patch != NULL ? iothub_twin_update(cmd->svc, device, NULL, patch, NULL, 0, &res, &err)
+                           : iothub_twin_get(cmd->svc, device, NULL, &res, &err);
+    if (rc != 0) {
+        report(cmd->number, NULL, &err);
+        return;
+    }
+    snprintf(result, sizeof result, "etag %s", res.etag);
+    report(cmd->number, result, NULL);
+    free(res.json);
+}
+
 static void run(struct command *cmd)
 {
     char *w[WORDS] = {NULL};
@@ -101,6 +118,10 @@ static void run(struct command *cmd)
             report(cmd->number, res.accepted ? "accepted" : "rejected", NULL);
     } else if (n == 3 && strcmp(w[0], "method") == 0) {
         method(cmd, w[1], w[2]);
+    } else if (n == 2 && strcmp(w[0], "twin") == 0) {
+        twin(cmd, w[1], NULL);
+    } else if (n == 3 && strcmp(w[0], "twin-update") == 0) {
+        twin(cmd, w[1], w[2]);
     } else if (n == 2 && (strcmp(w[0], "get") == 0 || strcmp(w[0], "create") == 0 ||
                           strcmp(w[0], "delete") == 0)) {
         int rc = registry(cmd->svc, w[0], w[1], &err);

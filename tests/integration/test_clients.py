@@ -1,8 +1,8 @@
 """The project's clients end to end: iothub-device and iothub-service against the
 real emulator over TLS, and OpenSSH through a stream: ssh with the service proxy as its
 ProxyCommand and through its local port, scp of 50 MB, the target down, the registry commands,
-direct methods answered by the agent's --method. libiothub-service keeps its connection to the
-hub alive between calls.
+direct methods answered by the agent's --method, twins changed by the service and kept by the
+agent's --twin. libiothub-service keeps its connection to the hub alive between calls.
 """
 import concurrent.futures
 import hashlib
@@ -20,12 +20,17 @@ from harness import Emulator, latency_bound, wait_until
 from test_mqtt import broker_pid
 
 DEVICES = ["echodev", "sshdev", "downdev", "choosy", "proto", "renew", "moddev", "slowdev",
-           "methoddev", "nomethod", "methodmod", "offline"]
+           "methoddev", "nomethod", "methodmod", "offline", "twindev", "twinrep", "twinmod",
+           "twinoff"]
 # The hub learns of an agent's subscriptions from the broker, on a thread of its own, maybe just
 # after the agent prints that it listens; a method call gives the device this long to be
 # listening (docs/protocol.md rule D2) instead of failing with 404103 at once.
 METHOD_CONNECT_TIMEOUT = "10"
 METHOD_LINE = r"method '%s' called \(\$rid [0-9]+\): answered %d"
+# What the agent logs once the hub answered its twin GET, and once it answered a reported PATCH.
+TWIN_READ_LINE = (r"twin read \(\$rid [0-9]+\): desired properties version %d, reported properties "
+                  r"version [0-9]+")
+TWIN_REPORTED_LINE = r"twin reported %s \(\$rid [0-9]+\): 204, reported properties version [0-9]+"
 
 
 def sha256_of(path):
@@ -258,6 +263,119 @@ class Clients(unittest.TestCase):
         self.assertEqual(bad.returncode, 2, bad.stderr)
         self.assertIn("the answer must be JSON", bad.stderr)
 
+    def twin_show(self, device_id, *options):
+        done = service(self.emu, "twin", "show", device_id, *options)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return json.loads(done.stdout)
+
+    def test_twin_desired_change_reaches_the_device_and_is_acknowledged(self):
+        # A device app written only with the project's clients: it answers a method and keeps
+        # its twin, acknowledging each desired change as {"lastDesiredVersion": N}.
+        agent = self.agent("twindev", ["echo"], "--twin", "--method", 'reboot={"ok":true}')
+        self.assertIn("and method calls and twin", agent.ready_line)
+        # Its GET is sent once it is subscribed: an answer means the hub sees it listening.
+        wait_until(lambda: "twin read" in agent.stderr(), what="the device's twin read")
+        self.assertRegex(agent.stderr(), TWIN_READ_LINE % 1)
+        done = service(self.emu, "twin", "update", "twindev", "--desired", '{"fan":"on"}')
+        self.assertEqual(done.returncode, 0, done.stderr)
+        desired = json.loads(done.stdout)["properties"]["desired"]
+        self.assertEqual(desired["fan"], "on")
+        version = desired["$version"]
+        self.assertGreater(version, 1)
+        line = 'desired properties version %d: {"fan":"on"}' % version
+        wait_until(lambda: line in agent.stderr(), what="the device's desired change line")
+        wait_until(lambda: self.twin_show("twindev")["properties"]["reported"].get(
+            "lastDesiredVersion") == version, what="lastDesiredVersion %d in the twin" % version)
+        self.assertRegex(agent.stderr(),
+                         TWIN_REPORTED_LINE % (r'\{"lastDesiredVersion":%d\}' % version))
+        self.assertEqual(agent.stderr().count("iothub-device: desired properties version"), 1,
+                         agent.stderr())
+        # The method calls go on alongside.
+        done = self.method("twindev", "reboot")
+        self.assertEqual(json.loads(done.stdout), {"status": 200, "payload": {"ok": True}},
+                         done.stderr)
+
+    def test_twin_reports_etag_and_replace(self):
+        agent = self.agent("twinrep", ["echo"], "--report", '{"firmware":"1.2"}',
+                           "--report", '{"battery":97}')
+        self.assertIn("and twin", agent.ready_line)  # --report implies --twin
+        wait_until(lambda: self.twin_show("twinrep")["properties"]["reported"].get(
+            "battery") == 97, what="the device's reports in the twin")
+        twin = self.twin_show("twinrep")
+        self.assertEqual(twin["properties"]["reported"]["firmware"], "1.2")
+        self.assertRegex(agent.stderr(), TWIN_REPORTED_LINE % r'\{"firmware":"1\.2"\}')
+        # Nothing desired yet: nothing to acknowledge.
+        self.assertNotIn("lastDesiredVersion", twin["properties"]["reported"])
+        stale = twin["etag"]
+        done = service(self.emu, "twin", "update", "twinrep", "--tags", '{"room":"lab"}',
+                       "--etag", stale)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)["tags"], {"room": "lab"})
+        self.assertNotEqual(json.loads(done.stdout)["etag"], stale)
+        again = service(self.emu, "twin", "update", "twinrep", "--tags", '{"room":"hall"}',
+                        "--etag", stale)
+        self.assertEqual((again.returncode, again.stdout), (1, ""), again.stderr)
+        self.assertIn("HTTP 412 PreconditionFailed (412001)", again.stderr)
+        self.assertIn("iothub-service twin show twinrep", again.stderr)
+        self.assertEqual(again.stderr.count("\n"), 1, again.stderr)
+        # --replace: what is not given is emptied.
+        done = service(self.emu, "twin", "update", "twinrep", "--desired", '{"mode":"eco"}',
+                       "--replace")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        replaced = json.loads(done.stdout)
+        self.assertEqual(replaced["tags"], {})
+        self.assertEqual(replaced["properties"]["desired"]["mode"], "eco")
+        version = replaced["properties"]["desired"]["$version"]
+        wait_until(lambda: "desired properties version %d: " % version in agent.stderr(),
+                   what="the device's desired change line")
+
+    def test_a_desired_change_made_offline_is_acknowledged_on_connect(self):
+        done = service(self.emu, "twin", "update", "twinoff", "--desired", '{"fan":"off"}')
+        self.assertEqual(done.returncode, 0, done.stderr)
+        version = json.loads(done.stdout)["properties"]["desired"]["$version"]
+        agent = self.agent("twinoff", ["echo"], "--twin")
+        wait_until(lambda: self.twin_show("twinoff")["properties"]["reported"].get(
+            "lastDesiredVersion") == version, what="the acknowledgement after the twin read")
+        self.assertRegex(agent.stderr(), TWIN_READ_LINE % version)
+        # Read, not told: no notification line.
+        self.assertNotIn("iothub-device: desired properties version", agent.stderr())
+
+    def test_module_twin(self):
+        agent = self.agent("twinmod/mod1", ["echo"], "--twin")
+        wait_until(lambda: "twin read" in agent.stderr(), what="the module's twin read")
+        done = service(self.emu, "twin", "update", "twinmod", "--module", "mod1",
+                       "--desired", '{"where":"mod1"}')
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)["moduleId"], "mod1")
+        version = json.loads(done.stdout)["properties"]["desired"]["$version"]
+        wait_until(lambda: self.twin_show("twinmod", "--module", "mod1")["properties"][
+            "reported"].get("lastDesiredVersion") == version, what="the module's acknowledgement")
+        # The device's own twin is another one.
+        self.assertNotIn("where", self.twin_show("twinmod")["properties"]["desired"])
+
+    def test_twin_of_an_unknown_device(self):
+        done = service(self.emu, "twin", "show", "nosuchdevice")
+        self.assertEqual((done.returncode, done.stdout), (1, ""), done.stderr)
+        self.assertIn("HTTP 404 DeviceNotFound (404001)", done.stderr)
+        self.assertIn("iothub-service device create nosuchdevice", done.stderr)
+        self.assertEqual(done.stderr.count("\n"), 1, done.stderr)
+
+    def test_twin_arguments(self):
+        for args, says in ((["--desired", "[1]"], "--desired must be a JSON object"),
+                           (["--tags", "{room:1}"], "--tags must be a JSON object"),
+                           ([], "twin update needs --desired JSON or --tags JSON")):
+            done = service(self.emu, "twin", "update", "offline", *args)
+            self.assertEqual((done.returncode, done.stdout), (2, ""), done.stderr)
+            self.assertIn(says, done.stderr)
+        for args in (["twin", "remove", "offline"], ["twin", "show"],
+                     ["twin", "show", "offline", "--desired", "{}"]):
+            done = service(self.emu, *args)
+            self.assertEqual((done.returncode, done.stdout), (2, ""), done.stderr)
+        bad = subprocess.run([DEVICE, "--report", "[1]", "echo"], capture_output=True, text=True,
+                             timeout=30, env=client_env(self.emu))
+        self.assertEqual(bad.returncode, 2, bad.stderr)
+        self.assertIn("--report must be a JSON object", bad.stderr)
+
     def test_errors_name_the_fix(self):
         env = client_env(self.emu)
         del env["IOTHUB_CONNECTION_STRING"]
@@ -346,6 +464,21 @@ class KeepAlive(unittest.TestCase):
             self.assertEqual(self.lib.call("get ka-no"), "ok")
             self.assertEqual(self.lib.call("method ka-no other"), "status 501")
         self.assertEqual(self.relay.accepted, 1)
+
+    def test_twin_calls_share_the_kept_connection(self):
+        first = self.lib.call("twin ka-no")
+        self.assertRegex(first, r"^etag \S+$")  # from the ETag header, or the body's etag
+        for _ in range(3):
+            self.assertEqual(self.lib.call("twin ka-no"), first)
+            self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.assertEqual(self.relay.accepted, 1)
+        # libwebsockets pipelines no PATCH: it gets a connection of its own; the kept one stays.
+        updated = self.lib.call('twin-update ka-no {"tags":{"kept":true}}')
+        self.assertRegex(updated, r"^etag \S+$")
+        self.assertNotEqual(updated, first)
+        accepted = self.relay.accepted
+        self.assertEqual(self.lib.call("twin ka-no"), updated)
+        self.assertEqual(self.relay.accepted, accepted)
 
     def test_a_method_call_the_hub_got_is_not_sent_again(self):
         self.assertEqual(self.lib.call("get ka-no"), "ok")

@@ -187,21 +187,21 @@ class Devices(unittest.TestCase):
         inside.send(RawDevice.publish_packet(b"$iothub/streams/res/200/?$rid=1", qos=1,
                                              packet_id=7))
         self.assertEqual(inside.tls.recv(4), b"\x40\x02\x00\x07")
-        # Outside (the hub's own topics, telemetry the emulator does not take yet): the
-        # connection is closed and nothing is acknowledged, so no SDK takes it as delivered.
+        # Outside (the hub's own topics, another device's telemetry): the connection is closed
+        # and nothing is acknowledged, so no SDK takes it as delivered.
         # ($SYS/ is the one exception: mosquitto refuses it itself, before the plugin is asked,
         # and acknowledges it; docs/differences.md.)
         for topic in (b"$hub/to/dev2/$iothub/streams/POST/x/?$rid=1&$url=u&$auth=a",
-                      b"devices/dev3/messages/events/", b"other/topic"):
+                      b"devices/dev2/messages/events/", b"other/topic"):
             outside = RawDevice(self.emu, "dev3")
             self.addCleanup(outside.close)
             outside.send(RawDevice.publish_packet(topic, b"{}", qos=1, packet_id=8) +
                          RawDevice.publish_packet(b"$iothub/streams/res/200/?$rid=2", qos=1,
                                                   packet_id=9))
             self.assertEqual(outside.received_until_closed(), b"", topic)
-        log = self.emu.wait_log("may not publish to 'devices/dev3/messages/events/'")
+        log = self.emu.wait_log("may not publish to 'devices/dev2/messages/events/'")
         line = next(l for l in log.splitlines()
-                    if "may not publish to 'devices/dev3/messages/events/'" in l)
+                    if "may not publish to 'devices/dev2/messages/events/'" in l)
         self.assertIn("refused 'dev3'", line)
         self.assertIn("the connection is closed", line)
 

@@ -39,13 +39,18 @@ FOLDER_DEPS = {
                                  "server/mqtt", "server/http"],
     "server/methods": LIBRARY + ["server/base", "server/registry", "server/context",
                                  "server/mqtt", "server/http"],
+    "server/twins": LIBRARY + ["server/base", "server/registry", "server/context",
+                               "server/mqtt", "server/http"],
+    "server/telemetry": LIBRARY + ["server/base", "server/registry", "server/context",
+                                   "server/mqtt", "server/http"],
     # The web page shows what the features do.
     "server/web": LIBRARY + ["server/base", "server/registry", "server/context", "server/mqtt",
-                             "server/http", "server/streams", "server/methods"],
+                             "server/http", "server/streams", "server/methods",
+                             "server/twins", "server/telemetry"],
     # main and what puts the parts together.
     "server/app": LIBRARY + ["server/base", "server/registry", "server/context", "server/mqtt",
                              "server/http", "server/devices", "server/streams", "server/methods",
-                             "server/web"],
+                             "server/twins", "server/telemetry", "server/web"],
 }
 TREES = ("server", "client")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -26,6 +26,8 @@ static struct broker_settings full_settings(void)
         .key_path = "/state/key.pem",
         .plugin_path = "/usr/lib/iothub-emulator/iothub_mosquitto_plugin.so",
         .registry_path = "/state/registry.db",
+        .telemetry_path = "/state/telemetry.db",
+        .telemetry_keep = 100000,
         .hub_secret = "0123456789abcdef",
         .hosts = two_hosts,
         .host_count = 2,
@@ -116,6 +118,8 @@ START_TEST(global_settings)
     check_has_line(text, "listener 0 /state/broker.sock");
     check_has_line(text, "plugin /usr/lib/iothub-emulator/iothub_mosquitto_plugin.so");
     check_has_line(text, "plugin_opt_registry /state/registry.db");
+    check_has_line(text, "plugin_opt_telemetry /state/telemetry.db");
+    check_has_line(text, "plugin_opt_telemetry_keep 100000");
     check_has_line(text, "plugin_opt_hub_secret 0123456789abcdef");
     check_has_line(text, "plugin_opt_hosts emuhub.azure-devices.net,127.0.0.1");
     check_lacks_line(text, "allow_anonymous true");

@@ -23,6 +23,8 @@ static void check_allowed(const char *topic, int expected)
 
 #define S HUB_LISTEN_STREAMS
 #define M HUB_LISTEN_METHODS
+#define T HUB_LISTEN_TWIN
+#define D HUB_LISTEN_DESIRED
 
 static void check_covers(const char *filter, unsigned expected)
 {
@@ -75,10 +77,29 @@ START_TEST(device_uses_iothub_methods)
 }
 END_TEST
 
+/* Rules D5-D8: twin requests go to $iothub/twin/GET/ and .../reported/, answers and desired
+ * changes come on $iothub/twin/res/ and .../desired/. */
+START_TEST(device_uses_iothub_twin)
+{
+    static const char *const filters[] = {"$iothub/twin/res/#",
+                                          "$iothub/twin/PATCH/properties/desired/#"};
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        check_access(MQTT_ACCESS_SUBSCRIBE, filters[i], 1);
+        check_access(MQTT_ACCESS_WRITE, filters[i], 0);
+    }
+    check_access(MQTT_ACCESS_WRITE, "$iothub/twin/GET/?$rid=1", 1);
+    check_access(MQTT_ACCESS_WRITE, "$iothub/twin/PATCH/properties/reported/?$rid=1", 1);
+    check_access(MQTT_ACCESS_WRITE, "$iothub/twin/PATCH/properties/desired/?$version=1", 0);
+    check_access(MQTT_ACCESS_WRITE, "$iothub/twin/res/200/?$rid=1", 0);
+    check_access(MQTT_ACCESS_SUBSCRIBE, "$iothub/twin/GET/#", 0);
+}
+END_TEST
+
 START_TEST(device_refused_elsewhere)
 {
     check_allowed("$iothub/twin/#", 0);
-    check_allowed("$iothub/twin/res/200/?$rid=1", 0);
+    check_allowed("$iothub/twin/PATCH/properties/#", 0);
+    check_allowed("$iothub/twin/PATCH/properties/desired", 0);
     check_allowed("$iothub/methods/#", 0);
     check_allowed("$iothub/methods/+/#", 0);
     check_allowed("$iothub/methodsX/POST/#", 0);
@@ -125,7 +146,7 @@ START_TEST(covers_stream_requests)
     check_covers("$iothub/streams/+/#", S);
     check_covers("$iothub/streams/POST/+/+", S);
     check_covers("$iothub/+/POST/#", S | M);
-    check_covers("$iothub/#", S | M);
+    check_covers("$iothub/#", S | M | T | D);
     check_covers("$iothub/streams/res/#", 0);
     check_covers("$iothub/streams/POST/x/#", 0);
     check_covers("$iothub/streams/POST/+", 0);
@@ -133,7 +154,20 @@ START_TEST(covers_stream_requests)
     check_covers("$iothub/streams/POST", 0);
     check_covers("#", 0);
     check_covers("+/streams/POST/#", 0);
-    check_covers("$iothub/twin/#", 0);
+    check_covers("$iothub/twin/#", T | D);
+}
+END_TEST
+
+START_TEST(covers_twin_answers_and_desired_changes)
+{
+    check_covers("$iothub/twin/res/#", T);
+    check_covers("$iothub/twin/res/+/+", T);
+    check_covers("$iothub/twin/res/200/#", 0);
+    check_covers("$iothub/twin/PATCH/properties/desired/#", D);
+    check_covers("$iothub/twin/PATCH/properties/desired/+", D);
+    check_covers("$iothub/twin/PATCH/properties/#", D);
+    check_covers("$iothub/twin/#", T | D);
+    check_covers("$iothub/twin/PATCH/properties/reported/#", 0);
 }
 END_TEST
 
@@ -164,12 +198,14 @@ static Suite *mqtt_acl_suite(void)
     TCase *acl = tcase_create("acl");
     tcase_add_test(acl, device_stays_under_iothub_streams);
     tcase_add_test(acl, device_uses_iothub_methods);
+    tcase_add_test(acl, device_uses_iothub_twin);
     tcase_add_test(acl, device_refused_elsewhere);
     tcase_add_test(acl, unknown_access_refused);
     suite_add_tcase(s, acl);
     TCase *match = tcase_create("filter");
     tcase_add_test(match, covers_stream_requests);
     tcase_add_test(match, covers_method_calls);
+    tcase_add_test(match, covers_twin_answers_and_desired_changes);
     tcase_add_test(match, covers_does_not_depend_on_the_probe_stream_name);
     suite_add_tcase(s, match);
     return s;

@@ -14,6 +14,9 @@ struct client_state {
     char **covering;        /* the session's filters that cover a feature's requests */
     size_t covering_count;
     int persistent; /* clean session false: the broker keeps the session */
+    /* What its telemetry is stamped with (docs/protocol.md rule D12), set at each connect. */
+    char generation_id[24];
+    char model_id[128]; /* the CONNECT user name's model-id, "" when none */
 };
 
 /* Records a new connection and returns its state (client_listens says whether a resumed session

@@ -7,8 +7,9 @@
  *   stop listening for a feature's requests. A publish or subscribe outside closes the device's
  *   connection, as the hub does (docs/protocol.md rules D11 and D15): a publish is never
  *   acknowledged, a subscribe never answered.
- * - MESSAGE: the hub's $hub/to/{cid}/... is delivered to that one client; a device's publish is
- *   re-tagged $hub/from/{cid}/... for the hub (hub_bus).
+ * - MESSAGE: the hub's $hub/to/{cid}/... is delivered to that one client; a device's telemetry
+ *   is stored before mosquitto acknowledges it (telemetry_ingest), and the hub hears its sequence
+ *   number; any other publish is re-tagged $hub/from/{cid}/... for the hub (hub_bus).
  * - DISCONNECT: reported to the hub unless the connection was taken over (client_map).
  *
  * Every callback runs on mosquitto's main thread, so the plugin needs no locks. */
@@ -17,6 +18,11 @@
 #include "mqtt_acl.h"
 #include "rate_window.h"
 #include "registry_reader.h"
+#include "telemetry_ingest.h"
+
+#include "protocol/identity.h"
+#include "protocol/percent.h"
+#include "protocol/telemetry_topic.h"
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -49,6 +55,8 @@ struct plugin {
     const char *hosts[MAX_HOSTS];
     size_t host_count;
     struct registry_reader *registry;
+    struct telemetry_store *telemetry;
+    long long telemetry_keep;
     struct strmap clients;
     const struct mosquitto *hub; /* the hub's current connection, NULL when it is away */
     struct rate_window refusals;
@@ -138,6 +146,34 @@ static void send_listens(struct plugin *p, enum hub_bus_kind kind, const char *c
     send_event(p, kind, cid, text);
 }
 
+/* `model-id` of the user name's query ({host}/{id}/?api-version=...&model-id=...), decoded. */
+static void model_id_of(const char *username, char *out, size_t cap)
+{
+    const char *query = username != NULL ? strchr(username, '?') : NULL;
+    const char *key = query != NULL ? strstr(query, "model-id=") : NULL;
+    char *decoded = NULL;
+    out[0] = '\0';
+    if (key == NULL || (key[-1] != '?' && key[-1] != '&'))
+        return;
+    key += strlen("model-id=");
+    if (ih_pct_decode(key, strcspn(key, "&"), IH_PCT_STRICT, &decoded, NULL) == IH_OK)
+        snprintf(out, cap, "%s", decoded);
+    free(decoded);
+}
+
+/* What the identity's telemetry is stamped with (docs/protocol.md rule D12). */
+static void note_identity(struct plugin *p, struct client_state *e, const char *cid,
+                          const char *username)
+{
+    char device_id[IH_ID_MAX_LEN + 1];
+    struct device_keys keys;
+    snprintf(device_id, sizeof device_id, "%.*s", (int)strcspn(cid, "/"), cid);
+    e->generation_id[0] = '\0';
+    if (registry_reader_device(p->registry, device_id, &keys) == LOOKUP_FOUND)
+        snprintf(e->generation_id, sizeof e->generation_id, "%s", keys.generation_id);
+    model_id_of(username, e->model_id, sizeof e->model_id);
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
     (void)event;
@@ -162,6 +198,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         report_refusal(p, ev->client, cid, r == DEVICE_AUTH_OK ? "out of memory" : reason);
         return MOSQ_ERR_AUTH;
     }
+    note_identity(p, e, cid, ev->username);
     send_listens(p, HUB_BUS_CONNECTED, cid, e);
     return MOSQ_ERR_SUCCESS;
 }
@@ -211,7 +248,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     const char *cid = mosquitto_client_id(ev->client);
     if (is_hub(cid) && ev->client == p->hub)
         return MOSQ_ERR_SUCCESS;
-    if (cid == NULL || !mqtt_acl_device_allows(ev->access, ev->topic))
+    if (cid == NULL || !mqtt_acl_client_allows(ev->access, ev->topic, cid))
         return refuse_access(p, ev, cid);
     if (ev->access == MQTT_ACCESS_SUBSCRIBE || ev->access == MQTT_ACCESS_UNSUBSCRIBE)
         note_subscription(p, cid, ev->access, ev->topic);
@@ -302,6 +339,48 @@ static int retag_device_message(struct plugin *p, const char *cid, struct mosqui
     return MOSQ_ERR_SUCCESS;
 }
 
+/* The stored message's sequence number goes to the hub as $hub/from/{cid}/$stored/telemetry. */
+static void tell_stored(struct plugin *p, const char *cid, long long seq)
+{
+    char *topic = NULL, text[24];
+    snprintf(text, sizeof text, "%lld", seq);
+    if (p->hub != NULL &&
+        hub_bus_format(HUB_BUS_FROM, cid, HUB_BUS_STORED_TELEMETRY, &topic) == IH_OK)
+        mosquitto_broker_publish_copy(HUB_BUS_CLIENT_ID, topic, (int)strlen(text), text, 0, false,
+                                      NULL);
+    free(topic);
+}
+
+/* Rules D10-D12: stored before mosquitto sends the PUBACK, which it does for a message the
+ * plugin answers "denied" (handled here, routed nowhere); refused or not stored, the connection
+ * is closed and nothing is acknowledged (rule D11). */
+static int handle_telemetry(struct plugin *p, const char *cid, struct mosquitto_evt_message *ev)
+{
+    struct client_state *e = client_map_find(&p->clients, cid);
+    struct ingest_identity who = {cid, e != NULL ? e->generation_id : "",
+                                  e != NULL ? e->model_id : ""};
+    struct ingest_message m = {ev->topic, ev->payload, ev->payloadlen, ev->retain};
+    long long seq = 0;
+    char reason[300];
+    if (p->telemetry == NULL) {
+        report_refusal(p, ev->client, cid,
+                       "sent telemetry, which this broker cannot store; the connection is closed");
+        return CLOSE_THE_CONNECTION;
+    }
+    if (telemetry_ingest(p->telemetry, p->telemetry_keep, &who, &m, &seq, reason, sizeof reason) !=
+        INGEST_STORED) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "telemetry on '%.120s' refused: %.200s; the connection is closed and the message "
+                 "dropped, unacknowledged",
+                 ev->topic, reason);
+        report_refusal(p, ev->client, cid, text);
+        return CLOSE_THE_CONNECTION;
+    }
+    tell_stored(p, cid, seq);
+    return MOSQ_ERR_ACL_DENIED;
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
     (void)event;
@@ -312,7 +391,11 @@ static int on_message(int event, void *event_data, void *userdata)
         handle_hub_message(p, ev);
         return MOSQ_ERR_ACL_DENIED; /* handled here; nothing to route */
     }
-    return cid != NULL ? retag_device_message(p, cid, ev) : CLOSE_THE_CONNECTION;
+    if (cid == NULL)
+        return CLOSE_THE_CONNECTION;
+    if (ih_topic_is_telemetry(ev->topic, strlen(ev->topic)))
+        return handle_telemetry(p, cid, ev);
+    return retag_device_message(p, cid, ev);
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
@@ -331,7 +414,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 }
 
 static int read_options(struct plugin *p, struct mosquitto_opt *opts, int count,
-                        const char **registry)
+                        const char **registry, const char **telemetry)
 {
     for (int i = 0; i < count; i++) {
         char **slot = strcmp(opts[i].key, "hub_secret") == 0 ? &p->hub_secret
@@ -339,6 +422,10 @@ static int read_options(struct plugin *p, struct mosquitto_opt *opts, int count,
                                                              : NULL;
         if (strcmp(opts[i].key, "registry") == 0)
             *registry = opts[i].value;
+        else if (strcmp(opts[i].key, "telemetry") == 0)
+            *telemetry = opts[i].value;
+        else if (strcmp(opts[i].key, "telemetry_keep") == 0)
+            p->telemetry_keep = atoll(opts[i].value);
         if (slot != NULL) {
             free(*slot);
             *slot = strdup(opts[i].value);
@@ -360,11 +447,24 @@ static int read_options(struct plugin *p, struct mosquitto_opt *opts, int count,
     return 0;
 }
 
+/* Optional: without plugin_opt_telemetry the broker refuses telemetry (closing the connection). */
+static int open_telemetry(struct plugin *p, const char *path)
+{
+    char err[300] = "";
+    if (path == NULL)
+        return 0;
+    if ((p->telemetry = telemetry_store_open(path, 0, err, sizeof err)) != NULL)
+        return 0;
+    mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: %s (%s)", err, path);
+    return -1;
+}
+
 static void plugin_free(struct plugin *p)
 {
     if (p == NULL)
         return;
     registry_reader_close(p->registry);
+    telemetry_store_close(p->telemetry);
     strmap_free(&p->clients, client_state_free);
     if (p->hub_secret != NULL)
         OPENSSL_cleanse(p->hub_secret, strlen(p->hub_secret));
@@ -392,10 +492,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *options, int option_count)
 {
     struct plugin *p = calloc(1, sizeof *p);
-    const char *registry = NULL;
+    const char *registry = NULL, *telemetry = NULL;
     int ok = p != NULL && strmap_init(&p->clients, CLIENT_BUCKETS) == 0 &&
-             read_options(p, options, option_count, &registry) == 0 &&
-             (p->registry = registry_reader_open(registry)) != NULL;
+             read_options(p, options, option_count, &registry, &telemetry) == 0 &&
+             (p->registry = registry_reader_open(registry)) != NULL &&
+             open_telemetry(p, telemetry) == 0;
     if (ok) {
         p->id = identifier;
         ok = register_callbacks(p) == MOSQ_ERR_SUCCESS;

@@ -12,7 +12,7 @@
 #define BUSY_TIMEOUT_MS 200
 
 static const char device_sql[] =
-    "SELECT status, primary_key, secondary_key FROM devices WHERE device_id = ?1";
+    "SELECT status, primary_key, secondary_key, generation_id FROM devices WHERE device_id = ?1";
 static const char policy_sql[] =
     "SELECT permissions, primary_key, secondary_key FROM policies WHERE name = ?1";
 
@@ -87,6 +87,7 @@ static void fill_device(sqlite3_stmt *st, void *out)
     d->enabled = status != NULL && strcmp((const char *)status, "enabled") == 0;
     copy_text(st, 1, d->primary_key, sizeof d->primary_key);
     copy_text(st, 2, d->secondary_key, sizeof d->secondary_key);
+    copy_text(st, 3, d->generation_id, sizeof d->generation_id);
 }
 
 static void fill_policy(sqlite3_stmt *st, void *out)
