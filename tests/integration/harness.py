@@ -118,6 +118,11 @@ def curl(method, url, headers=None, body=None, cafile=None, extra=()):
             return Response(status, parsed, f.read().decode("utf-8", "replace"))
 
 
+def device_args(devices):
+    """--device ID for each of devices: the command line that registers them at start."""
+    return [arg for d in devices for arg in ("--device", d)]
+
+
 class Emulator:
     """The real emulator as a child process. Use as a context manager."""
 

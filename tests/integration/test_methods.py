@@ -23,7 +23,8 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Emulator, curl, latency_bound, policy_key, sas_token, wait_until
+from harness import (Emulator, curl, device_args, latency_bound, policy_key, sas_token,
+                     wait_until)
 from mqtt_peer import TIMEOUT, RawDevice, connect_device, mqtt_packet, mqtt_string
 
 METHODS = "$iothub/methods/POST/#"
@@ -50,10 +51,7 @@ SCENARIOS = concurrent.futures.ThreadPoolExecutor(max_workers=8)
 
 def setUpModule():
     global EMU
-    args = []
-    for d in DEVICES:
-        args += ["--device", d]
-    EMU = Emulator(*args).start()
+    EMU = Emulator(*device_args(DEVICES)).start()
     for name, scenario in BACKGROUND.items():
         SLOW[name] = SCENARIOS.submit(scenario)
 

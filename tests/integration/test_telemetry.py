@@ -28,7 +28,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Emulator, latency_bound, sas_token, wait_until
+from harness import Emulator, device_args, latency_bound, sas_token, wait_until
 from mqtt_peer import TIMEOUT, RawDevice, connect_device, mqtt_packet, mqtt_string
 from test_methods import read_exactly
 from test_mqtt import broker_pid
@@ -59,10 +59,7 @@ EMU = None
 
 def setUpModule():
     global EMU
-    args = []
-    for d in DEVICES:
-        args += ["--device", d]
-    EMU = Emulator(*args).start()
+    EMU = Emulator(*device_args(DEVICES)).start()
 
 
 def tearDownModule():

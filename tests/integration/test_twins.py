@@ -27,7 +27,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Emulator, latency_bound, wait_until
+from harness import Emulator, device_args, latency_bound, wait_until
 from mqtt_peer import TIMEOUT, connect_device
 from test_mqtt import broker_pid
 
@@ -59,10 +59,7 @@ EMU = None
 
 def setUpModule():
     global EMU
-    args = []
-    for d in DEVICES:
-        args += ["--device", d]
-    EMU = Emulator(*args).start()
+    EMU = Emulator(*device_args(DEVICES)).start()
 
 
 def tearDownModule():
