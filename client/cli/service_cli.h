@@ -10,8 +10,9 @@ struct service_cli {
     int https_port;
     const char *name, *module, *ws_protocol, *listen, *payload;
     const char *desired, *tags, *etag; /* twin update */
+    const char *since;                 /* telemetry: a sequence number, checked by the command */
     int response_timeout_s, connect_timeout_s, method_timeout_s, local_port, top;
-    int json, stdio, replace;
+    int json, stdio, replace, follow;
     /* The positional arguments after the command. */
     char **args;
     int arg_count;
@@ -28,6 +29,7 @@ int cmd_proxy(struct service_cli *cli);
 int cmd_device(struct service_cli *cli);
 int cmd_method(struct service_cli *cli);
 int cmd_twin(struct service_cli *cli);
+int cmd_telemetry(struct service_cli *cli);
 
 /* Pretty JSON for people; the hub's text as is when it is not JSON. */
 void service_cli_print_json(const char *text);

@@ -1,5 +1,6 @@
 /* iothub-service: start device streams, run the service side of the echo sample and of the
- * local proxy, call direct methods, read and change twins, and manage the device registry. */
+ * local proxy, call direct methods, read and change twins, read the telemetry devices sent, and
+ * manage the device registry. */
 #include "cli_common.h"
 #include "service_cli.h"
 
@@ -27,18 +28,25 @@ static const char usage[] =
     "  twin show DEVICE         print the twin of a device (of its module with --module)\n"
     "  twin update DEVICE [--desired JSON] [--tags JSON] [--etag ETAG] [--replace]\n"
     "                           change its desired properties and tags, print the twin after\n"
+    "  telemetry [DEVICE] [--module MODULE] [--since SEQ] [--follow]\n"
+    "                           print the messages devices sent (every device's when no\n"
+    "                           DEVICE), oldest first, one line of JSON each as the emulator\n"
+    "                           keeps them (GET /emulator/telemetry): deviceId, moduleId,\n"
+    "                           enqueuedTimeUtc, sequenceNumber, properties, systemProperties,\n"
+    "                           body (when UTF-8), bodyBase64; exits 0 once all are printed\n"
     "  device create|show|delete|connection-string ID\n"
     "  device list [--top N]    the device registry\n"
     "\n"
     "Options:\n"
     "  --connection-string CS   a policy's connection string (or $IOTHUB_CONNECTION_STRING);\n"
     "                           streams and methods need ServiceConnect, the registry\n"
-    "                           RegistryRead/Write, twins either\n"
+    "                           RegistryRead/Write, twins either, telemetry RegistryRead\n"
     "  --ca FILE                the CA of the hub's certificate, e.g. the emulator's ca.pem\n"
     "                           (or $IOTHUB_CA_FILE; default: the system's CAs)\n"
     "  --https-port PORT        the hub's HTTPS port (or $IOTHUB_HTTPS_PORT; default 443)\n"
     "  --name NAME              the stream name (default: the command's name)\n"
-    "  --module MODULE          a module of the device: stream to it, call its methods, its twin\n"
+    "  --module MODULE          a module of the device: stream to it, call its methods, its\n"
+    "                           twin, its telemetry (default: the device's and its modules')\n"
     "  --response-timeout S     how long the hub waits for the device's answer (default 60)\n"
     "  --connect-timeout S      how long both sides have to connect (default 60); method: how\n"
     "                           long the hub waits for the device to come online (default 0)\n"
@@ -52,6 +60,11 @@ static const char usage[] =
     "                           hub answers 412001); default: whatever it is\n"
     "  --replace                twin update: replace the tags and the desired properties\n"
     "                           (PUT) instead of merging; a part not given is emptied\n"
+    "  --since SEQ              telemetry: only the messages after sequence number SEQ\n"
+    "  --follow                 telemetry: keep printing new messages as they arrive, until\n"
+    "                           Ctrl-C or SIGTERM (exit 0); without --since it starts after the\n"
+    "                           newest stored message, so it prints only new ones, like az iot\n"
+    "                           hub monitor-events\n"
     "  --listen ADDRESS         where --local-port listens (default 127.0.0.1)\n"
     "  --ws-protocol VALUE      ask for this Sec-WebSocket-Protocol on the stream\n"
     "  --json                   stream: print the result as JSON\n"
@@ -71,6 +84,8 @@ enum option_id {
     OPT_TAGS,
     OPT_ETAG,
     OPT_REPLACE,
+    OPT_SINCE,
+    OPT_FOLLOW,
     OPT_LOCAL_PORT,
     OPT_LISTEN,
     OPT_WS_PROTOCOL,
@@ -95,6 +110,8 @@ static const struct option options[] = {
     {"tags", required_argument, NULL, OPT_TAGS},
     {"etag", required_argument, NULL, OPT_ETAG},
     {"replace", no_argument, NULL, OPT_REPLACE},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"follow", no_argument, NULL, OPT_FOLLOW},
     {"local-port", required_argument, NULL, OPT_LOCAL_PORT},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"ws-protocol", required_argument, NULL, OPT_WS_PROTOCOL},
@@ -146,6 +163,12 @@ static int take_option(struct service_cli *cli, int id, const char *arg, const c
         return 0;
     case OPT_REPLACE:
         cli->replace = 1;
+        return 0;
+    case OPT_SINCE:
+        cli->since = arg;
+        return 0;
+    case OPT_FOLLOW:
+        cli->follow = 1;
         return 0;
     case OPT_LOCAL_PORT:
         return cli_parse_int(arg, "--local-port", 0, 65535, &cli->local_port);
@@ -229,7 +252,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(struct service_cli *cli);
     } commands[] = {{"stream", cmd_stream}, {"echo", cmd_echo}, {"proxy", cmd_proxy},
-                    {"method", cmd_method}, {"twin", cmd_twin}, {"device", cmd_device}};
+                    {"method", cmd_method}, {"twin", cmd_twin}, {"telemetry", cmd_telemetry},
+                    {"device", cmd_device}};
     int (*run)(struct service_cli *) = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cli.args[0], commands[i].name) == 0)

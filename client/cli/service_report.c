@@ -16,6 +16,7 @@ static const char *fix_for(const struct iothub_error *err, const char *device, c
                            char *buf, size_t cap)
 {
     int method = strcmp(command, "method") == 0, twin = strcmp(command, "twin") == 0;
+    int telemetry = strcmp(command, "telemetry") == 0;
     if (err->status == 0 &&
         (mentions(err->message, "certificate") || mentions(err->message, "verify")))
         return "pass --ca with the emulator's ca.pem (its path is in the ready line) or set "
@@ -28,6 +29,9 @@ static const char *fix_for(const struct iothub_error *err, const char *device, c
                "(default 443)";
     switch (err->code) {
     case 401002:
+        if (telemetry)
+            return "the connection string's policy or key is not accepted; telemetry needs a "
+                   "policy with RegistryRead (registryRead, iothubowner)";
         return twin ? "the connection string's policy or key is not accepted; twins need a policy "
                       "with RegistryRead (show), RegistryWrite (update) or ServiceConnect"
                     : "the connection string's policy or key is not accepted; streams and methods "

@@ -1,7 +1,8 @@
 /* iothub-service: a thin C client for the service side of IoT Hub device streams, direct
  * methods and device twins, and for the hub's device registry. It speaks what the Azure service
  * SDKs speak (docs/protocol.md §1, §3, §5, §12.1, §12.2), so it works against IoT Hub's wire
- * contract and against iothub-emulator.
+ * contract and against iothub-emulator. It also reads the telemetry devices sent, from the
+ * emulator's own endpoint (§12.3; the real hub serves telemetry over AMQP instead).
  *
  *   struct iothub_service *svc;
  *   struct iothub_error err;
@@ -30,9 +31,9 @@
  * one be. A call made while another is waiting for its answer (the hub holds a stream request or
  * a method call until the device answers) opens a connection of its own. A connection the hub
  * has closed is not used. Should the kept connection fail under a call before any answer, a
- * registry or twin read is sent again on a new one; a stream request, a method call, a twin
- * update or a device creation fails, since the hub may have acted on it. iothub_service_free
- * closes the connection.
+ * registry, twin or telemetry read is sent again on a new one; a stream request, a method call,
+ * a twin update or a device creation fails, since the hub may have acted on it.
+ * iothub_service_free closes the connection.
  *
  * Errors: a failed call returns -1 and fills struct iothub_error: the HTTP status with the hub's
  * errorCode and message when the hub answered, or status 0 with a message saying what went
@@ -171,6 +172,33 @@ int iothub_twin_get(struct iothub_service *svc, const char *device_id, const cha
 int iothub_twin_update(struct iothub_service *svc, const char *device_id, const char *module_id,
                        const char *patch_json, const char *if_match, int replace,
                        struct iothub_twin_result *out, struct iothub_error *err);
+
+/* ---- telemetry (docs/protocol.md §12.3): the emulator's GET /emulator/telemetry ---- */
+
+struct iothub_telemetry_result {
+    int http_status;         /* the hub's answer: 200 */
+    size_t count;            /* the messages in json */
+    long long last_sequence; /* the highest sequenceNumber in json; after_sequence when empty */
+    char *json;              /* the messages as the hub's JSON text, an array, oldest first, of
+                              * {"deviceId","moduleId","enqueuedTimeUtc","sequenceNumber",
+                              * "properties","systemProperties","body" (when UTF-8),
+                              * "bodyBase64"}; a new string the caller frees */
+};
+
+/* GET /emulator/telemetry: the stored device-to-cloud messages with a sequence number above
+ * after_sequence (0: from the oldest kept), oldest first, at most top of them (0: the hub's
+ * default, 1000; it takes 1 to 10000), of device_id (NULL: every device) and of module_id (NULL:
+ * the device's own messages and its modules'). Sequence numbers grow with each message the hub
+ * stores, so a reader follows without gaps or repeats by passing last_sequence back as
+ * after_sequence; an empty array means it has read everything stored so far. When a page is too
+ * large for one answer (8 MiB; one message takes at most about 2 MiB of JSON), it asks again
+ * for half as many messages, down to one: out->count may then be less than top while more are
+ * stored. Needs a policy with RegistryRead. An endpoint of the emulator's: the real hub answers
+ * 404. Returns 0, or -1 with err (status 0 when after_sequence is negative or an id is not
+ * valid: nothing was sent). */
+int iothub_telemetry_read(struct iothub_service *svc, const char *device_id, const char *module_id,
+                          long long after_sequence, size_t top, struct iothub_telemetry_result *out,
+                          struct iothub_error *err);
 
 /* ---- the device registry (docs/protocol.md §5) ---- */
 

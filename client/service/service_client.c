@@ -690,6 +690,105 @@ int iothub_twin_update(struct iothub_service *svc, const char *device_id, const 
     return twin_call(svc, &call, device_id, module_id, out, err);
 }
 
+/* ---- telemetry ---- */
+
+/* The hub's default page of GET /emulator/telemetry (docs/protocol.md §12.3). */
+#define TELEMETRY_DEFAULT_TOP 1000
+
+/* The page's count and its highest sequence number (after when empty). -1 when the answer is
+ * not an array of messages that each have an integer sequenceNumber. */
+static int read_telemetry_answer(const struct ih_http_response *res, long long after,
+                                 struct iothub_telemetry_result *out, struct iothub_error *err)
+{
+    /* A UTF-8 body may hold NUL characters (\u0000 in JSON). */
+    json_t *list =
+        res->body != NULL ? json_loadb(res->body, res->body_len, JSON_ALLOW_NUL, NULL) : NULL;
+    long long last = after;
+    int rc = json_is_array(list) ? 0 : -1;
+    size_t i;
+    json_t *message;
+    json_array_foreach(list, i, message)
+    {
+        json_t *seq = json_object_get(message, "sequenceNumber");
+        if (!json_is_integer(seq))
+            rc = -1;
+        else if (json_integer_value(seq) > last)
+            last = json_integer_value(seq);
+    }
+    if (rc != 0)
+        set_error(err, res->status,
+                  "the hub's answer is not a JSON array of messages, each with its "
+                  "sequenceNumber");
+    out->http_status = res->status;
+    out->count = rc == 0 ? json_array_size(list) : 0;
+    out->last_sequence = last;
+    json_decref(list);
+    return rc;
+}
+
+/* /emulator/telemetry?deviceId=..&moduleId=..&since=N&top=N, the ids percent-encoded (the hub
+ * decodes query values). */
+static int telemetry_path(const char *device_id, const char *module_id, long long after, size_t top,
+                          char *out, size_t cap)
+{
+    char *device = device_id != NULL ? encode(device_id) : NULL;
+    char *module = module_id != NULL ? encode(module_id) : NULL;
+    ih_result rc = IH_ERR_NOMEM;
+    if ((device != NULL || device_id == NULL) && (module != NULL || module_id == NULL))
+        rc = ih_format(out, cap, "/emulator/telemetry?since=%lld%s%s%s%s&top=%zu", after,
+                       device != NULL ? "&deviceId=" : "", device != NULL ? device : "",
+                       module != NULL ? "&moduleId=" : "", module != NULL ? module : "", top);
+    free(device);
+    free(module);
+    return rc == IH_OK ? 0 : -1;
+}
+
+int iothub_telemetry_read(struct iothub_service *svc, const char *device_id, const char *module_id,
+                          long long after_sequence, size_t top, struct iothub_telemetry_result *out,
+                          struct iothub_error *err)
+{
+    char path[1024];
+    struct ih_diag why = {{0}};
+    memset(out, 0, sizeof *out);
+    out->last_sequence = after_sequence;
+    if (after_sequence < 0) {
+        set_error(err, 0, "after_sequence must be 0 or more, not %lld", after_sequence);
+        return -1;
+    }
+    if ((device_id != NULL &&
+         ih_id_check(device_id, strlen(device_id), "device id", &why) != IH_OK) ||
+        (module_id != NULL &&
+         ih_id_check(module_id, strlen(module_id), "module id", &why) != IH_OK)) {
+        set_error(err, 0, "%s", why.msg);
+        return -1;
+    }
+    struct ih_http_response res;
+    struct iothub_error failed;
+    /* A page too large for one answer is asked for again, half as large, down to one message
+     * (which always fits). */
+    for (size_t page = top > 0 ? top : TELEMETRY_DEFAULT_TOP;; page /= 2) {
+        if (telemetry_path(device_id, module_id, after_sequence, page, path, sizeof path) != 0) {
+            set_error(err, 0, "the device id or module id is too long");
+            return -1;
+        }
+        struct hub_call call = {.method = "GET", .path = path, .timeout_ms = REGISTRY_TIMEOUT_MS};
+        if (call_hub(svc, &call, &res, &failed) == 0)
+            break;
+        if (page <= 1 || failed.status != 0 || strstr(failed.message, IH_HTTP_TOO_LARGE) == NULL) {
+            if (err != NULL)
+                *err = failed;
+            return -1;
+        }
+    }
+    int rc = read_telemetry_answer(&res, after_sequence, out, err);
+    if (rc == 0) {
+        out->json = res.body;
+        res.body = NULL;
+    }
+    ih_http_response_free(&res);
+    return rc;
+}
+
 /* ---- registry ---- */
 
 static int device_path(const char *device_id, char *out, size_t cap)

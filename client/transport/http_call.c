@@ -334,7 +334,7 @@ static int append_body(struct http_call *c, const void *in, size_t len)
 {
     struct ih_http_response *res = c->res;
     if (res->body_len + len > IH_HTTP_BODY_MAX) {
-        finish(c, "the response body is too large");
+        finish(c, IH_HTTP_TOO_LARGE);
         return -1;
     }
     if (res->body_len + len + 1 > c->body_cap) {

@@ -13,8 +13,11 @@
 
 #include <stddef.h>
 
-/* Responses larger than this are refused (the registry's largest is a 1000-device list). */
+/* Responses larger than this are refused (the registry's largest is a 1000-device list), with
+ * IH_HTTP_TOO_LARGE in the call's err: a caller that can ask for less (a page of telemetry) tells
+ * it apart by that text. */
 #define IH_HTTP_BODY_MAX (8 * 1024 * 1024)
+#define IH_HTTP_TOO_LARGE "the response body is too large"
 #define IH_HTTP_MAX_HEADERS 8
 #define IH_HTTP_HEADER_VALUE_MAX 1024
 

@@ -6,12 +6,14 @@
  *   stream DEVICE NAME [RESPONSE_TIMEOUT_S]
  *   method DEVICE NAME   a direct method with a null payload (connect timeout 10 s)
  *   twin DEVICE | twin-update DEVICE JSON   GET, or PATCH with JSON (no spaces), the twin
+ *   telemetry DEVICE AFTER   the device's stored messages after sequence number AFTER
  *   & COMMAND     runs COMMAND on a thread of its own and reads the next line at once
  *   wait          waits for every & command, then prints "0 waited"
  *
  * Commands are numbered from 1 (& ones too, wait not). Each prints one line when it is done:
  * "N ok", "N accepted", "N rejected", "N status DEVICE_STATUS" (a method's answer), "N etag ETAG"
- * (the twin's, after a twin call), or "N error STATUS MESSAGE". At the end of the input it waits
+ * (the twin's, after a twin call), "N messages COUNT last SEQUENCE" (a telemetry read's), or
+ * "N error STATUS MESSAGE". At the end of the input it waits
  * for the & commands and frees the client.
  */
 #include "iothub_service.h"
@@ -103,6 +105,20 @@ static void twin(struct command *cmd, const char *device, const char *patch)
     free(res.json);
 }
 
+static void telemetry(struct command *cmd, const char *device, const char *after)
+{
+    struct iothub_error err = {0};
+    struct iothub_telemetry_result res;
+    char result[96];
+    if (iothub_telemetry_read(cmd->svc, device, NULL, atoll(after), 0, &res, &err) != 0) {
+        report(cmd->number, NULL, &err);
+        return;
+    }
+    snprintf(result, sizeof result, "messages %zu last %lld", res.count, res.last_sequence);
+    report(cmd->number, result, NULL);
+    free(res.json);
+}
+
 static void run(struct command *cmd)
 {
     char *w[WORDS] = {NULL};
@@ -122,6 +138,8 @@ static void run(struct command *cmd)
         twin(cmd, w[1], NULL);
     } else if (n == 3 && strcmp(w[0], "twin-update") == 0) {
         twin(cmd, w[1], w[2]);
+    } else if (n == 3 && strcmp(w[0], "telemetry") == 0) {
+        telemetry(cmd, w[1], w[2]);
     } else if (n == 2 && (strcmp(w[0], "get") == 0 || strcmp(w[0], "create") == 0 ||
                           strcmp(w[0], "delete") == 0)) {
         int rc = registry(cmd->svc, w[0], w[1], &err);

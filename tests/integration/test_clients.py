@@ -2,21 +2,25 @@
 real emulator over TLS, and OpenSSH through a stream: ssh with the service proxy as its
 ProxyCommand and through its local port, scp of 50 MB, the target down, the registry commands,
 direct methods answered by the agent's --method, twins changed by the service and kept by the
-agent's --twin. libiothub-service keeps its connection to the hub alive between calls.
+agent's --twin, telemetry sent with paho and printed by iothub-service telemetry (--follow as
+messages arrive). libiothub-service keeps its connection to the hub alive between calls.
 """
 import concurrent.futures
 import hashlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
-from client_peers import (DEVICE, SERVICE, CountingProxy, ServiceCalls, Sshd, client_env,
+from client_peers import (DEVICE, SERVICE, Child, CountingProxy, ServiceCalls, Sshd, client_env,
                           device_agent, free_port, local_proxy, service)
-from harness import Emulator, latency_bound, wait_until
+from harness import Emulator, device_args, latency_bound, policy_key, wait_until
+from mqtt_peer import TIMEOUT, connect_device
 from test_mqtt import broker_pid
 
 DEVICES = ["echodev", "sshdev", "downdev", "choosy", "proto", "renew", "moddev", "slowdev",
@@ -405,6 +409,203 @@ class Clients(unittest.TestCase):
         self.assertIn("check the connection string's key", refused.stderr)
 
 
+# What the emulator logs at --trace for each read of the stored telemetry (the query is not shown).
+TELEMETRY_READ = "GET /emulator/telemetry -> 200"
+TELEMETRY_DEVICES = ["dev1", "dev2", "dev3", "bigdev", "moddev"]
+
+
+def events_topic(cid, bag=""):
+    """The telemetry topic of a device ("d") or module ("d/m") (docs/protocol.md rule D10)."""
+    device, _, module = cid.partition("/")
+    prefix = "devices/%s/modules/%s" % (device, module) if module else "devices/" + device
+    return "%s/messages/events/%s" % (prefix, bag)
+
+
+class Follower:
+    """iothub-service telemetry ... --follow, its stdout read line by line on a thread."""
+
+    def __init__(self, emu, *args):
+        self.child = Child([SERVICE, "telemetry", *args, "--follow"], client_env(emu))
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.child.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next_message(self, timeout=TIMEOUT):
+        """The next line, as JSON; fails when none comes in time or the process ended."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no line within %.0f s; stderr:\n%s"
+                                 % (timeout, self.child.stderr())) from None
+        if line is None:
+            raise AssertionError("it exited (%s); stderr:\n%s"
+                                 % (self.child.proc.wait(), self.child.stderr()))
+        return json.loads(line)
+
+    def stop(self, sig=signal.SIGTERM):
+        """Sends sig; returns the exit code and the lines printed after those read."""
+        if self.child.proc.poll() is None:
+            self.child.proc.send_signal(sig)
+        self.child.wait_exit()
+        self.reader.join(10)
+        rest = []
+        while not self.lines.empty():
+            line = self.lines.get()
+            if line is not None:
+                rest.append(line)
+        self.child.close_files()
+        return self.child.proc.returncode, rest
+
+
+class Telemetry(unittest.TestCase):
+    """iothub-service telemetry, like az iot hub monitor-events, and a device app whose telemetry
+    goes out with paho (the project's agent sends none): the stored messages, page after page,
+    each line the element of GET /emulator/telemetry; --follow printing each new message as it
+    arrives until SIGTERM; the errors. An emulator of its own, with --trace: a follower prints
+    nothing until a message comes, and the log shows when its reads reached the hub."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emulator("--trace", *device_args(TELEMETRY_DEVICES)).start()
+        cls.addClassCleanup(cls.emu.__exit__, None, None, None)
+
+    def device(self, cid):
+        peer = connect_device(self.emu, cid)
+        self.addCleanup(peer.close)
+        return peer
+
+    def send(self, peer, topic, payload):
+        """A QoS 1 publish from paho; returns once the PUBACK came, so the message is stored
+        (rule D11)."""
+        info = peer.client.publish(topic, payload, 1)
+        info.wait_for_publish(timeout=TIMEOUT)
+        self.assertTrue(info.is_published(), "no PUBACK for %s" % topic)
+
+    def follower(self, *args):
+        f = Follower(self.emu, *args)
+        self.addCleanup(f.stop, signal.SIGKILL)
+        return f
+
+    def telemetry(self, *args, env=None):
+        done = service(self.emu, "telemetry", *args, env=env)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    def test_follow_prints_each_new_message_until_sigterm(self):
+        dev = self.device("dev1")
+        other = self.device("dev3")
+        self.send(dev, events_topic("dev1", "k=old"), b'{"t":0}')
+        since = len(self.emu.log())
+        follower = self.follower("dev1")
+        # Polling, though it prints nothing: two reads to find the newest stored message (a page
+        # with {"t":0}, then an empty one), then its first poll after it.
+        self.emu.wait_log(TELEMETRY_READ, count=3, since=since)
+        self.send(dev, events_topic("dev1", "k=v"), b'{"t":1}')
+        first = follower.next_message()
+        self.assertEqual(json.loads(first["body"]), {"t": 1})
+        self.assertEqual(first["properties"], {"k": "v"})
+        self.assertEqual((first["deviceId"], first["moduleId"]), ("dev1", None))
+        # Another device's message is not printed; the next of dev1 is, in its order.
+        self.send(other, events_topic("dev3"), b"not dev1's")
+        self.send(dev, events_topic("dev1", "k=w"), b'{"t":2}')
+        second = follower.next_message()
+        self.assertEqual((json.loads(second["body"]), second["properties"]), ({"t": 2}, {"k": "w"}))
+        self.assertGreater(second["sequenceNumber"], first["sequenceNumber"] + 1)
+        code, rest = follower.stop(signal.SIGTERM)
+        self.assertEqual((code, rest), (0, []), follower.child.stderr())
+        self.assertEqual(follower.child.stderr(), "")
+
+    def test_follow_since_prints_the_stored_ones_first(self):
+        dev = self.device("dev3")
+        self.send(dev, events_topic("dev3", "n=1"), b"one")
+        first = self.telemetry("dev3")[-1]
+        self.send(dev, events_topic("dev3", "n=2"), b"two")
+        follower = self.follower("dev3", "--since", str(first["sequenceNumber"] - 1))
+        self.assertEqual(follower.next_message()["body"], "one")
+        self.assertEqual(follower.next_message()["body"], "two")
+        self.send(dev, events_topic("dev3", "n=3"), b"three")
+        self.assertEqual(follower.next_message()["body"], "three")
+        code, rest = follower.stop(signal.SIGINT)
+        self.assertEqual((code, rest), (0, []), follower.child.stderr())
+
+    def test_stored_messages_in_order_then_exit(self):
+        dev = self.device("dev2")
+        self.send(dev, events_topic("dev2", "a=1"), b'{"n":1}')
+        self.send(dev, events_topic("dev2", "a=2&%24.mid=m2"), b'{"n":2}')
+        done = service(self.emu, "telemetry", "dev2")
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        lines = done.stdout.splitlines()
+        self.assertEqual(len(lines), 2, done.stdout)
+        messages = [json.loads(line) for line in lines]
+        self.assertEqual([json.loads(m["body"]) for m in messages], [{"n": 1}, {"n": 2}])
+        self.assertEqual([m["properties"] for m in messages], [{"a": "1"}, {"a": "2"}])
+        self.assertEqual(messages[1]["systemProperties"]["messageId"], "m2")
+        self.assertLess(messages[0]["sequenceNumber"], messages[1]["sequenceNumber"])
+        # Each line is the hub's element, compact.
+        res = self.emu.request("GET", "/emulator/telemetry?deviceId=dev2", "registryRead")
+        self.assertEqual(messages, res.json())
+        for line in lines:
+            self.assertEqual(line, json.dumps(json.loads(line), separators=(",", ":"),
+                                              ensure_ascii=False))
+        # --since: the messages after that sequence number.
+        after = self.telemetry("dev2", "--since", str(messages[0]["sequenceNumber"]))
+        self.assertEqual(after, messages[1:])
+        self.assertEqual(self.telemetry("dev2", "--since", str(messages[1]["sequenceNumber"])), [])
+
+    def test_pages_too_large_for_one_answer(self):
+        # 20 messages of about 580 KB of JSON each (the body as text and in base64): more than
+        # the library takes in one answer (8 MiB), so it asks for fewer at a time, page after
+        # page. One body holds a NUL character, UTF-8 still, so JSON text with \u0000.
+        dev = self.device("bigdev")
+        bodies = [b"%02d" % i + (b"\x00" if i == 7 else b"") + b"x" * 250000 for i in range(20)]
+        for body in bodies:
+            self.send(dev, events_topic("bigdev"), body)
+        messages = self.telemetry("bigdev")
+        self.assertEqual([m["body"].encode() for m in messages], bodies)
+        self.assertEqual(len({m["sequenceNumber"] for m in messages}), 20)
+
+    def test_module_messages(self):
+        self.send(self.device("moddev"), events_topic("moddev", "from=device"), b"device")
+        self.send(self.device("moddev/m1"), events_topic("moddev/m1", "from=module"), b"module")
+        both = self.telemetry("moddev")
+        self.assertEqual([(m["moduleId"], m["body"]) for m in both],
+                         [(None, "device"), ("m1", "module")])
+        self.assertEqual(self.telemetry("moddev", "--module", "m1"), both[1:])
+
+    def test_errors(self):
+        # A policy without RegistryRead, and one the hub does not have: refused, exit 1.
+        cs = "HostName=%s;SharedAccessKeyName=%s;SharedAccessKey=%s"
+        for policy in ("service", "nosuch"):
+            env = client_env(self.emu, IOTHUB_CONNECTION_STRING=cs % (
+                self.emu.host, policy, policy_key(policy)))
+            for follow in ([], ["--follow"]):
+                done = service(self.emu, "telemetry", "dev1", *follow, env=env)
+                self.assertEqual((done.returncode, done.stdout), (1, ""), done.stderr)
+                self.assertIn("telemetry of dev1: HTTP 401 IotHubUnauthorizedAccess (401002)",
+                              done.stderr)
+                self.assertIn("telemetry needs a policy with RegistryRead", done.stderr)
+                self.assertEqual(done.stderr.count("\n"), 1, done.stderr)
+        # A device's connection string: exit 1, as for the other commands.
+        env = client_env(self.emu, IOTHUB_CONNECTION_STRING=(
+            "HostName=%s;DeviceId=dev1;SharedAccessKey=%s" % (self.emu.host, policy_key("x"))))
+        done = service(self.emu, "telemetry", "dev1", env=env)
+        self.assertEqual((done.returncode, done.stdout), (1, ""), done.stderr)
+        self.assertIn("not a service connection string", done.stderr)
+        self.assertEqual(service(self.emu, "twin", "show", "dev1", env=env).returncode, 1)
+        # Usage: exit 2, nothing sent.
+        for args, says in ((["dev1", "dev2"], "telemetry takes at most one device id"),
+                           (["dev1", "--since", "x"], "--since must be a sequence number"),
+                           (["--since", "-1", "--follow"], "--since must be a sequence number")):
+            done = service(self.emu, "telemetry", *args)
+            self.assertEqual((done.returncode, done.stdout), (2, ""), done.stderr)
+            self.assertIn(says, done.stderr)
+
+
 class Reconnection(unittest.TestCase):
     def test_the_agent_reconnects_when_the_broker_restarts(self):
         with Emulator("--device", "phoenix") as emu:
@@ -479,6 +680,17 @@ class KeepAlive(unittest.TestCase):
         accepted = self.relay.accepted
         self.assertEqual(self.lib.call("twin ka-no"), updated)
         self.assertEqual(self.relay.accepted, accepted)
+
+    def test_telemetry_reads_share_the_kept_connection(self):
+        for _ in range(3):
+            self.assertEqual(self.lib.call("telemetry ka-no 0"), "messages 0 last 0")
+            self.assertEqual(self.lib.call("get ka-no"), "ok")
+        self.assertEqual(self.lib.call("telemetry ka-no 5"), "messages 0 last 5")
+        self.assertEqual(self.relay.accepted, 1)
+        # A read: sent again on a new connection when the kept one fails under it.
+        self.relay.cut_next_request()
+        self.assertEqual(self.lib.call("telemetry ka-no 0"), "messages 0 last 0")
+        self.assertEqual(self.relay.accepted, 2)
 
     def test_a_method_call_the_hub_got_is_not_sent_again(self):
         self.assertEqual(self.lib.call("get ka-no"), "ok")

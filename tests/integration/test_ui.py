@@ -3,6 +3,7 @@
 The page is driven in a real headless Chromium over the DevTools protocol; the event stream is
 read by Python's own HTTP client; /metrics by prometheus_client's parser of the exposition
 format. Streams are run with the project's clients (iothub-device, iothub-service)."""
+import concurrent.futures
 import http.client
 import json
 import os
@@ -21,10 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from browser import Browser
 from client_peers import SERVICE, client_env, device_agent, service
 from harness import Emulator, curl, policy_key, sas_token, wait_until
+from mqtt_peer import connect_device
 from stream_peer import StreamDevice, run
 from test_mqtt import broker_pid
 
 STEPS = ["post", "request", "answer", "response", "device-ws", "service-ws", "relay", "close"]
+API = "?api-version=2021-04-12"
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 class EventStream:
@@ -172,6 +176,148 @@ class WebPage(unittest.TestCase):
             self.assertGreater(os.path.getsize(shot), 10000)
             print("screenshot: " + shot)
 
+
+    def test_the_page_follows_a_devices_methods_twin_and_telemetry(self):
+        with Emulator("--device", "dev1", "--device", "idle") as emu:
+            browser = Browser()
+            self.addCleanup(browser.close)
+            calls = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+            self.addCleanup(calls.shutdown)
+            shot = os.path.join(artifacts_dir(), "ui-device-surface.png")
+            card = "document.querySelector('[data-twin=\"dev1\"] [data-section=\"%s\"]')"
+            call = "document.querySelector('#calls g.call[data-call=\"%s\"]')"
+
+            def method_call(device, body):
+                return emu.request("POST", "/twins/%s/methods%s" % (device, API), "service",
+                                   headers=JSON_HEADERS, body=json.dumps(body))
+
+            async def scenario():
+                page = await browser.open(emu.url("/"))
+                await page.wait_for("document.getElementById('status').textContent === 'live'",
+                                    what="its event stream live")
+                device = connect_device(emu, "dev1")
+                self.addCleanup(device.close)
+                for topic in ("$iothub/methods/POST/#", "$iothub/twin/res/#",
+                              "$iothub/twin/PATCH/properties/desired/#"):
+                    self.assertEqual(device.subscribe(topic), (0,), topic)
+                # The hub hears of the subscription from the broker, on its own thread: the
+                # page shows when it has.
+                await page.wait_for("document.querySelector('tr[data-device=\"dev1\"] "
+                                    "td.methods')?.textContent === 'listening'",
+                                    what="dev1 listening for methods")
+
+                # A direct method, answered by the device.
+                answered = calls.submit(method_call, "dev1", {
+                    "methodName": "reboot", "payload": {"delay": 1},
+                    "responseTimeoutInSeconds": 10})
+                topic, payload = device.receive()
+                self.assertTrue(topic.startswith("$iothub/methods/POST/reboot/?$rid="), topic)
+                self.assertEqual(json.loads(payload), {"delay": 1})
+                rid = topic.split("?$rid=")[1]
+                device.publish("$iothub/methods/res/200/?$rid=" + rid, b'{"rebooted":true}')
+                res = answered.result(timeout=20)
+                self.assertEqual((res.status, res.json()),
+                                 (200, {"status": 200, "payload": {"rebooted": True}}))
+                # One that fails: nobody listens on "idle" within its connect timeout.
+                refused = calls.submit(method_call, "idle", {
+                    "methodName": "ping", "responseTimeoutInSeconds": 5,
+                    "connectTimeoutInSeconds": 1})
+
+                # A reported patch from the device, a desired one from the service.
+                device.publish("$iothub/twin/PATCH/properties/reported/?$rid=1", b'{"fw":"1.2"}')
+                topic, _ = device.receive()
+                self.assertTrue(topic.startswith("$iothub/twin/res/204/?$rid=1&$version="),
+                                topic)
+                reported_version = int(topic.rsplit("=", 1)[1])
+                res = emu.request("PATCH", "/twins/dev1" + API, "service", headers=JSON_HEADERS,
+                                  body=b'{"properties":{"desired":{"fan":"on"}}}')
+                self.assertEqual(res.status, 200, res.body)
+                topic, payload = device.receive()
+                self.assertTrue(topic.startswith("$iothub/twin/PATCH/properties/desired/"),
+                                topic)
+                desired_version = json.loads(payload)["$version"]
+
+                # Telemetry, stored before its PUBACK (rule D11).
+                device.publish("devices/dev1/messages/events/%24.ct=application%2Fjson&k=v",
+                               b'{"t":21}', qos=1)
+                stored = emu.request("GET", "/emulator/telemetry?deviceId=dev1",
+                                     "registryRead").json()
+                self.assertEqual(len(stored), 1)
+                sequence = stored[0]["sequenceNumber"]
+                self.assertEqual(refused.result(timeout=20).status, 404)
+
+                await page.wait_for((card % "reported") + "?.dataset.version === '%d'"
+                                    % reported_version, what="the reported version")
+                await page.wait_for((card % "desired") + "?.dataset.version === '%d'"
+                                    % desired_version, what="the desired version")
+                await page.wait_for("document.querySelector('#telemetry tr[data-seq=\"%d\"]')"
+                                    " !== null" % sequence, what="the message")
+                await page.wait_for((call % ("dev1 " + rid)) + "?.dataset.result === 'answered'",
+                                    what="the method call answered")
+                await page.wait_for("document.querySelector('#calls g.call[data-client=\"idle\"]')"
+                                    "?.dataset.result === 'not_online'",
+                                    what="the method call not online")
+                twin = await page.evaluate(
+                    "Object.fromEntries(['desired', 'reported'].map(s => { const e = %s; "
+                    "return [s, [e.querySelector('.version').textContent, "
+                    "e.querySelector('pre').textContent]]; }))"
+                    % (card % "' + s + '"))
+                message = await page.evaluate(
+                    "[...document.querySelector('#telemetry tr[data-seq=\"%d\"]').children]"
+                    ".map(td => td.textContent)" % sequence)
+                methods = await page.evaluate(
+                    "[...document.querySelectorAll('#calls g.call')].map(g => ({"
+                    "client: g.dataset.client, method: g.dataset.method, "
+                    "result: g.dataset.result, status: g.dataset.status, "
+                    "title: g.querySelector('.call-title').textContent, "
+                    "steps: [...g.querySelectorAll('g.step')].map(s => "
+                    "[s.dataset.step, s.classList.contains('fail'), s.textContent]), "
+                    "times: [...g.querySelectorAll('.when')].map(t => t.textContent)}))")
+                await page.screenshot(shot)
+                # A page opened now has the twin and the message from its snapshot.
+                later = await browser.open(emu.url("/"))
+                await later.wait_for((card % "desired") + "?.dataset.version === '%d'"
+                                     % desired_version, what="the twin in a new page")
+                again = await later.wait_for(
+                    "document.querySelector('#telemetry tr[data-seq=\"%d\"] td.body')"
+                    "?.textContent" % sequence, what="the message in a new page")
+                await later.close()
+                await page.close()
+                return twin, message, methods, again, reported_version, desired_version, rid
+            twin, message, methods, again, reported_version, desired_version, rid = \
+                run(scenario(), timeout=120)
+            self.assertEqual(twin["reported"][0], "v%d" % reported_version)
+            self.assertIn('"fw": "1.2"', twin["reported"][1])
+            self.assertEqual(twin["desired"][0], "v%d" % desired_version)
+            self.assertIn('"fan": "on"', twin["desired"][1])
+            self.assertNotIn("$version", twin["desired"][1] + twin["reported"][1])
+            _, device, sequence, properties, body = message
+            self.assertEqual((device, body), ("dev1", '{"t":21}'))
+            self.assertIn("k=v", properties)
+            self.assertIn("contentType=application/json", properties)
+            self.assertEqual(again, '{"t":21}')
+            # Newest first: the failed call, then the answered one.
+            self.assertEqual([(m["client"], m["method"], m["result"]) for m in methods],
+                             [("idle", "ping", "not_online"), ("dev1", "reboot", "answered")])
+            failed, ok = methods
+            self.assertEqual(ok["status"], "200")
+            self.assertIn("answered: status 200", ok["title"])
+            self.assertEqual([(key, fail) for key, fail, _ in ok["steps"]],
+                             [("post", False), ("request", False), ("answer", False),
+                              ("response", False)])
+            text_of = {key: text for key, _, text in ok["steps"]}
+            self.assertIn("POST /twins/dev1/methods: reboot", text_of["post"])
+            self.assertIn("$iothub/methods/POST/reboot/?$rid=" + rid, text_of["request"])
+            self.assertIn("$iothub/methods/res/200/?$rid=" + rid, text_of["answer"])
+            for when in ok["times"]:
+                self.assertRegex(when, r"\d\d:\d\d:\d\d\.\d{3}\s+\+\d+ ms")
+            # Never sent, and the POST's reply looks failed.
+            self.assertEqual([(key, fail) for key, fail, _ in failed["steps"]],
+                             [("post", False), ("response", True)])
+            self.assertIn("404103", failed["steps"][1][2])
+            self.assertIn("not_online", failed["title"])
+            self.assertGreater(os.path.getsize(shot), 10000)
+            print("screenshot: " + shot)
 
     def test_a_token_in_the_address_reaches_the_event_stream(self):
         with Emulator("--device", "dev1", "--ui-access", "token") as emu:
