@@ -119,19 +119,13 @@ ih_result ih_topic_parse_method_response(const char *topic, size_t len,
                                          struct ih_method_response *out, struct ih_diag *diag)
 {
     memset(out, 0, sizeof *out);
-    ih_result r = ih_topic_check(topic, len, IH_METHODS_RES_PREFIX, diag);
+    struct ih_topic_answer a;
+    ih_result r = ih_topic_answer_split(topic, len, IH_METHODS_RES_PREFIX, &a, diag);
     if (r != IH_OK)
         return r;
-    const char *rest = topic + strlen(IH_METHODS_RES_PREFIX), *end = topic + len;
-    const char *slash = memchr(rest, '/', (size_t)(end - rest));
-    const char *status_end = slash != NULL ? slash : end;
-    if (parse_status(rest, (size_t)(status_end - rest), &out->status) != IH_OK)
+    if (parse_status(a.status, a.status_len, &out->status) != IH_OK)
         return ih_fail(diag, IH_ERR_SYNTAX, "the status level is not a 32-bit integer");
-    r = slash != NULL ? ih_topic_find_rid(slash + 1, (size_t)(end - slash - 1), &out->rid)
-                      : IH_ERR_MISSING;
-    if (r == IH_ERR_MISSING)
-        return ih_fail(diag, r, "the answer has no $rid");
-    return r;
+    return ih_topic_answer_rid(&a, &out->rid, diag);
 }
 
 void ih_method_response_free(struct ih_method_response *res)

@@ -291,20 +291,13 @@ ih_result ih_topic_parse_stream_response(const char *topic, size_t len,
                                          struct ih_stream_response *out, struct ih_diag *diag)
 {
     memset(out, 0, sizeof *out);
-    ih_result r = ih_topic_check(topic, len, response_prefix, diag);
+    struct ih_topic_answer a;
+    ih_result r = ih_topic_answer_split(topic, len, response_prefix, &a, diag);
     if (r != IH_OK)
         return r;
-    const char *rest = topic + strlen(response_prefix), *end = topic + len;
-    const char *slash = memchr(rest, '/', (size_t)(end - rest));
-    struct span status = {rest, (size_t)((slash != NULL ? slash : end) - rest)};
-    if (parse_status(status, &out->status) != IH_OK)
+    if (parse_status((struct span){a.status, a.status_len}, &out->status) != IH_OK)
         return ih_fail(diag, IH_ERR_SYNTAX, "the status level is not a number");
-    if (slash == NULL)
-        return ih_fail(diag, IH_ERR_MISSING, "the answer has no $rid");
-    r = ih_topic_find_rid(slash + 1, (size_t)(end - slash - 1), &out->rid);
-    if (r == IH_ERR_MISSING)
-        return ih_fail(diag, r, "the answer has no $rid");
-    return r;
+    return ih_topic_answer_rid(&a, &out->rid, diag);
 }
 
 void ih_stream_response_free(struct ih_stream_response *res)

@@ -34,3 +34,24 @@ ih_result ih_topic_find_rid(const char *level, size_t len, char **rid)
     }
     return IH_ERR_MISSING;
 }
+
+ih_result ih_topic_answer_split(const char *topic, size_t len, const char *prefix,
+                                struct ih_topic_answer *out, struct ih_diag *diag)
+{
+    ih_result r = ih_topic_check(topic, len, prefix, diag);
+    if (r != IH_OK)
+        return r;
+    const char *rest = topic + strlen(prefix), *end = topic + len;
+    const char *slash = memchr(rest, '/', (size_t)(end - rest));
+    out->status = rest;
+    out->status_len = (size_t)((slash != NULL ? slash : end) - rest);
+    out->query = slash != NULL ? slash + 1 : end;
+    out->query_len = (size_t)(end - out->query);
+    return IH_OK;
+}
+
+ih_result ih_topic_answer_rid(const struct ih_topic_answer *a, char **rid, struct ih_diag *diag)
+{
+    ih_result r = ih_topic_find_rid(a->query, a->query_len, rid);
+    return r == IH_ERR_MISSING ? ih_fail(diag, r, "the answer has no $rid") : r;
+}

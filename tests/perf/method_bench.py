@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 from harness import Emulator, policy_key, sas_token  # noqa: E402
 from mqtt_peer import connect_device  # noqa: E402
+from stream_bench import percentile, print_table, row, verdict  # noqa: E402
 
 DEVICE = "bench1"
 TIMEOUT = 30
@@ -74,11 +75,6 @@ class Service:
         return self.timed("POST", "/twins/%s/streams/bench?api-version=2020-09-30" % DEVICE)
 
 
-def percentile(samples, p):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100.0 * (len(ordered) - 1))))]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", default=os.environ.get("IOTHUB_EMULATOR_BIN"))
@@ -102,18 +98,13 @@ def main():
             streams.append(service.stream() * 1000)
         device.close()
     m50, s50 = statistics.median(methods), statistics.median(streams)
-    rows = [
-        ("method round trip p50 (keep-alive, n=%d)" % args.calls, m50, s50,
-         "<= 1 ms: %s" % ("met" if m50 <= 1 else "MISSED")),
-        ("method round trip p99", percentile(methods, 99), percentile(streams, 99), ""),
-    ]
-    header = ("direct methods", "emulator", "", "baseline", "(same run)", "ratio", "target")
-    table = [header] + [(name, "%.3f" % v, "ms", "%.3f" % b, "stream POST->200",
-                         "%.2fx" % (v / b), target) for name, v, b, target in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for r in table:
-        print("  ".join(c.rjust(w) if 0 < i < 6 else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    base = "stream POST->200"
+    print_table([
+        row("method round trip p50 (keep-alive, n=%d)" % args.calls, m50, base, s50, "ms",
+            "<= 1 ms: %s" % verdict(m50 <= 1)),
+        row("method round trip p99", percentile(methods, 99), base, percentile(streams, 99),
+            "ms"),
+    ], "direct methods")
 
 
 if __name__ == "__main__":

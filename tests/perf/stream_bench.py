@@ -515,8 +515,9 @@ def setup_rows(answered, connected, health):
     ]
 
 
-def print_table(rows):
-    header = ("device streams", "emulator", "", "baseline", "(same run)", "ratio", "target")
+def print_table(rows, title="device streams"):
+    """Rows made by row(), under a header whose first column is title."""
+    header = (title, "emulator", "", "baseline", "(same run)", "ratio", "target")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(c.rjust(w) if 0 < i < 6 else c.ljust(w)

@@ -26,6 +26,7 @@ import harness  # noqa: E402
 import mqtt_peer  # noqa: E402
 from harness import Emulator, sas_token  # noqa: E402
 from mqtt_peer import PluginBroker  # noqa: E402
+from stream_bench import print_table, row, verdict  # noqa: E402
 
 BODY = b'{"temperature":21.5,"humidity":40,"label":"bench"}'
 TARGET = 0.5  # the plugin's rate, at least this share of plain mosquitto's
@@ -79,15 +80,10 @@ def main():
                 for name, broker in (("plugin", plugin), ("plain", plain)):
                     rates[name].append(total / publish_all(broker, devices, args.messages))
     rate, base = statistics.median(rates["plugin"]), statistics.median(rates["plain"])
-    header = ("telemetry", "emulator", "", "baseline", "(same run)", "ratio", "target")
-    row = ("ingest QoS 1, %d devices x %d, median of %d" % (args.devices, args.messages,
-                                                             args.runs),
-           "%.0f" % rate, "msg/s", "%.0f" % base, "plain mosquitto", "%.2fx" % (rate / base),
-           ">= %.1fx: %s" % (TARGET, "met" if rate >= TARGET * base else "MISSED"))
-    widths = [max(len(a), len(b)) for a, b in zip(header, row)]
-    for r in (header, row):
-        print("  ".join(c.rjust(w) if 0 < i < 6 else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    print_table([row("ingest QoS 1, %d devices x %d, median of %d"
+                     % (args.devices, args.messages, args.runs), rate, "plain mosquitto", base,
+                     "msg/s", ">= %.1fx: %s" % (TARGET, verdict(rate >= TARGET * base)))],
+                "telemetry")
 
 
 if __name__ == "__main__":

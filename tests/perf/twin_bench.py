@@ -25,14 +25,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 from harness import Emulator, policy_key, sas_token  # noqa: E402
 from mqtt_peer import connect_device  # noqa: E402
+from stream_bench import percentile, print_table, row  # noqa: E402
 
 DEVICE = "bench1"
 TIMEOUT = 30
-
-
-def percentile(samples, p):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100.0 * (len(ordered) - 1))))]
 
 
 def main():
@@ -76,17 +72,12 @@ def main():
                 reads.append((end_read - start_read) * 1000)
         conn.close()
         device.close()
-    p50, b50 = statistics.median(patches), statistics.median(reads)
-    rows = [("desired PATCH -> device notified p50 (n=%d)" % args.patches, p50, b50),
-            ("desired PATCH -> device notified p99", percentile(patches, 99),
-             percentile(reads, 99))]
-    header = ("twins", "emulator", "", "baseline", "(same run)", "ratio")
-    table = [header] + [(name, "%.3f" % v, "ms", "%.3f" % b, "GET /twins", "%.2fx" % (v / b))
-                        for name, v, b in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for r in table:
-        print("  ".join(c.rjust(w) if 0 < i < 6 else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    print_table([
+        row("desired PATCH -> device notified p50 (n=%d)" % args.patches,
+            statistics.median(patches), "GET /twins", statistics.median(reads), "ms"),
+        row("desired PATCH -> device notified p99", percentile(patches, 99), "GET /twins",
+            percentile(reads, 99), "ms"),
+    ], "twins")
 
 
 if __name__ == "__main__":
