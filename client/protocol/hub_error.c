@@ -20,6 +20,8 @@ static const struct error_entry errors[] = {
     {IH_E_FORMAT, "IotHubFormatError", "The request body is not valid JSON."},
     {IH_E_UNAUTHORIZED, "IotHubUnauthorizedAccess", "Unauthorized"},
     {IH_E_QUOTA_EXCEEDED, "IotHubQuotaExceeded", "The quota was exceeded."},
+    {IH_E_QUEUE_DEPTH_EXCEEDED, "DeviceMaximumQueueDepthExceeded",
+     "The device's cloud-to-device queue is full."},
     /* No capture of the hub's answer to an unknown path exists; the name is not one of the C# SDK's
      * ErrorCode names, so C# does not pair it with a different number. */
     {IH_E_NOT_FOUND, "ResourceNotFound", "The requested resource was not found."},

@@ -13,6 +13,7 @@
 #include "hub_routes.h"
 #include "listen_socket.h"
 #include "log.h"
+#include "c2d_service.h"
 #include "method_service.h"
 #include "telemetry_service.h"
 #include "twin_service.h"
@@ -228,10 +229,14 @@ static int start_features(struct emulator *emu)
         {metrics_on_telemetry, emu->metrics},
         {ui_feed_on_telemetry, emu->ui},
     };
+    const struct c2d_observer c2d[] = {
+        {metrics_on_c2d_event, emu->metrics},
+    };
     emu->streams = stream_service_new(emu, streams, COUNT(streams));
     emu->methods = emu->streams != NULL ? method_service_new(emu, methods, COUNT(methods)) : NULL;
     emu->twins = emu->methods != NULL ? twin_service_new(emu, twins, COUNT(twins)) : NULL;
-    if (emu->twins == NULL) {
+    emu->c2d = emu->twins != NULL ? c2d_service_new(emu, c2d, COUNT(c2d)) : NULL;
+    if (emu->c2d == NULL) {
         log_error("main", "out of memory");
         return -1;
     }
@@ -257,6 +262,7 @@ static int start_device_side(struct emulator *emu, struct streams_endpoint **str
         method_service_mqtt_handler(emu->methods),
         twin_service_mqtt_handler(emu->twins),
         telemetry_service_mqtt_handler(emu->telemetry),
+        c2d_service_mqtt_handler(emu->c2d),
         {.on_presence = ui_feed_on_presence, .ctx = emu->ui},
     };
     if (mqtt_endpoint_start(emu, handlers, sizeof handlers / sizeof handlers[0], &emu->mqtt) != 0)
@@ -280,6 +286,8 @@ static void stop_device_side(struct emulator *emu, struct streams_endpoint *stre
     emu->methods = NULL;
     twin_service_free(emu->twins);
     emu->twins = NULL;
+    c2d_service_free(emu->c2d);
+    emu->c2d = NULL;
     telemetry_service_free(emu->telemetry);
     emu->telemetry = NULL;
     ui_feed_free(emu->ui);

@@ -150,3 +150,36 @@ void time_text_now(char out[TIME_TEXT_SIZE])
     if (ih_format_timestamp_utc(&now, out, TIME_TEXT_SIZE) != IH_OK)
         snprintf(out, TIME_TEXT_SIZE, "%s", TIME_NEVER);
 }
+
+int time_text_to_ms(const char *in, int64_t *ms)
+{
+    struct fields f;
+    if (in == NULL || parse(in, &f) != 0)
+        return -1;
+    struct tm tm = {
+        .tm_year = f.year - 1900,
+        .tm_mon = f.month - 1,
+        .tm_mday = f.day,
+        .tm_hour = f.hour,
+        .tm_min = f.minute,
+        .tm_sec = f.second,
+    };
+    time_t t = timegm(&tm) - (time_t)f.offset_minutes * 60;
+    int millis = (f.fraction[0] - '0') * 100 + (f.fraction[1] - '0') * 10 + (f.fraction[2] - '0');
+    *ms = (int64_t)t * 1000 + millis;
+    return 0;
+}
+
+void time_text_of_ms(int64_t ms, char out[TIME_TEXT_SIZE])
+{
+    struct timespec at = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    if (ms < 0 || ih_format_timestamp_utc(&at, out, TIME_TEXT_SIZE) != IH_OK)
+        snprintf(out, TIME_TEXT_SIZE, "%s", TIME_NEVER);
+}
+
+int64_t time_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}

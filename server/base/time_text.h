@@ -5,6 +5,7 @@
 #define TIME_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The normalized form: YYYY-MM-DDThh:mm:ss.fffffffZ and its terminator. */
 #define TIME_TEXT_NORMAL_SIZE 29
@@ -22,5 +23,14 @@ void time_text_now(char out[TIME_TEXT_SIZE]);
  * in the normalized form (the fraction cut or padded to 7 digits). Returns 0, or -1 for
  * anything else, an impossible date included. */
 int time_text_normalize(const char *in, char out[TIME_TEXT_NORMAL_SIZE]);
+
+/* The same input as time_text_normalize, as Unix time in milliseconds. Returns 0 or -1. */
+int time_text_to_ms(const char *in, int64_t *ms);
+
+/* A Unix time in milliseconds as the hub writes times. */
+void time_text_of_ms(int64_t ms, char out[TIME_TEXT_SIZE]);
+
+/* The wall clock, Unix time in milliseconds. */
+int64_t time_now_ms(void);
 
 #endif

@@ -35,6 +35,7 @@ struct emulator {
     struct method_service *methods;      /* direct methods; NULL in unit tests */
     struct twin_service *twins;          /* twins; NULL in unit tests */
     struct telemetry_service *telemetry; /* stored telemetry; NULL in unit tests */
+    struct c2d_service *c2d;             /* cloud-to-device queues; NULL in unit tests */
     /* The streaming endpoint's bound ports, or CONFIG_PORT_OFF. */
     int streams_port, streams_plain_port;
     /* The connections each endpoint holds at most (conn_table_share of the descriptors). */

@@ -52,6 +52,7 @@ static void registry_failed(struct rest_call *call, enum registry_result r, cons
                    "If-Match does not match the current etag of device '%s'; GET it again", id);
         return;
     case REGISTRY_OK:
+    case REGISTRY_FULL: /* only queues fill up */
     case REGISTRY_ERR:
         break;
     }

@@ -42,6 +42,7 @@ enum hub_listen {
     HUB_LISTEN_METHODS = 2, /* $iothub/methods/POST/# */
     HUB_LISTEN_TWIN = 4,    /* $iothub/twin/res/#: answers to its twin requests */
     HUB_LISTEN_DESIRED = 8, /* $iothub/twin/PATCH/properties/desired/# */
+    HUB_LISTEN_C2D = 16,    /* devices/{own id}/messages/devicebound/# */
 };
 
 #define HUB_LISTENS_TEXT_SIZE 12

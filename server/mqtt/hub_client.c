@@ -204,12 +204,12 @@ int hub_client_is_up(struct hub_client *hc)
 }
 
 static int publish_bus(struct hub_client *hc, enum hub_bus_kind kind, const char *cid,
-                       const char *inner, const void *payload, size_t len)
+                       const char *inner, const void *payload, size_t len, int qos)
 {
     char *topic = NULL;
     if (hub_bus_format(kind, cid, inner, &topic) != IH_OK)
         return -1;
-    int rc = mosquitto_publish(hc->mosq, NULL, topic, (int)len, payload, 0, false);
+    int rc = mosquitto_publish(hc->mosq, NULL, topic, (int)len, payload, qos, false);
     free(topic);
     return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
 }
@@ -217,10 +217,16 @@ static int publish_bus(struct hub_client *hc, enum hub_bus_kind kind, const char
 int hub_client_send(struct hub_client *hc, const char *cid, const char *topic, const void *payload,
                     size_t len)
 {
-    return publish_bus(hc, HUB_BUS_TO, cid, topic, payload, len);
+    return publish_bus(hc, HUB_BUS_TO, cid, topic, payload, len, 0);
+}
+
+int hub_client_deliver(struct hub_client *hc, const char *cid, const char *topic,
+                       const void *payload, size_t len)
+{
+    return publish_bus(hc, HUB_BUS_TO, cid, topic, payload, len, 1);
 }
 
 int hub_client_kick(struct hub_client *hc, const char *device_id)
 {
-    return publish_bus(hc, HUB_BUS_KICK, device_id, NULL, NULL, 0);
+    return publish_bus(hc, HUB_BUS_KICK, device_id, NULL, NULL, 0, 0);
 }

@@ -38,6 +38,11 @@ int hub_client_is_up(struct hub_client *hc);
 int hub_client_send(struct hub_client *hc, const char *cid, const char *topic, const void *payload,
                     size_t len);
 
+/* The same at QoS 1, on the bus and to the client (docs/protocol.md rule D15: C2D): the broker
+ * keeps it in the client's session until the client acknowledges it. */
+int hub_client_deliver(struct hub_client *hc, const char *cid, const char *topic,
+                       const void *payload, size_t len);
+
 /* Disconnects the device and its modules. Returns 0 when the request was sent. */
 int hub_client_kick(struct hub_client *hc, const char *device_id);
 

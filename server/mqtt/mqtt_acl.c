@@ -2,6 +2,8 @@
 
 #include "hub_bus.h"
 
+#include "protocol/c2d_topic.h"
+#include "protocol/percent.h"
 #include "protocol/telemetry_topic.h"
 
 /* mosquitto_plugin.h needs mosquitto_broker.h first; they define MOSQ_ACL_*. */
@@ -9,6 +11,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Where a device may subscribe, and publish (rules D11 and D15). */
@@ -87,9 +90,39 @@ int mqtt_telemetry_topic_is_own(const char *topic, const struct ih_telemetry_top
     return decoded || raw_ids_match(topic, cid);
 }
 
+/* Whether level (len bytes) names the device cid, raw or percent-encoded (Python encodes it). */
+static int level_names(const char *level, size_t len, const char *cid)
+{
+    if (strlen(cid) == len && memcmp(level, cid, len) == 0)
+        return 1;
+    char *decoded = NULL;
+    int same = ih_pct_decode(level, len, IH_PCT_STRICT, &decoded, NULL) == IH_OK &&
+               strcmp(decoded, cid) == 0;
+    free(decoded);
+    return same;
+}
+
+/* For a filter under devices/{cid}/messages/devicebound/ (rule D13; a module has no C2D, rule
+ * D17): what follows that prefix; else NULL. */
+static const char *own_c2d_rest(const char *filter, const char *cid)
+{
+    static const char devices[] = "devices/", tail[] = "/messages/devicebound/";
+    if (filter == NULL || cid == NULL || strchr(cid, '/') != NULL ||
+        strncmp(filter, devices, sizeof devices - 1) != 0)
+        return NULL;
+    const char *level = filter + sizeof devices - 1;
+    size_t len = strcspn(level, "/");
+    if (!level_names(level, len, cid) || strncmp(level + len, tail, sizeof tail - 1) != 0)
+        return NULL;
+    return level + len + sizeof tail - 1;
+}
+
 int mqtt_acl_client_allows(int access, const char *topic, const char *cid)
 {
     if (mqtt_acl_device_allows(access, topic))
+        return 1;
+    if ((access == MQTT_ACCESS_SUBSCRIBE || access == MQTT_ACCESS_UNSUBSCRIBE) &&
+        own_c2d_rest(topic, cid) != NULL)
         return 1;
     if (access != MQTT_ACCESS_WRITE || topic == NULL || cid == NULL ||
         !ih_topic_is_telemetry(topic, strlen(topic)))
@@ -123,7 +156,15 @@ static int covers(const char *filter, const char *const *fixed, int fixed_count,
     return 0; /* more levels */
 }
 
-unsigned mqtt_filter_listens(const char *filter)
+/* Rule D13: the device's own devices/{id}/messages/devicebound/# (or /+: the hub's bag holds no
+ * `/`) covers every message the hub sends it. */
+static unsigned c2d_listens(const char *filter, const char *cid)
+{
+    const char *rest = own_c2d_rest(filter, cid);
+    return rest != NULL && (strcmp(rest, "#") == 0 || strcmp(rest, "+") == 0) ? HUB_LISTEN_C2D : 0;
+}
+
+unsigned mqtt_filter_listens(const char *filter, const char *cid)
 {
     /* $iothub/streams/POST/{name}/{properties}, $iothub/methods/POST/{name}/?$rid=,
      * $iothub/twin/res/{status}/?$rid=, $iothub/twin/PATCH/properties/desired/?$version= */
@@ -134,5 +175,5 @@ unsigned mqtt_filter_listens(const char *filter)
     return (covers(filter, streams, 3, 5) ? HUB_LISTEN_STREAMS : 0) |
            (covers(filter, methods, 3, 5) ? HUB_LISTEN_METHODS : 0) |
            (covers(filter, twin, 3, 5) ? HUB_LISTEN_TWIN : 0) |
-           (covers(filter, desired, 5, 6) ? HUB_LISTEN_DESIRED : 0);
+           (covers(filter, desired, 5, 6) ? HUB_LISTEN_DESIRED : 0) | c2d_listens(filter, cid);
 }

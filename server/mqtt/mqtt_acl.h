@@ -23,17 +23,18 @@ int mqtt_acl_device_allows(int access, const char *topic);
 struct ih_telemetry_topic;
 
 /* mqtt_acl_device_allows, and for cid (a device id, or device/module) its own telemetry topics
- * (docs/protocol.md rule D10): another identity's are refused. */
+ * (docs/protocol.md rule D10) and, for a device, its own cloud-to-device filters under
+ * devices/{id}/messages/devicebound/ (rule D13): another identity's are refused. */
 int mqtt_acl_client_allows(int access, const char *topic, const char *cid);
 
 /* Whether the telemetry topic (t: topic parsed) names cid itself, its ids raw or decoded. */
 int mqtt_telemetry_topic_is_own(const char *topic, const struct ih_telemetry_topic *t,
                                 const char *cid);
 
-/* The hub_listen bit of the requests a device subscribing to filter receives, all of them
+/* The hub_listen bit of the requests client cid subscribing to filter receives, all of them
  * whatever their name (docs/protocol.md rules 7 and D2: the SDKs use $iothub/streams/POST/# and
  * $iothub/methods/POST/#; $iothub/streams/# and $iothub/methods/POST/+/+ do too), or 0. A filter
- * for one name does not count. */
-unsigned mqtt_filter_listens(const char *filter);
+ * for one name does not count. C2D (rule D13) is a device's own devicebound filter. */
+unsigned mqtt_filter_listens(const char *filter, const char *cid);
 
 #endif

@@ -290,6 +290,12 @@ int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *top
     return m != NULL && hub_client_send(m->hub, cid, topic, payload, len) == 0 ? 0 : -1;
 }
 
+int mqtt_endpoint_deliver(struct mqtt_endpoint *m, const char *cid, const char *topic,
+                          const void *payload, size_t len)
+{
+    return m != NULL && hub_client_deliver(m->hub, cid, topic, payload, len) == 0 ? 0 : -1;
+}
+
 void mqtt_endpoint_kick(struct mqtt_endpoint *m, const char *device_id)
 {
     if (m != NULL && hub_client_kick(m->hub, device_id) != 0)

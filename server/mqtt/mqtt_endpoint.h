@@ -51,6 +51,12 @@ size_t mqtt_endpoint_connected_count(struct mqtt_endpoint *m);
 int mqtt_endpoint_send(struct mqtt_endpoint *m, const char *cid, const char *topic,
                        const void *payload, size_t len);
 
+/* The same at QoS 1 (docs/protocol.md rule D15, for C2D): the broker keeps the message in the
+ * client's session, and sends it again after a reconnect of a persistent session, until the
+ * client acknowledges it. Returns 0 when handed to the broker's connection. */
+int mqtt_endpoint_deliver(struct mqtt_endpoint *m, const char *cid, const char *topic,
+                          const void *payload, size_t len);
+
 /* Disconnects a device and its modules (a device was disabled or deleted). m may be NULL. */
 void mqtt_endpoint_kick(struct mqtt_endpoint *m, const char *device_id);
 

@@ -108,7 +108,8 @@ static void listens_words(unsigned listens, char *out, size_t cap)
     } names[] = {{HUB_LISTEN_STREAMS, "stream requests"},
                  {HUB_LISTEN_METHODS, "method calls"},
                  {HUB_LISTEN_TWIN, "twin answers"},
-                 {HUB_LISTEN_DESIRED, "desired properties"}};
+                 {HUB_LISTEN_DESIRED, "desired properties"},
+                 {HUB_LISTEN_C2D, "cloud-to-device messages"}};
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof names / sizeof names[0] && n < cap; i++) {
@@ -119,7 +120,7 @@ static void listens_words(unsigned listens, char *out, size_t cap)
 
 static void log_change(enum hub_bus_kind kind, const char *cid, unsigned listens)
 {
-    char words[64];
+    char words[128];
     listens_words(listens, words, sizeof words);
     if (kind == HUB_BUS_CONNECTED && listens != 0)
         log_info("mqtt", "'%s' connected (resumed session, listening for %s)", cid, words);

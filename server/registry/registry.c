@@ -562,9 +562,10 @@ static enum registry_result delete_body(struct registry *reg, void *arg)
         return r;
     if (!etag_matches(a->if_match, current.etag))
         return REGISTRY_PRECONDITION;
-    /* Its twins go with it (docs/protocol.md §12.2). */
+    /* Its twins and its cloud-to-device messages go with it (docs/protocol.md §12.2, §12.4). */
     static const char *const deletes[] = {"DELETE FROM devices WHERE device_id = ?1",
-                                          "DELETE FROM twins WHERE device_id = ?1"};
+                                          "DELETE FROM twins WHERE device_id = ?1",
+                                          "DELETE FROM c2d_messages WHERE device_id = ?1"};
     for (size_t i = 0; i < sizeof deletes / sizeof deletes[0]; i++) {
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(reg->db, deletes[i], -1, &st, NULL) != SQLITE_OK)

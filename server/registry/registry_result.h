@@ -7,6 +7,7 @@ enum registry_result {
     REGISTRY_NOT_FOUND,
     REGISTRY_EXISTS,       /* create of an id that exists */
     REGISTRY_PRECONDITION, /* If-Match does not match the current etag */
+    REGISTRY_FULL,         /* a queue is at its limit */
     REGISTRY_ERR,          /* SQLite failed; logged */
 };
 

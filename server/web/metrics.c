@@ -17,6 +17,7 @@ struct metrics {
     _Atomic uint64_t methods[METHOD_OUTCOME_UNAVAILABLE + 1]; /* calls ended, by outcome */
     _Atomic uint64_t twins[TWIN_OP_DESIRED_NOTIFIED + 1][2];  /* by operation, [ok] */
     _Atomic uint64_t telemetry_messages, telemetry_bytes;
+    _Atomic uint64_t c2d[C2D_STEP_PURGED + 1]; /* cloud-to-device messages, by step */
 };
 
 struct metrics *metrics_new(void)
@@ -59,6 +60,13 @@ void metrics_on_telemetry(void *ctx, const json_t *message, size_t body_len)
     struct metrics *m = ctx;
     add(&m->telemetry_messages, 1);
     add(&m->telemetry_bytes, body_len);
+}
+
+void metrics_on_c2d_event(void *ctx, const struct c2d_event *ev)
+{
+    struct metrics *m = ctx;
+    if (ev->step <= C2D_STEP_PURGED)
+        add(&m->c2d[ev->step], ev->count);
 }
 
 static void observe_handshake(struct metrics *m, int64_t ms)
@@ -193,6 +201,19 @@ static void twins(struct text *t, struct metrics *m)
                 ok ? "ok" : "refused", (unsigned long long)get(&m->twins[i][ok]));
 }
 
+/* One counter, a sample per step. */
+static void c2d(struct text *t, struct metrics *m)
+{
+    static const char *const names[] = {"sent", "completed", "expired", "purged"};
+    _Static_assert(sizeof names / sizeof names[0] == C2D_STEP_PURGED + 1, "a name per step");
+    put(t, "# HELP iothub_c2d_messages_total Cloud-to-device messages: sent (queued), completed "
+           "(handed to the device's session), expired and purged in the queue.\n"
+           "# TYPE iothub_c2d_messages_total counter\n");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        put(t, "iothub_c2d_messages_total{outcome=\"%s\"} %llu\n", names[i],
+            (unsigned long long)get(&m->c2d[i]));
+}
+
 int metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out)
 {
     struct text t = {malloc(4096), 0, 4096, 0};
@@ -225,6 +246,7 @@ int metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out
             get(&m->telemetry_messages));
     counter(&t, "iothub_telemetry_bytes_total", "Bytes of telemetry bodies stored.",
             get(&m->telemetry_bytes));
+    c2d(&t, m);
     if (t.failed) {
         free(t.buf);
         return -1;

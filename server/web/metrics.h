@@ -1,12 +1,14 @@
 /* The emulator's Prometheus metrics, served at /metrics in the text exposition format: streams
  * initiated, accepted, rejected and timed out, active streams, a histogram of handshake durations
  * (POST to both sides connected), bytes relayed each way, connected devices and broker restarts;
- * direct method calls by outcome, twin operations by kind, telemetry messages and bytes.
+ * direct method calls by outcome, twin operations by kind, telemetry messages and bytes,
+ * cloud-to-device messages by step.
  * Counting is lock-free; rendering is pure. */
 #ifndef METRICS_H
 #define METRICS_H
 
 #include "method_service.h"
+#include "c2d_service.h"
 #include "telemetry_service.h"
 #include "twin_service.h"
 #include "stream_core.h"
@@ -33,6 +35,9 @@ void metrics_on_twin_event(void *ctx, const struct twin_event *ev);
 
 /* The telemetry service's observer feeds it every stored message. */
 void metrics_on_telemetry(void *ctx, const json_t *message, size_t body_len);
+
+/* The C2D service's observer: messages sent, completed, expired and purged. */
+void metrics_on_c2d_event(void *ctx, const struct c2d_event *ev);
 
 /* What the counters do not hold, read from their owners when rendering. */
 struct metrics_gauges {

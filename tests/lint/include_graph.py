@@ -43,14 +43,16 @@ FOLDER_DEPS = {
                                "server/mqtt", "server/http"],
     "server/telemetry": LIBRARY + ["server/base", "server/registry", "server/context",
                                    "server/mqtt", "server/http"],
+    "server/c2d": LIBRARY + ["server/base", "server/registry", "server/context",
+                             "server/mqtt", "server/http"],
     # The web page shows what the features do.
     "server/web": LIBRARY + ["server/base", "server/registry", "server/context", "server/mqtt",
                              "server/http", "server/streams", "server/methods",
-                             "server/twins", "server/telemetry"],
+                             "server/twins", "server/telemetry", "server/c2d"],
     # main and what puts the parts together.
     "server/app": LIBRARY + ["server/base", "server/registry", "server/context", "server/mqtt",
                              "server/http", "server/devices", "server/streams", "server/methods",
-                             "server/twins", "server/telemetry", "server/web"],
+                             "server/twins", "server/telemetry", "server/c2d", "server/web"],
 }
 TREES = ("server", "client")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -28,7 +28,7 @@ static void check_allowed(const char *topic, int expected)
 
 static void check_covers(const char *filter, unsigned expected)
 {
-    unsigned got = mqtt_filter_listens(filter);
+    unsigned got = mqtt_filter_listens(filter, "dev1");
     ck_assert_msg(got == expected, "mqtt_filter_listens('%s'): got %u, expected %u", filter, got,
                   expected);
 }
@@ -139,6 +139,45 @@ START_TEST(unknown_access_refused)
 }
 END_TEST
 
+/* Rule D13: a device may (un)subscribe under its own devicebound topics, id raw or encoded; a
+ * module (rule D17) and other devices may not. */
+START_TEST(device_subscribes_to_its_own_c2d)
+{
+    static const struct {
+        int access;
+        const char *topic, *cid;
+        int allowed;
+    } cases[] = {
+        {MQTT_ACCESS_SUBSCRIBE, "devices/dev1/messages/devicebound/#", "dev1", 1},
+        {MQTT_ACCESS_UNSUBSCRIBE, "devices/dev1/messages/devicebound/#", "dev1", 1},
+        {MQTT_ACCESS_SUBSCRIBE, "devices/my%24dev/messages/devicebound/#", "my$dev", 1},
+        {MQTT_ACCESS_SUBSCRIBE, "devices/dev2/messages/devicebound/#", "dev1", 0},
+        {MQTT_ACCESS_SUBSCRIBE, "devices/dev1/messages/devicebound/#", "dev1/m1", 0},
+        {MQTT_ACCESS_SUBSCRIBE, "devices/dev1/messages/devicebound", "dev1", 0},
+        {MQTT_ACCESS_SUBSCRIBE, "devices/+/messages/devicebound/#", "dev1", 0},
+        {MQTT_ACCESS_WRITE, "devices/dev1/messages/devicebound/x", "dev1", 0},
+        {MQTT_ACCESS_READ, "devices/dev1/messages/devicebound/x", "dev1", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = mqtt_acl_client_allows(cases[i].access, cases[i].topic, cases[i].cid);
+        ck_assert_msg(got == cases[i].allowed, "%d '%s' as '%s': got %d", cases[i].access,
+                      cases[i].topic, cases[i].cid, got);
+    }
+}
+END_TEST
+
+/* Only a filter that takes every bag listens for C2D. */
+START_TEST(covers_c2d_messages)
+{
+    check_covers("devices/dev1/messages/devicebound/#", HUB_LISTEN_C2D);
+    check_covers("devices/dev1/messages/devicebound/+", HUB_LISTEN_C2D);
+    check_covers("devices/dev1/messages/devicebound/%24.to=x", 0);
+    check_covers("devices/dev2/messages/devicebound/#", 0);
+    ck_assert_uint_eq(mqtt_filter_listens("devices/dev1/messages/devicebound/#", "dev1/m1"), 0);
+    ck_assert_uint_eq(mqtt_filter_listens("devices/dev1/messages/devicebound/#", NULL), 0);
+}
+END_TEST
+
 START_TEST(covers_stream_requests)
 {
     check_covers("$iothub/streams/POST/#", S);
@@ -201,10 +240,12 @@ static Suite *mqtt_acl_suite(void)
     tcase_add_test(acl, device_uses_iothub_twin);
     tcase_add_test(acl, device_refused_elsewhere);
     tcase_add_test(acl, unknown_access_refused);
+    tcase_add_test(acl, device_subscribes_to_its_own_c2d);
     suite_add_tcase(s, acl);
     TCase *match = tcase_create("filter");
     tcase_add_test(match, covers_stream_requests);
     tcase_add_test(match, covers_method_calls);
+    tcase_add_test(match, covers_c2d_messages);
     tcase_add_test(match, covers_twin_answers_and_desired_changes);
     tcase_add_test(match, covers_does_not_depend_on_the_probe_stream_name);
     suite_add_tcase(s, match);

@@ -291,7 +291,7 @@ START_TEST(connect_and_disconnect)
     struct client_state *s = client_map_connect(&m, "dev1", &conn_a, 1);
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_eq(s->connection, &conn_a);
-    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_listens(s, "dev1"), 0);
     ck_assert_int_eq(s->persistent, 0);
     ck_assert_ptr_eq(client_map_find(&m, "dev1"), s);
     /* Unknown client, or another connection: not a real disconnect. */
@@ -354,12 +354,12 @@ START_TEST(takeover_keeps_subscription_of_persistent_session)
         0);
     struct client_state *s = client_map_connect(&m, "dev1", &conn_b, 0);
     ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(client_listens(s), 1);
+    ck_assert_int_eq(client_listens(s, "dev1"), 1);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_a), 0);
-    ck_assert_int_eq(client_listens(client_map_find(&m, "dev1")), 1);
+    ck_assert_int_eq(client_listens(client_map_find(&m, "dev1"), "dev1"), 1);
     /* A clean takeover drops it. */
     s = client_map_connect(&m, "dev1", &conn_c, 1);
-    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_listens(s, "dev1"), 0);
     ck_assert_int_eq(s->persistent, 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_b), 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_c), 1);
@@ -375,13 +375,13 @@ START_TEST(persistent_session_keeps_subscribed)
     struct client_state *s = client_map_connect(&m, "dev1", &conn_a, 0);
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(s->persistent, 1);
-    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_listens(s, "dev1"), 0);
     ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 1), 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_a), 1);
     s = client_map_find(&m, "dev1");
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_null(s->connection);
-    ck_assert_int_eq(client_listens(s), 1);
+    ck_assert_int_eq(client_listens(s, "dev1"), 1);
     /* Not connected: not visited. */
     struct visits v = {0};
     client_map_each_connected(&m, record, &v);
@@ -391,13 +391,13 @@ START_TEST(persistent_session_keeps_subscribed)
     s = client_map_connect(&m, "dev1", &conn_b, 0);
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_eq(s->connection, &conn_b);
-    ck_assert_int_eq(client_listens(s), 1);
+    ck_assert_int_eq(client_listens(s, "dev1"), 1);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_b), 1);
 
     /* Reconnecting with a clean session forgets the subscription. */
     s = client_map_connect(&m, "dev1", &conn_c, 1);
     ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_listens(s, "dev1"), 0);
     ck_assert_int_eq(s->persistent, 0);
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_c), 1);
     ck_assert_ptr_null(client_map_find(&m, "dev1"));
@@ -414,11 +414,11 @@ START_TEST(clean_session_drops_subscribed)
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_a), 1);
     ck_assert_ptr_null(client_map_find(&m, "dev1"));
     s = client_map_connect(&m, "dev1", &conn_b, 1);
-    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_listens(s, "dev1"), 0);
     /* A persistent reconnect after a clean session starts unsubscribed too. */
     ck_assert_int_eq(client_map_disconnect(&m, "dev1", &conn_b), 1);
     s = client_map_connect(&m, "dev1", &conn_c, 0);
-    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_listens(s, "dev1"), 0);
     strmap_free(&m, client_state_free);
 }
 END_TEST
@@ -455,7 +455,7 @@ START_TEST(covering_filters_are_a_set)
     ck_assert_int_eq(strmap_init(&m, 8), 0);
     int conn = 0;
     struct client_state *s = client_map_connect(&m, "dev1", &conn, 0);
-    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_listens(s, "dev1"), 0);
     /* The same filter twice is one subscription (MQTT replaces it). */
     ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 1), 0);
     ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 1), 0);
@@ -463,11 +463,11 @@ START_TEST(covering_filters_are_a_set)
     ck_assert_uint_eq(s->covering_count, 2);
     /* Dropping one of two covering filters still listens; dropping both does not. */
     ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 0), 0);
-    ck_assert_int_eq(client_listens(s), 1);
+    ck_assert_int_eq(client_listens(s, "dev1"), 1);
     ck_assert_int_eq(client_note_filter(s, "$iothub/streams/POST/#", 0), 0);
-    ck_assert_int_eq(client_listens(s), 1);
+    ck_assert_int_eq(client_listens(s, "dev1"), 1);
     ck_assert_int_eq(client_note_filter(s, "$iothub/streams/#", 0), 0);
-    ck_assert_int_eq(client_listens(s), 0);
+    ck_assert_int_eq(client_listens(s, "dev1"), 0);
     strmap_free(&m, client_state_free);
 }
 END_TEST

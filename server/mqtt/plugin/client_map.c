@@ -22,11 +22,11 @@ void client_state_free(void *state)
     free(s);
 }
 
-unsigned client_listens(const struct client_state *s)
+unsigned client_listens(const struct client_state *s, const char *cid)
 {
     unsigned listens = 0;
     for (size_t i = 0; i < s->covering_count; i++)
-        listens |= mqtt_filter_listens(s->covering[i]);
+        listens |= mqtt_filter_listens(s->covering[i], cid);
     return listens;
 }
 

@@ -25,8 +25,8 @@ struct client_state {
 struct client_state *client_map_connect(struct strmap *m, const char *cid, const void *connection,
                                         int clean_session);
 
-/* What the session listens for: the hub_listen bits of the filters it holds. */
-unsigned client_listens(const struct client_state *s);
+/* What the session of cid listens for: the hub_listen bits of the filters it holds. */
+unsigned client_listens(const struct client_state *s, const char *cid);
 
 /* Adds (subscribe) or removes (unsubscribe) a filter that covers a feature's requests
  * (mqtt_filter_listens); subscribing twice to the same filter keeps one, as in MQTT. Returns 0,

@@ -142,7 +142,7 @@ static void send_listens(struct plugin *p, enum hub_bus_kind kind, const char *c
                          const struct client_state *s)
 {
     char text[HUB_LISTENS_TEXT_SIZE];
-    hub_bus_listens_text(client_listens(s), text);
+    hub_bus_listens_text(client_listens(s, cid), text);
     send_event(p, kind, cid, text);
 }
 
@@ -208,12 +208,12 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 static void note_subscription(struct plugin *p, const char *cid, int access, const char *filter)
 {
     struct client_state *e = client_map_find(&p->clients, cid);
-    if (e == NULL || mqtt_filter_listens(filter) == 0)
+    if (e == NULL || mqtt_filter_listens(filter, cid) == 0)
         return;
-    unsigned listened = client_listens(e);
+    unsigned listened = client_listens(e, cid);
     if (client_note_filter(e, filter, access == MQTT_ACCESS_SUBSCRIBE) != 0)
         mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: out of memory noting a subscription");
-    if (client_listens(e) != listened)
+    if (client_listens(e, cid) != listened)
         send_listens(p, HUB_BUS_LISTENS, cid, e);
 }
 
@@ -294,6 +294,14 @@ static void kick_device(struct plugin *p, const char *device_id)
     free(k.cids);
 }
 
+/* The hub sends devices only its own kinds of topics: $iothub/... and cloud-to-device messages
+ * (docs/protocol.md rule D13), at the QoS it publishes them with (1 for C2D, rule D15). */
+static int hub_may_send(const char *topic)
+{
+    return strncmp(topic, "$iothub/", 8) == 0 ||
+           (strncmp(topic, "devices/", 8) == 0 && strstr(topic, "/messages/devicebound/") != NULL);
+}
+
 static void handle_hub_message(struct plugin *p, struct mosquitto_evt_message *ev)
 {
     struct hub_bus_topic t;
@@ -302,7 +310,7 @@ static void handle_hub_message(struct plugin *p, struct mosquitto_evt_message *e
                              ev->topic);
         return;
     }
-    if (t.kind == HUB_BUS_TO && strncmp(t.inner, "$iothub/", 8) == 0)
+    if (t.kind == HUB_BUS_TO && hub_may_send(t.inner))
         mosquitto_broker_publish_copy(t.cid, t.inner, (int)ev->payloadlen, ev->payload, ev->qos,
                                       false, NULL);
     else if (t.kind == HUB_BUS_KICK)
