@@ -120,20 +120,26 @@ static int parse(const char *in, struct fields *f)
     return *p == '\0' ? 0 : -1;
 }
 
+/* The parsed time in seconds since the epoch, UTC. */
+static time_t seconds_of(const struct fields *f)
+{
+    struct tm tm = {
+        .tm_year = f->year - 1900,
+        .tm_mon = f->month - 1,
+        .tm_mday = f->day,
+        .tm_hour = f->hour,
+        .tm_min = f->minute,
+        .tm_sec = f->second,
+    };
+    return timegm(&tm) - (time_t)f->offset_minutes * 60;
+}
+
 int time_text_normalize(const char *in, char out[TIME_TEXT_NORMAL_SIZE])
 {
     struct fields f;
     if (in == NULL || parse(in, &f) != 0)
         return -1;
-    struct tm tm = {
-        .tm_year = f.year - 1900,
-        .tm_mon = f.month - 1,
-        .tm_mday = f.day,
-        .tm_hour = f.hour,
-        .tm_min = f.minute,
-        .tm_sec = f.second,
-    };
-    time_t t = timegm(&tm) - (time_t)f.offset_minutes * 60;
+    time_t t = seconds_of(&f);
     struct tm utc;
     if (gmtime_r(&t, &utc) == NULL || utc.tm_year + 1900 < 1 || utc.tm_year + 1900 > 9999)
         return -1;
@@ -156,15 +162,7 @@ int time_text_to_ms(const char *in, int64_t *ms)
     struct fields f;
     if (in == NULL || parse(in, &f) != 0)
         return -1;
-    struct tm tm = {
-        .tm_year = f.year - 1900,
-        .tm_mon = f.month - 1,
-        .tm_mday = f.day,
-        .tm_hour = f.hour,
-        .tm_min = f.minute,
-        .tm_sec = f.second,
-    };
-    time_t t = timegm(&tm) - (time_t)f.offset_minutes * 60;
+    time_t t = seconds_of(&f);
     int millis = (f.fraction[0] - '0') * 100 + (f.fraction[1] - '0') * 10 + (f.fraction[2] - '0');
     *ms = (int64_t)t * 1000 + millis;
     return 0;

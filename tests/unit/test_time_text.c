@@ -92,6 +92,23 @@ START_TEST(other_text_is_refused)
 }
 END_TEST
 
+/* Milliseconds both ways: an offset applies, the fraction is cut to milliseconds. */
+START_TEST(milliseconds_both_ways)
+{
+    int64_t ms = 0;
+    char text[TIME_TEXT_SIZE];
+    ck_assert_int_eq(time_text_to_ms("2026-12-02T10:00:00.1239Z", &ms), 0);
+    ck_assert_int_eq(ms, 1796205600123LL);
+    ck_assert_int_eq(time_text_to_ms("2026-12-02T11:00:00+01:00", &ms), 0);
+    ck_assert_int_eq(ms, 1796205600000LL);
+    ck_assert_int_eq(time_text_to_ms("tomorrow", &ms), -1);
+    time_text_of_ms(1796205600123LL, text);
+    ck_assert_str_eq(text, "2026-12-02T10:00:00.1230000Z");
+    time_text_of_ms(-1, text);
+    ck_assert_str_eq(text, TIME_NEVER);
+}
+END_TEST
+
 static Suite *time_text_suite(void)
 {
     Suite *s = suite_create("time_text");
@@ -101,6 +118,7 @@ static Suite *time_text_suite(void)
     tcase_add_test(tc, offsets_become_utc);
     tcase_add_test(tc, dates_are_checked);
     tcase_add_test(tc, other_text_is_refused);
+    tcase_add_test(tc, milliseconds_both_ways);
     suite_add_tcase(s, tc);
     return s;
 }
