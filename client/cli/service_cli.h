@@ -4,6 +4,9 @@
 
 #include "iothub_service.h"
 
+/* --property flags of one command, at most. */
+#define SERVICE_CLI_PROPERTY_MAX 64
+
 struct service_cli {
     /* From flags and the environment. */
     const char *connection_string, *ca_file;
@@ -11,6 +14,9 @@ struct service_cli {
     const char *name, *module, *ws_protocol, *listen, *payload;
     const char *desired, *tags, *etag; /* twin update */
     const char *since;                 /* telemetry: a sequence number, checked by the command */
+    const char *message_id, *correlation_id;          /* c2d send */
+    const char *properties[SERVICE_CLI_PROPERTY_MAX]; /* c2d send: each --property NAME=VALUE */
+    int property_count;
     int response_timeout_s, connect_timeout_s, method_timeout_s, local_port, top;
     int json, stdio, replace, follow;
     /* The positional arguments after the command. */
@@ -30,6 +36,7 @@ int cmd_device(struct service_cli *cli);
 int cmd_method(struct service_cli *cli);
 int cmd_twin(struct service_cli *cli);
 int cmd_telemetry(struct service_cli *cli);
+int cmd_c2d(struct service_cli *cli);
 
 /* Pretty JSON for people; the hub's text as is when it is not JSON. */
 void service_cli_print_json(const char *text);

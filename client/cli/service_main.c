@@ -1,6 +1,6 @@
 /* iothub-service: start device streams, run the service side of the echo sample and of the
- * local proxy, call direct methods, read and change twins, read the telemetry devices sent, and
- * manage the device registry. */
+ * local proxy, call direct methods, read and change twins, read the telemetry devices sent, send
+ * cloud-to-device messages, and manage the device registry. */
 #include "cli_common.h"
 #include "service_cli.h"
 
@@ -34,12 +34,19 @@ static const char usage[] =
     "                           keeps them (GET /emulator/telemetry): deviceId, moduleId,\n"
     "                           enqueuedTimeUtc, sequenceNumber, properties, systemProperties,\n"
     "                           body (when UTF-8), bodyBase64; exits 0 once all are printed\n"
+    "  c2d send DEVICE TEXT [--property NAME=VALUE]... [--message-id ID] [--correlation-id ID]\n"
+    "                           queue a cloud-to-device message for the device (delivered now\n"
+    "                           or once it connects) and print its message id\n"
+    "  c2d list DEVICE          print the device's cloud-to-device messages, oldest first, one\n"
+    "                           a line: sequence number, state (Enqueued, Completed, Expired,\n"
+    "                           Purged), message id, body (--json for the emulator's JSON)\n"
+    "  c2d purge DEVICE         drop the messages queued for the device, print how many\n"
     "  device create|show|delete|connection-string ID\n"
     "  device list [--top N]    the device registry\n"
     "\n"
     "Options:\n"
     "  --connection-string CS   a policy's connection string (or $IOTHUB_CONNECTION_STRING);\n"
-    "                           streams and methods need ServiceConnect, the registry\n"
+    "                           streams, methods and c2d need ServiceConnect, the registry\n"
     "                           RegistryRead/Write, twins either, telemetry RegistryRead\n"
     "  --ca FILE                the CA of the hub's certificate, e.g. the emulator's ca.pem\n"
     "                           (or $IOTHUB_CA_FILE; default: the system's CAs)\n"
@@ -65,9 +72,13 @@ static const char usage[] =
     "                           Ctrl-C or SIGTERM (exit 0); without --since it starts after the\n"
     "                           newest stored message, so it prints only new ones, like az iot\n"
     "                           hub monitor-events\n"
+    "  --property NAME=VALUE    c2d send: an application property of the message (repeatable)\n"
+    "  --message-id ID          c2d send: the message's id (default: the hub makes one)\n"
+    "  --correlation-id ID      c2d send: the message's correlation id\n"
     "  --listen ADDRESS         where --local-port listens (default 127.0.0.1)\n"
     "  --ws-protocol VALUE      ask for this Sec-WebSocket-Protocol on the stream\n"
-    "  --json                   stream: print the result as JSON\n"
+    "  --json                   stream: print the result as JSON; device list, c2d list: the\n"
+    "                           hub's JSON instead of a table\n"
     "  --help, --version\n";
 
 enum option_id {
@@ -86,6 +97,9 @@ enum option_id {
     OPT_REPLACE,
     OPT_SINCE,
     OPT_FOLLOW,
+    OPT_PROPERTY,
+    OPT_MESSAGE_ID,
+    OPT_CORRELATION_ID,
     OPT_LOCAL_PORT,
     OPT_LISTEN,
     OPT_WS_PROTOCOL,
@@ -112,6 +126,9 @@ static const struct option options[] = {
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"since", required_argument, NULL, OPT_SINCE},
     {"follow", no_argument, NULL, OPT_FOLLOW},
+    {"property", required_argument, NULL, OPT_PROPERTY},
+    {"message-id", required_argument, NULL, OPT_MESSAGE_ID},
+    {"correlation-id", required_argument, NULL, OPT_CORRELATION_ID},
     {"local-port", required_argument, NULL, OPT_LOCAL_PORT},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"ws-protocol", required_argument, NULL, OPT_WS_PROTOCOL},
@@ -169,6 +186,19 @@ static int take_option(struct service_cli *cli, int id, const char *arg, const c
         return 0;
     case OPT_FOLLOW:
         cli->follow = 1;
+        return 0;
+    case OPT_PROPERTY:
+        if (cli->property_count == SERVICE_CLI_PROPERTY_MAX) {
+            cli_error("at most %d --property flags", SERVICE_CLI_PROPERTY_MAX);
+            return -1;
+        }
+        cli->properties[cli->property_count++] = arg;
+        return 0;
+    case OPT_MESSAGE_ID:
+        cli->message_id = arg;
+        return 0;
+    case OPT_CORRELATION_ID:
+        cli->correlation_id = arg;
         return 0;
     case OPT_LOCAL_PORT:
         return cli_parse_int(arg, "--local-port", 0, 65535, &cli->local_port);
@@ -251,9 +281,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(struct service_cli *cli);
-    } commands[] = {{"stream", cmd_stream}, {"echo", cmd_echo}, {"proxy", cmd_proxy},
-                    {"method", cmd_method}, {"twin", cmd_twin}, {"telemetry", cmd_telemetry},
-                    {"device", cmd_device}};
+    } commands[] = {{"stream", cmd_stream}, {"echo", cmd_echo},    {"proxy", cmd_proxy},
+                    {"method", cmd_method}, {"twin", cmd_twin},    {"telemetry", cmd_telemetry},
+                    {"c2d", cmd_c2d},       {"device", cmd_device}};
     int (*run)(struct service_cli *) = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cli.args[0], commands[i].name) == 0)

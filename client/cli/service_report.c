@@ -16,7 +16,7 @@ static const char *fix_for(const struct iothub_error *err, const char *device, c
                            char *buf, size_t cap)
 {
     int method = strcmp(command, "method") == 0, twin = strcmp(command, "twin") == 0;
-    int telemetry = strcmp(command, "telemetry") == 0;
+    int telemetry = strcmp(command, "telemetry") == 0, c2d = strcmp(command, "c2d") == 0;
     if (err->status == 0 &&
         (mentions(err->message, "certificate") || mentions(err->message, "verify")))
         return "pass --ca with the emulator's ca.pem (its path is in the ready line) or set "
@@ -34,8 +34,8 @@ static const char *fix_for(const struct iothub_error *err, const char *device, c
                    "policy with RegistryRead (registryRead, iothubowner)";
         return twin ? "the connection string's policy or key is not accepted; twins need a policy "
                       "with RegistryRead (show), RegistryWrite (update) or ServiceConnect"
-                    : "the connection string's policy or key is not accepted; streams and methods "
-                      "need a policy with ServiceConnect (service, iothubowner)";
+                    : "the connection string's policy or key is not accepted; streams, methods and "
+                      "c2d need a policy with ServiceConnect (service, iothubowner)";
     case 404001:
         snprintf(buf, cap, "register it first: iothub-service device create %s", device);
         return buf;
@@ -50,6 +50,14 @@ static const char *fix_for(const struct iothub_error *err, const char *device, c
                       : "the device got the request but did not answer in time";
     case 409001:
         snprintf(buf, cap, "it exists already: iothub-service device show %s", device);
+        return buf;
+    case 403004:
+        if (!c2d)
+            return NULL;
+        snprintf(buf, cap,
+                 "the device's queue is full: start the device (iothub-device) so that it takes "
+                 "its messages, or drop them with iothub-service c2d purge %s",
+                 device);
         return buf;
     case 412001:
         snprintf(buf, cap,
@@ -67,8 +75,10 @@ int service_cli_report(const struct service_cli *cli, const char *doing,
 {
     char buf[400];
     const char *command = cli->arg_count >= 1 ? cli->args[0] : "";
-    /* The device id: after "stream" or "echo"..., or after "device VERB" and "twin VERB". */
-    int has_verb = strcmp(command, "device") == 0 || strcmp(command, "twin") == 0;
+    /* The device id: after "stream" or "echo"..., or after "device VERB", "twin VERB" and
+     * "c2d VERB". */
+    int has_verb = strcmp(command, "device") == 0 || strcmp(command, "twin") == 0 ||
+                   strcmp(command, "c2d") == 0;
     const char *device = cli->arg_count >= 3 && has_verb ? cli->args[2]
                          : cli->arg_count >= 2           ? cli->args[1]
                                                          : "ID";

@@ -200,15 +200,16 @@ void agent_on_listening(void *ctx)
     struct agent *a = ctx;
     const char *methods = a->method_count > 0 ? " and method calls" : "";
     const char *twin = a->twin ? " and twin updates" : "";
+    const char *c2d = a->c2d ? " and cloud-to-device messages" : "";
     /* The twin is asked for first: once the line is out, a desired change gets its answer. */
     if (a->twin)
         agent_twin_connected(a);
     if (a->announced) {
-        cli_info("connected again; listening for stream requests%s%s", methods, twin);
+        cli_info("connected again; listening for stream requests%s%s%s", methods, twin, c2d);
         return;
     }
     a->announced = 1;
-    printf("iothub-device: listening for stream requests (%s)%s%s\n",
-           a->mode == AGENT_ECHO ? "echo" : "proxy", methods, twin);
+    printf("iothub-device: listening for stream requests (%s)%s%s%s\n",
+           a->mode == AGENT_ECHO ? "echo" : "proxy", methods, twin, c2d);
     fflush(stdout);
 }

@@ -2,7 +2,8 @@
  * for the proxy, by whether the target takes a connection), then the device side of the stream is
  * opened and echoed or bridged to the target. Method calls get the --method answers. With --twin
  * it keeps its twin as a device app does (agent_twin.c): reads it on every connection, reports
- * the --report patches once, and acknowledges each desired change. */
+ * the --report patches once, and acknowledges each desired change. A device (not a module) logs
+ * each cloud-to-device message it gets (agent_c2d.c). */
 #ifndef IH_AGENT_H
 #define IH_AGENT_H
 
@@ -39,6 +40,7 @@ struct agent {
     const struct agent_method *methods; /* answered with 200; any other method gets 501 */
     int method_count;
     int twin;                   /* --twin */
+    int c2d;                    /* takes cloud-to-device messages: a device, not a module */
     const char *const *reports; /* --report patches (JSON objects), sent once */
     int report_count;
     struct ih_loop *loop;
@@ -69,5 +71,9 @@ void agent_on_twin(void *ctx, const char *topic, const void *payload, size_t len
 /* With --twin, on every connection (agent_on_listening): GET the twin; the first time, the
  * --report patches too. */
 void agent_twin_connected(struct agent *a);
+
+/* mqtt_link's on_c2d: logs the message, one line: its id, its body, its properties. On the MQTT
+ * thread; libmosquitto acknowledges it (PUBACK). */
+void agent_on_c2d(void *ctx, const char *topic, const void *payload, size_t len);
 
 #endif

@@ -1,6 +1,6 @@
 /* iothub-device: a device that takes stream requests and echoes them or bridges them to a
  * local TCP target, the device local proxy of the product page, answers direct methods with
- * canned answers, and keeps its twin. */
+ * canned answers, keeps its twin, and logs the cloud-to-device messages it gets. */
 #include "agent.h"
 #include "cli_common.h"
 #include "mqtt_link.h"
@@ -36,6 +36,9 @@ static const char usage[] =
     "  proxy --target HOST:PORT the device local proxy: each stream is bridged to a new\n"
     "                           connection to HOST:PORT (sshd, say); when the target is down\n"
     "                           the stream is refused\n"
+    "\n"
+    "A device (not a module) also takes its cloud-to-device messages and logs each on stderr:\n"
+    "  c2d message 'ID': \"BODY\" NAME=VALUE...  (its properties, system ones as $.cid=...)\n"
     "\n"
     "Options:\n"
     "  --connection-string CS   the device's connection string (or\n"
@@ -295,6 +298,7 @@ static int run(const struct device_cli *c, struct ih_connstr *cs, struct agent *
         cli_error("%s", err);
         return CLI_FAILED;
     }
+    a->c2d = cs->module_id == NULL; /* a module has no cloud-to-device messages (rule D17) */
     struct mqtt_link_options mo = {
         .host = cs->host_name,
         .connect_host = cs->gateway_host_name != NULL ? cs->gateway_host_name : cs->host_name,
@@ -308,6 +312,7 @@ static int run(const struct device_cli *c, struct ih_connstr *cs, struct agent *
         .on_request = agent_on_request,
         .on_method = a->method_count > 0 ? agent_on_method : NULL,
         .on_twin = a->twin ? agent_on_twin : NULL,
+        .on_c2d = a->c2d ? agent_on_c2d : NULL,
         .on_listening = agent_on_listening,
         .ctx = a,
     };

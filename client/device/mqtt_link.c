@@ -1,5 +1,7 @@
 #include "mqtt_link.h"
 
+#include "protocol/c2d_bag.h"
+#include "protocol/format.h"
 #include "protocol/methods_topic.h"
 #include "protocol/sas.h"
 #include "protocol/streams_topic.h"
@@ -28,7 +30,7 @@
 #define LOOP_WAIT_MS 250
 #define POST_FILTER "$iothub/streams/POST/#"
 #define RES_FILTER "$iothub/streams/res/#"
-#define FILTERS_MAX 5
+#define FILTERS_MAX 6
 /* Answers waiting for a connection, at most: more are dropped (the hub times them out). */
 #define PENDING_MAX 256
 
@@ -50,11 +52,13 @@ struct mqtt_link {
     pthread_cond_t fatal_changed;
     int fatal;
     char fatal_reason[400];
-    /* What every connection subscribes to, each at QoS 0 as the C SDK does: rule 7's two
-     * filters, then rule D3's when the device takes method calls, and rules D5-D8's two when it
-     * keeps its twin. */
+    /* What every connection subscribes to, at QoS 0 as the C SDK does: rule 7's two filters,
+     * then rule D3's when the device takes method calls, and rules D5-D8's two when it keeps its
+     * twin; rule D13's at QoS 1 when it takes cloud-to-device messages. */
     const char *filters[FILTERS_MAX];
+    int filter_qos[FILTERS_MAX];
     int filter_count;
+    char c2d_filter[sizeof IH_C2D_BAG_PREFIX + 128 + sizeof IH_C2D_BAG_LEVELS + 2];
     int sub_mid[FILTERS_MAX], granted;
     int connected_once; /* for the backoff: reset after every accepted connection */
     /* Answers wait here while the connection is not up: a PUBLISH must not go out ahead of a
@@ -135,7 +139,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     l->granted = 0;
     set_up(l, 1);
     for (int i = 0; i < l->filter_count; i++) {
-        if (mosquitto_subscribe(mosq, &l->sub_mid[i], l->filters[i], 0) != MOSQ_ERR_SUCCESS) {
+        if (mosquitto_subscribe(mosq, &l->sub_mid[i], l->filters[i], l->filter_qos[i]) !=
+            MOSQ_ERR_SUCCESS) {
             cli_info("could not subscribe to %s; reconnecting", l->filters[i]);
             mosquitto_disconnect(mosq);
             return;
@@ -171,6 +176,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         l->o.on_method(l->o.ctx, m->topic, m->payload, (size_t)m->payloadlen);
     else if (l->o.on_twin != NULL && strncmp(m->topic, IH_TWIN_PREFIX, strlen(IH_TWIN_PREFIX)) == 0)
         l->o.on_twin(l->o.ctx, m->topic, m->payload, (size_t)m->payloadlen);
+    else if (l->o.on_c2d != NULL &&
+             strncmp(m->topic, IH_C2D_BAG_PREFIX, strlen(IH_C2D_BAG_PREFIX)) == 0)
+        l->o.on_c2d(l->o.ctx, m->topic, m->payload, (size_t)m->payloadlen);
 }
 
 /* A fresh password: the fixed token, or one made from the key. Returns its renewal time. */
@@ -243,16 +251,27 @@ static void *run(void *arg)
     return NULL;
 }
 
+static void add_filter(struct mqtt_link *l, const char *filter, int qos)
+{
+    l->filter_qos[l->filter_count] = qos;
+    l->filters[l->filter_count++] = filter;
+}
+
 static void choose_filters(struct mqtt_link *l)
 {
-    l->filters[l->filter_count++] = POST_FILTER;
-    l->filters[l->filter_count++] = RES_FILTER;
+    add_filter(l, POST_FILTER, 0);
+    add_filter(l, RES_FILTER, 0);
     if (l->o.on_method != NULL)
-        l->filters[l->filter_count++] = IH_METHODS_FILTER;
+        add_filter(l, IH_METHODS_FILTER, 0);
     if (l->o.on_twin != NULL) {
-        l->filters[l->filter_count++] = IH_TWIN_RES_FILTER;
-        l->filters[l->filter_count++] = IH_TWIN_DESIRED_FILTER;
+        add_filter(l, IH_TWIN_RES_FILTER, 0);
+        add_filter(l, IH_TWIN_DESIRED_FILTER, 0);
     }
+    /* The device id raw, as the hub's delivery topics have it. */
+    if (l->o.on_c2d != NULL && l->o.module_id == NULL &&
+        ih_format(l->c2d_filter, sizeof l->c2d_filter,
+                  IH_C2D_BAG_PREFIX "%s/" IH_C2D_BAG_LEVELS "/#", l->o.device_id) == IH_OK)
+        add_filter(l, l->c2d_filter, 1);
 }
 
 static int configure(struct mqtt_link *l, char *err, size_t err_len)

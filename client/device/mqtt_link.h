@@ -2,8 +2,9 @@
  * with libmosquitto, as the Azure SDKs connect: client id = device id (or device/module), user name
  * HOST/ID/?api-version=..., a device SAS token as the password, clean session off. It subscribes at
  * QoS 0 to $iothub/streams/POST/# and $iothub/streams/res/# (rule 7), to $iothub/methods/POST/#
- * when it takes method calls (rule D3), and to $iothub/twin/res/# and
- * $iothub/twin/PATCH/properties/desired/# when it keeps its twin (rules D5-D8), on every
+ * when it takes method calls (rule D3), to $iothub/twin/res/# and
+ * $iothub/twin/PATCH/properties/desired/# when it keeps its twin (rules D5-D8), and at QoS 1 to
+ * devices/{id}/messages/devicebound/# when it takes cloud-to-device messages (rule D13), on every
  * connection, reconnects with backoff, and renews its SAS token before it expires by reconnecting
  * with a new one. */
 #ifndef IH_MQTT_LINK_H
@@ -32,6 +33,10 @@ struct mqtt_link_options {
     /* A twin answer or a desired notification arrived, any topic under $iothub/twin/ (on the
      * MQTT thread; return quickly). NULL: the device keeps no twin, and does not subscribe. */
     void (*on_twin)(void *ctx, const char *topic, const void *payload, size_t len);
+    /* A cloud-to-device message arrived, any topic under devices/ (on the MQTT thread; return
+     * quickly); libmosquitto acknowledges it (PUBACK). NULL: the device takes none, and does not
+     * subscribe; a module never subscribes (it has none, rule D17). */
+    void (*on_c2d)(void *ctx, const char *topic, const void *payload, size_t len);
     /* The subscriptions are granted (after every connect; on the MQTT thread). */
     void (*on_listening)(void *ctx);
     void *ctx;

@@ -79,3 +79,26 @@ syntax:
     free(buf);
     return IH_ERR_SYNTAX;
 }
+
+ih_result ih_pct_decode_lenient(const char *in, size_t len, char **out)
+{
+    char *buf = malloc(len + 1);
+    if (buf == NULL)
+        return IH_ERR_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '%' && len - i >= 3 && ih_hex_value(in[i + 1]) >= 0 &&
+            ih_hex_value(in[i + 2]) >= 0) {
+            char decoded = (char)(ih_hex_value(in[i + 1]) * 16 + ih_hex_value(in[i + 2]));
+            if (decoded != '\0') {
+                c = decoded;
+                i += 2;
+            }
+        }
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return IH_OK;
+}

@@ -22,6 +22,12 @@ ih_result ih_pct_encode(const char *in, size_t len, char **out);
  * IH_ERR_SYNTAX. *out is a new NUL-terminated string (length in *out_len when it is not NULL). */
 ih_result ih_pct_decode(const char *in, size_t len, unsigned flags, char **out, size_t *out_len);
 
+/* Decodes leniently, as IoT Hub reads property bags (docs/protocol.md rules D10, D13): %XX in
+ * either hex case; a `%` without two hex digits after it, or one that would decode to NUL, is
+ * kept as it is; `+` is kept. An input without NUL gives a result without NUL. *out is a new
+ * NUL-terminated string. */
+ih_result ih_pct_decode_lenient(const char *in, size_t len, char **out);
+
 /* The value of one hexadecimal digit (either case), or -1. */
 int ih_hex_value(char c);
 

@@ -88,32 +88,6 @@ int ih_topic_is_telemetry(const char *topic, size_t len)
     return read_shape(topic, len, &s, NULL) == IH_OK;
 }
 
-/* Percent-decodes leniently (rule D10): %XX in either hex case; a `%` without two hex digits
- * after it, or one that would decode to NUL, is kept as it is; `+` is kept. The input holds no
- * NUL, so neither does the result. */
-static ih_result decode_lenient(struct span in, char **out)
-{
-    char *buf = malloc(in.len + 1);
-    if (buf == NULL)
-        return IH_ERR_NOMEM;
-    size_t n = 0;
-    for (size_t i = 0; i < in.len; i++) {
-        char c = in.p[i];
-        if (c == '%' && in.len - i >= 3 && ih_hex_value(in.p[i + 1]) >= 0 &&
-            ih_hex_value(in.p[i + 2]) >= 0) {
-            char decoded = (char)(ih_hex_value(in.p[i + 1]) * 16 + ih_hex_value(in.p[i + 2]));
-            if (decoded != '\0') {
-                c = decoded;
-                i += 2;
-            }
-        }
-        buf[n++] = c;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return IH_OK;
-}
-
 /* The next `&`-separated item of *rest (possibly empty), consumed with its `&`. */
 static struct span next_item(struct span *rest)
 {
@@ -143,9 +117,9 @@ static ih_result read_property(struct span item, struct ih_property *prop)
 {
     const char *eq = memchr(item.p, '=', item.len);
     struct span key = {item.p, eq != NULL ? (size_t)(eq - item.p) : item.len};
-    ih_result r = decode_lenient(key, &prop->name);
+    ih_result r = ih_pct_decode_lenient(key.p, key.len, &prop->name);
     if (r == IH_OK && eq != NULL)
-        r = decode_lenient((struct span){eq + 1, item.len - key.len - 1}, &prop->value);
+        r = ih_pct_decode_lenient(eq + 1, item.len - key.len - 1, &prop->value);
     if (r == IH_OK && strncmp(prop->name, "$.", 2) == 0) {
         prop->system = 1;
         memmove(prop->name, prop->name + 2, strlen(prop->name + 2) + 1);
@@ -181,9 +155,9 @@ ih_result ih_topic_parse_telemetry(const char *topic, size_t len, struct ih_tele
     struct shape s;
     ih_result r = read_shape(topic, len, &s, diag);
     if (r == IH_OK)
-        r = decode_lenient(s.device, &out->device_id);
+        r = ih_pct_decode_lenient(s.device.p, s.device.len, &out->device_id);
     if (r == IH_OK && s.module.p != NULL)
-        r = decode_lenient(s.module, &out->module_id);
+        r = ih_pct_decode_lenient(s.module.p, s.module.len, &out->module_id);
     if (r == IH_OK)
         r = read_bag(s.bag, out, diag);
     if (r != IH_OK)

@@ -1,8 +1,9 @@
 /* iothub-service: a thin C client for the service side of IoT Hub device streams, direct
  * methods and device twins, and for the hub's device registry. It speaks what the Azure service
  * SDKs speak (docs/protocol.md §1, §3, §5, §12.1, §12.2), so it works against IoT Hub's wire
- * contract and against iothub-emulator. It also reads the telemetry devices sent, from the
- * emulator's own endpoint (§12.3; the real hub serves telemetry over AMQP instead).
+ * contract and against iothub-emulator. It also reads the telemetry devices sent and sends
+ * cloud-to-device messages, through the emulator's own endpoints (§12.3, §12.4; the real hub
+ * serves both over AMQP instead).
  *
  *   struct iothub_service *svc;
  *   struct iothub_error err;
@@ -27,13 +28,13 @@
  * Connections: a client keeps its HTTPS connection to the hub open for 30 s after a call, and
  * the next call (a stream request, a method call, a twin or registry call) goes out on it without
  * a new TCP and TLS handshake; a device deletion and a twin update without replace (DELETE and
- * PATCH, which libwebsockets does not pipeline) open a connection of their own and leave the kept
- * one be. A call made while another is waiting for its answer (the hub holds a stream request or
- * a method call until the device answers) opens a connection of its own. A connection the hub
- * has closed is not used. Should the kept connection fail under a call before any answer, a
- * registry, twin or telemetry read is sent again on a new one; a stream request, a method call,
- * a twin update or a device creation fails, since the hub may have acted on it.
- * iothub_service_free closes the connection.
+ * PATCH, which libwebsockets does not pipeline) and a C2D purge (DELETE) open a connection of
+ * their own and leave the kept one be. A call made while another is waiting for its answer (the hub
+ * holds a stream request or a method call until the device answers) opens a connection of its own.
+ * A connection the hub has closed is not used. Should the kept connection fail under a call before
+ * any answer, a registry, twin, telemetry or C2D queue read is sent again on a new one; a stream
+ * request, a method call, a twin update, a device creation or a C2D message fails, since the hub
+ * may have acted on it. iothub_service_free closes the connection.
  *
  * Errors: a failed call returns -1 and fills struct iothub_error: the HTTP status with the hub's
  * errorCode and message when the hub answered, or status 0 with a message saying what went
@@ -199,6 +200,69 @@ struct iothub_telemetry_result {
 int iothub_telemetry_read(struct iothub_service *svc, const char *device_id, const char *module_id,
                           long long after_sequence, size_t top, struct iothub_telemetry_result *out,
                           struct iothub_error *err);
+
+/* ---- cloud-to-device messages (docs/protocol.md §12.4) ----
+ * Sent and listed through the emulator's POST and GET /emulator/devices/{id}/messages/devicebound
+ * (the real hub takes them over AMQP only, and answers these two 404); purged with the hub's own
+ * DELETE /devices/{id}/commands. All three need a policy with ServiceConnect. */
+
+struct iothub_c2d_property {
+    const char *name;  /* not empty; UTF-8 */
+    const char *value; /* UTF-8 */
+};
+
+struct iothub_c2d_message {
+    const char *device_id;
+    /* Any bytes, sent as text when they are UTF-8 without NUL, else as base64; NULL and 0 for an
+     * empty body. */
+    const void *body;
+    size_t body_len;
+    const struct iothub_c2d_property *properties; /* the application properties, names unique */
+    size_t property_count;
+    /* The system properties, each NULL when not set; the hub judges their values. message_id
+     * NULL: the hub makes one. ack: the feedback asked for, none, positive, negative or full.
+     * expiry_time_utc: ISO 8601; NULL for the hub's default TTL (1 h). */
+    const char *message_id, *correlation_id, *user_id, *content_type, *content_encoding, *ack,
+        *expiry_time_utc;
+};
+
+struct iothub_c2d_result {
+    int http_status;           /* the hub's answer: 202 */
+    char message_id[256];      /* the message's id, the one given or the hub's */
+    long long sequence_number; /* its place in the device's queue */
+    char expiry_time_utc[64];  /* when it expires (ISO 8601), "" when the hub did not say */
+};
+
+/* Queues one message for the device; the hub delivers it over MQTT at QoS 1 on
+ * devices/{id}/messages/devicebound/{properties} while the device listens there, now or once it
+ * connects. Returns 0 once the hub queued it (202), or -1 with err: 404001 unknown device, 403004
+ * its queue is full (50 messages), 413001 larger than the hub takes (64 KiB), 400004 a message
+ * the hub refuses; status 0 when nothing was sent (no device id, a property without a name, twice
+ * the same name, text that is not UTF-8). Not sent again when the connection fails under it: the
+ * hub may have queued it. */
+int iothub_c2d_send(struct iothub_service *svc, const struct iothub_c2d_message *msg,
+                    struct iothub_c2d_result *out, struct iothub_error *err);
+
+struct iothub_c2d_queue {
+    int http_status; /* the hub's answer: 200 */
+    size_t count;    /* the messages in json */
+    char *json;      /* the device's messages as the hub's JSON text, an array, oldest first, of
+                      * {"messageId","sequenceNumber","state" (Enqueued, Completed, Expired or
+                      * Purged),"enqueuedTimeUtc","expiryTimeUtc","endTimeUtc" (once it left the
+                      * queue),"properties","systemProperties","body" (when UTF-8),
+                      * "bodyBase64"}; a new string the caller frees */
+};
+
+/* GET /emulator/devices/{id}/messages/devicebound: the device's messages the hub keeps, those
+ * still queued and those that left the queue. Returns 0, or -1 with err (404001 unknown
+ * device). An endpoint of the emulator's. */
+int iothub_c2d_list(struct iothub_service *svc, const char *device_id, struct iothub_c2d_queue *out,
+                    struct iothub_error *err);
+
+/* DELETE /devices/{id}/commands: drops every message queued for the device; *purged (may be
+ * NULL) gets how many. Returns 0, or -1 with err (404001 unknown device). */
+int iothub_c2d_purge(struct iothub_service *svc, const char *device_id, long long *purged,
+                     struct iothub_error *err);
 
 /* ---- the device registry (docs/protocol.md §5) ---- */
 

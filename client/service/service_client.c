@@ -1,4 +1,4 @@
-#include "iothub_service.h"
+#include "service_internal.h"
 
 #include "transport/http_call.h"
 #include "transport/client_loop.h"
@@ -26,7 +26,6 @@
 #define API_VERSION "2020-09-30"
 #define DEFAULT_PORT 443
 #define DEFAULT_SAS_TTL_S 3600
-#define REGISTRY_TIMEOUT_MS 30000
 /* Like C#: the HTTP call may take the hub's two timeouts plus 15 s (docs/protocol.md §1.1). */
 #define STREAM_DEFAULT_TIMEOUT_S 60
 #define STREAM_CALL_MARGIN_S 15
@@ -36,21 +35,11 @@
 #define IH_RAW_SAFE                                                                                \
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@"
 
-struct iothub_service {
-    struct ih_loop *loop;
-    char *host, *policy, *key;
-    int port, sas_ttl_s;
-    char base_url[300];
-};
-
 struct iothub_stream {
     struct ih_wsock *ws;
 };
 
-static void set_error(struct iothub_error *err, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(struct iothub_error *err, int status, const char *fmt, ...)
+void svc_set_error(struct iothub_error *err, int status, const char *fmt, ...)
 {
     if (err == NULL)
         return;
@@ -69,17 +58,18 @@ static int read_connection_string(struct iothub_service *svc, const char *text,
     struct ih_diag why = {{0}};
     enum ih_connstr_kind kind;
     if (text == NULL || text[0] == '\0') {
-        set_error(err, 0,
-                  "no service connection string (HostName=...;SharedAccessKeyName=...;"
-                  "SharedAccessKey=...)");
+        svc_set_error(err, 0,
+                      "no service connection string (HostName=...;SharedAccessKeyName=...;"
+                      "SharedAccessKey=...)");
         return -1;
     }
     if (ih_connstr_parse(text, strlen(text), &cs, &why) != IH_OK ||
         ih_connstr_classify(&cs, &kind, &why) != IH_OK || kind != IH_CONNSTR_SERVICE ||
         ih_key_check(cs.shared_access_key, &why) != IH_OK) {
-        set_error(err, 0, "the connection string is not a service connection string: %s",
-                  why.msg[0] != '\0' ? why.msg
-                                     : "it names a device; use a policy's (SharedAccessKeyName=)");
+        svc_set_error(err, 0, "the connection string is not a service connection string: %s",
+                      why.msg[0] != '\0'
+                          ? why.msg
+                          : "it names a device; use a policy's (SharedAccessKeyName=)");
         ih_connstr_free(&cs);
         return -1;
     }
@@ -88,7 +78,7 @@ static int read_connection_string(struct iothub_service *svc, const char *text,
     svc->key = strdup(cs.shared_access_key);
     ih_connstr_free(&cs);
     if (svc->host == NULL || svc->policy == NULL || svc->key == NULL) {
-        set_error(err, 0, "out of memory");
+        svc_set_error(err, 0, "out of memory");
         return -1;
     }
     return 0;
@@ -100,18 +90,18 @@ int iothub_service_new(const struct iothub_service_options *o, struct iothub_ser
     struct iothub_service *svc = calloc(1, sizeof *svc);
     char why[256];
     if (svc == NULL) {
-        set_error(err, 0, "out of memory");
+        svc_set_error(err, 0, "out of memory");
         return -1;
     }
     svc->port = o->port > 0 ? o->port : DEFAULT_PORT;
     svc->sas_ttl_s = o->sas_ttl_s > 0 ? o->sas_ttl_s : DEFAULT_SAS_TTL_S;
     int rc = read_connection_string(svc, o->connection_string, err);
     if (rc == 0 && o->ca_file != NULL && access(o->ca_file, R_OK) != 0) {
-        set_error(err, 0, "cannot read the CA file %s", o->ca_file);
+        svc_set_error(err, 0, "cannot read the CA file %s", o->ca_file);
         rc = -1;
     }
     if (rc == 0 && ih_client_loop_new(o->ca_file, &svc->loop, why, sizeof why) != 0) {
-        set_error(err, 0, "%s", why);
+        svc_set_error(err, 0, "%s", why);
         rc = -1;
     }
     snprintf(svc->base_url, sizeof svc->base_url, "https://%s:%d",
@@ -157,30 +147,20 @@ static void hub_error(const struct ih_http_response *res, const char *error_name
     if (err == NULL)
         return;
     ih_error_parse(res->body, res->body_len, &d);
-    set_error(err, res->status, "%s",
-              d.message[0] != '\0' ? d.message : "the hub answered with an error and no message");
+    svc_set_error(err, res->status, "%s",
+                  d.message[0] != '\0' ? d.message
+                                       : "the hub answered with an error and no message");
     err->code = d.code;
     snprintf(err->name, sizeof err->name, "%s", error_name != NULL ? error_name : "");
 }
 
-struct hub_call {
-    const char *method;
-    const char *path; /* with its query */
-    const char *body; /* JSON, or NULL */
-    struct ih_http_header extra[3];
-    const char *keep[IH_HTTP_MAX_HEADERS - 1]; /* besides iothub-errorcode */
-    int timeout_ms;
-};
-
-/* Sends one call to the main endpoint. Returns 0 with res filled for a 2xx, else -1 with err
- * (res freed). res->values[0] is iothub-errorcode; call->keep[i] is in res->values[i + 1]. */
-static int call_hub(struct iothub_service *svc, const struct hub_call *call,
-                    struct ih_http_response *res, struct iothub_error *err)
+int svc_call_hub(struct iothub_service *svc, const struct hub_call *call,
+                 struct ih_http_response *res, struct iothub_error *err)
 {
     char url[2048], why[300];
     char *token = make_token(svc);
     if (token == NULL) {
-        set_error(err, 0, "could not make a SAS token from the connection string's key");
+        svc_set_error(err, 0, "could not make a SAS token from the connection string's key");
         return -1;
     }
     snprintf(url, sizeof url, "%s%s", svc->base_url, call->path);
@@ -203,7 +183,7 @@ static int call_hub(struct iothub_service *svc, const struct hub_call *call,
     int rc = ih_http_call(svc->loop, &req, res, why, sizeof why);
     free(token);
     if (rc != 0) {
-        set_error(err, 0, "no answer from the hub at %s: %s", svc->base_url, why);
+        svc_set_error(err, 0, "no answer from the hub at %s: %s", svc->base_url, why);
         return -1;
     }
     if (res->status < 200 || res->status > 299) {
@@ -214,7 +194,7 @@ static int call_hub(struct iothub_service *svc, const struct hub_call *call,
     return 0;
 }
 
-static char *encode(const char *segment)
+char *svc_encode(const char *segment)
 {
     char *out = NULL;
     return ih_pct_encode(segment, strlen(segment), &out) == IH_OK ? out : NULL;
@@ -226,24 +206,24 @@ static int check_target(const struct iothub_stream_request *r, struct iothub_err
 {
     struct ih_diag why = {{0}};
     if (r->device_id == NULL || r->name == NULL) {
-        set_error(err, 0, "a stream needs a device id and a name");
+        svc_set_error(err, 0, "a stream needs a device id and a name");
         return -1;
     }
     if (ih_id_check(r->device_id, strlen(r->device_id), "device id", &why) != IH_OK ||
         (r->module_id != NULL &&
          ih_id_check(r->module_id, strlen(r->module_id), "module id", &why) != IH_OK) ||
         ih_stream_name_check(r->name, strlen(r->name), &why) != IH_OK) {
-        set_error(err, 0, "%s", why.msg);
+        svc_set_error(err, 0, "%s", why.msg);
         return -1;
     }
     if (r->module_id != NULL && strspn(r->module_id, IH_RAW_SAFE) != strlen(r->module_id)) {
-        set_error(err, 0, "module id '%s' has characters that cannot go raw in a URL path",
-                  r->module_id);
+        svc_set_error(err, 0, "module id '%s' has characters that cannot go raw in a URL path",
+                      r->module_id);
         return -1;
     }
     if (strspn(r->name, IH_RAW_SAFE) != strlen(r->name)) {
-        set_error(err, 0, "stream name '%s' has characters that cannot go raw in a URL path",
-                  r->name);
+        svc_set_error(err, 0, "stream name '%s' has characters that cannot go raw in a URL path",
+                      r->name);
         return -1;
     }
     return 0;
@@ -251,7 +231,7 @@ static int check_target(const struct iothub_stream_request *r, struct iothub_err
 
 static int stream_path(const struct iothub_stream_request *r, char *out, size_t cap)
 {
-    char *device = encode(r->device_id);
+    char *device = svc_encode(r->device_id);
     if (device == NULL)
         return -1;
     ih_result rc;
@@ -270,8 +250,8 @@ static int read_stream_answer(const struct ih_http_response *res, struct iothub_
 {
     const char *accepted = res->values[1], *url = res->values[2], *token = res->values[3];
     if (accepted == NULL || (strcmp(accepted, "True") != 0 && strcmp(accepted, "False") != 0)) {
-        set_error(err, res->status,
-                  "the hub's answer has no iothub-streaming-is-accepted: True|False");
+        svc_set_error(err, res->status,
+                      "the hub's answer has no iothub-streaming-is-accepted: True|False");
         return -1;
     }
     out->accepted = strcmp(accepted, "True") == 0;
@@ -279,9 +259,9 @@ static int read_stream_answer(const struct ih_http_response *res, struct iothub_
         return 0;
     if (url == NULL || token == NULL || strlen(url) >= sizeof out->url ||
         strlen(token) >= sizeof out->token) {
-        set_error(err, res->status,
-                  "the hub accepted the stream but sent no usable iothub-streaming-url and "
-                  "iothub-streaming-auth-token");
+        svc_set_error(err, res->status,
+                      "the hub accepted the stream but sent no usable iothub-streaming-url and "
+                      "iothub-streaming-auth-token");
         return -1;
     }
     snprintf(out->url, sizeof out->url, "%s", url);
@@ -297,7 +277,7 @@ int iothub_stream_initiate(struct iothub_service *svc, const struct iothub_strea
     if (check_target(req, err) != 0)
         return -1;
     if (stream_path(req, path, sizeof path) != 0) {
-        set_error(err, 0, "the device id, module id or stream name is too long");
+        svc_set_error(err, 0, "the device id, module id or stream name is too long");
         return -1;
     }
     snprintf(connect, sizeof connect, "%d", req->connect_timeout_s);
@@ -320,7 +300,7 @@ int iothub_stream_initiate(struct iothub_service *svc, const struct iothub_strea
                 (req->connect_timeout_s > 0 ? req->connect_timeout_s : STREAM_DEFAULT_TIMEOUT_S);
     call.timeout_ms = (waits + STREAM_CALL_MARGIN_S) * 1000;
     struct ih_http_response res;
-    if (call_hub(svc, &call, &res, err) != 0)
+    if (svc_call_hub(svc, &call, &res, err) != 0)
         return -1;
     int rc = read_stream_answer(&res, out, err);
     ih_http_response_free(&res);
@@ -334,13 +314,13 @@ int iothub_stream_open(struct iothub_service *svc, const struct iothub_stream_re
     char why[300];
     struct iothub_stream *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        set_error(err, 0, "out of memory");
+        svc_set_error(err, 0, "out of memory");
         return -1;
     }
     struct ih_wsock_options o = {accepted->url, accepted->token, subprotocol, WS_OPEN_TIMEOUT_MS};
     if (!accepted->accepted || ih_wsock_open(svc->loop, &o, &s->ws, why, sizeof why) != 0) {
-        set_error(err, 0, "cannot open the stream's WebSocket %s: %s", accepted->url,
-                  accepted->accepted ? why : "the stream was not accepted");
+        svc_set_error(err, 0, "cannot open the stream's WebSocket %s: %s", accepted->url,
+                      accepted->accepted ? why : "the stream was not accepted");
         free(s);
         return -1;
     }
@@ -389,13 +369,13 @@ void iothub_stream_free(struct iothub_stream *s)
 
 /* The ids of a twin, or of a method's target: the hub decodes them (docs/protocol.md rule 1), so
  * any valid id can go. */
-static int check_ids(const char *device_id, const char *module_id, struct iothub_error *err)
+int svc_check_ids(const char *device_id, const char *module_id, struct iothub_error *err)
 {
     struct ih_diag why = {{0}};
     if (ih_id_check(device_id, strlen(device_id), "device id", &why) != IH_OK ||
         (module_id != NULL &&
          ih_id_check(module_id, strlen(module_id), "module id", &why) != IH_OK)) {
-        set_error(err, 0, "%s", why.msg);
+        svc_set_error(err, 0, "%s", why.msg);
         return -1;
     }
     return 0;
@@ -404,12 +384,12 @@ static int check_ids(const char *device_id, const char *module_id, struct iothub
 static int check_method_target(const struct iothub_method_request *r, struct iothub_error *err)
 {
     if (r->device_id == NULL || r->name == NULL) {
-        set_error(err, 0, "a method call needs a device id and a method name");
+        svc_set_error(err, 0, "a method call needs a device id and a method name");
         return -1;
     }
     /* The name travels in the body, so any string can go; the hub refuses the ones that cannot
      * be one topic level (rule D1), and says so. */
-    return check_ids(r->device_id, r->module_id, err);
+    return svc_check_ids(r->device_id, r->module_id, err);
 }
 
 /* /twins/{id}[/modules/{m}]{tail}?api-version=..., both ids percent-encoded, as Node's
@@ -417,8 +397,8 @@ static int check_method_target(const struct iothub_method_request *r, struct iot
 static int twins_path(const char *device_id, const char *module_id, const char *tail, char *out,
                       size_t cap)
 {
-    char *device = encode(device_id);
-    char *module = module_id != NULL ? encode(module_id) : NULL;
+    char *device = svc_encode(device_id);
+    char *module = module_id != NULL ? svc_encode(module_id) : NULL;
     ih_result rc = IH_ERR_NOMEM;
     if (device != NULL && module != NULL)
         rc = ih_format(out, cap, "/twins/%s/modules/%s%s?api-version=" METHODS_API_VERSION, device,
@@ -436,8 +416,8 @@ static int check_payload(const char *payload, struct iothub_error *err)
     json_error_t why;
     json_t *v = json_loads(payload, JSON_DECODE_ANY, &why);
     if (v == NULL) {
-        set_error(err, 0, "the payload is not JSON: %s (line %d, column %d)", why.text, why.line,
-                  why.column);
+        svc_set_error(err, 0, "the payload is not JSON: %s (line %d, column %d)", why.text,
+                      why.line, why.column);
         return -1;
     }
     json_decref(v);
@@ -453,7 +433,7 @@ static int method_body(const struct iothub_method_request *r, char **out, struct
         return -1;
     json_t *name = json_string(r->name);
     if (name == NULL) {
-        set_error(err, 0, "the method name is not UTF-8");
+        svc_set_error(err, 0, "the method name is not UTF-8");
         return -1;
     }
     char *name_json = json_dumps(name, JSON_ENCODE_ANY);
@@ -470,7 +450,7 @@ static int method_body(const struct iothub_method_request *r, char **out, struct
     if (*out != NULL)
         snprintf(*out, n, "{\"methodName\":%s,\"payload\":%s%s}", name_json, payload, timeouts);
     else
-        set_error(err, 0, "out of memory");
+        svc_set_error(err, 0, "out of memory");
     free(name_json);
     return *out != NULL ? 0 : -1;
 }
@@ -543,10 +523,10 @@ static int read_method_answer(const struct ih_http_response *res, struct iothub_
     json_int_t value = json_is_integer(status) ? json_integer_value(status) : 0;
     int rc = -1;
     if (!json_is_integer(status) || value < INT_MIN || value > INT_MAX)
-        set_error(err, res->status,
-                  "the hub's answer is not {\"status\":<32-bit integer>,\"payload\":...}");
+        svc_set_error(err, res->status,
+                      "the hub's answer is not {\"status\":<32-bit integer>,\"payload\":...}");
     else if ((out->payload = payload_text(res->body, answer)) == NULL)
-        set_error(err, 0, "out of memory");
+        svc_set_error(err, 0, "out of memory");
     else
         rc = 0;
     out->http_status = res->status;
@@ -564,7 +544,7 @@ int iothub_method_invoke(struct iothub_service *svc, const struct iothub_method_
     if (check_method_target(req, err) != 0 || method_body(req, &body, err) != 0)
         return -1;
     if (twins_path(req->device_id, req->module_id, "/methods", path, sizeof path) != 0) {
-        set_error(err, 0, "the device id or module id is too long");
+        svc_set_error(err, 0, "the device id or module id is too long");
         free(body);
         return -1;
     }
@@ -576,7 +556,7 @@ int iothub_method_invoke(struct iothub_service *svc, const struct iothub_method_
                             .body = body,
                             .timeout_ms = (waits + METHOD_CALL_MARGIN_S) * 1000};
     struct ih_http_response res;
-    int rc = call_hub(svc, &call, &res, err);
+    int rc = svc_call_hub(svc, &call, &res, err);
     free(body);
     if (rc != 0)
         return -1;
@@ -606,7 +586,7 @@ static int read_twin_answer(struct ih_http_response *res, struct iothub_twin_res
     const char *etag = json_string_value(json_object_get(twin, "etag"));
     int rc = -1;
     if (!json_is_object(twin)) {
-        set_error(err, res->status, "the hub's answer is not a twin (a JSON object)");
+        svc_set_error(err, res->status, "the hub's answer is not a twin (a JSON object)");
     } else {
         copy_etag(out->etag, sizeof out->etag,
                   res->values[1] != NULL ? res->values[1]
@@ -629,20 +609,20 @@ static int twin_call(struct iothub_service *svc, struct hub_call *call, const ch
     char path[1024];
     memset(out, 0, sizeof *out);
     if (device_id == NULL) {
-        set_error(err, 0, "a twin needs a device id");
+        svc_set_error(err, 0, "a twin needs a device id");
         return -1;
     }
-    if (check_ids(device_id, module_id, err) != 0)
+    if (svc_check_ids(device_id, module_id, err) != 0)
         return -1;
     if (twins_path(device_id, module_id, "", path, sizeof path) != 0) {
-        set_error(err, 0, "the device id or module id is too long");
+        svc_set_error(err, 0, "the device id or module id is too long");
         return -1;
     }
     call->path = path;
     call->keep[0] = "etag";
-    call->timeout_ms = REGISTRY_TIMEOUT_MS;
+    call->timeout_ms = IH_SVC_REGISTRY_TIMEOUT_MS;
     struct ih_http_response res;
-    if (call_hub(svc, call, &res, err) != 0)
+    if (svc_call_hub(svc, call, &res, err) != 0)
         return -1;
     int rc = read_twin_answer(&res, out, err);
     ih_http_response_free(&res);
@@ -667,11 +647,11 @@ int iothub_twin_update(struct iothub_service *svc, const char *device_id, const 
     int parsed = patch != NULL, is_object = json_is_object(patch);
     json_decref(patch);
     if (!is_object) {
-        set_error(err, 0,
-                  "the twin patch must be a JSON object, {\"tags\":{..},\"properties\":"
-                  "{\"desired\":{..}}}%s%s",
-                  patch_json != NULL && !parsed ? ": " : "",
-                  patch_json != NULL && !parsed ? why.text : "");
+        svc_set_error(err, 0,
+                      "the twin patch must be a JSON object, {\"tags\":{..},\"properties\":"
+                      "{\"desired\":{..}}}%s%s",
+                      patch_json != NULL && !parsed ? ": " : "",
+                      patch_json != NULL && !parsed ? why.text : "");
         return -1;
     }
     struct hub_call call = {.method = replace ? "PUT" : "PATCH", .body = patch_json};
@@ -681,7 +661,7 @@ int iothub_twin_update(struct iothub_service *svc, const char *device_id, const 
         int bare = strcmp(if_match, "*") != 0 &&
                    !(len >= 2 && if_match[0] == '"' && if_match[len - 1] == '"');
         if (len + 3 > sizeof quoted || strpbrk(if_match, "\r\n") != NULL) {
-            set_error(err, 0, "the etag to match is too long, or has a line break");
+            svc_set_error(err, 0, "the etag to match is too long, or has a line break");
             return -1;
         }
         snprintf(quoted, sizeof quoted, bare ? "\"%s\"" : "%s", if_match);
@@ -716,9 +696,9 @@ static int read_telemetry_answer(const struct ih_http_response *res, long long a
             last = json_integer_value(seq);
     }
     if (rc != 0)
-        set_error(err, res->status,
-                  "the hub's answer is not a JSON array of messages, each with its "
-                  "sequenceNumber");
+        svc_set_error(err, res->status,
+                      "the hub's answer is not a JSON array of messages, each with its "
+                      "sequenceNumber");
     out->http_status = res->status;
     out->count = rc == 0 ? json_array_size(list) : 0;
     out->last_sequence = last;
@@ -731,8 +711,8 @@ static int read_telemetry_answer(const struct ih_http_response *res, long long a
 static int telemetry_path(const char *device_id, const char *module_id, long long after, size_t top,
                           char *out, size_t cap)
 {
-    char *device = device_id != NULL ? encode(device_id) : NULL;
-    char *module = module_id != NULL ? encode(module_id) : NULL;
+    char *device = device_id != NULL ? svc_encode(device_id) : NULL;
+    char *module = module_id != NULL ? svc_encode(module_id) : NULL;
     ih_result rc = IH_ERR_NOMEM;
     if ((device != NULL || device_id == NULL) && (module != NULL || module_id == NULL))
         rc = ih_format(out, cap, "/emulator/telemetry?since=%lld%s%s%s%s&top=%zu", after,
@@ -752,14 +732,14 @@ int iothub_telemetry_read(struct iothub_service *svc, const char *device_id, con
     memset(out, 0, sizeof *out);
     out->last_sequence = after_sequence;
     if (after_sequence < 0) {
-        set_error(err, 0, "after_sequence must be 0 or more, not %lld", after_sequence);
+        svc_set_error(err, 0, "after_sequence must be 0 or more, not %lld", after_sequence);
         return -1;
     }
     if ((device_id != NULL &&
          ih_id_check(device_id, strlen(device_id), "device id", &why) != IH_OK) ||
         (module_id != NULL &&
          ih_id_check(module_id, strlen(module_id), "module id", &why) != IH_OK)) {
-        set_error(err, 0, "%s", why.msg);
+        svc_set_error(err, 0, "%s", why.msg);
         return -1;
     }
     struct ih_http_response res;
@@ -768,11 +748,12 @@ int iothub_telemetry_read(struct iothub_service *svc, const char *device_id, con
      * (which always fits). */
     for (size_t page = top > 0 ? top : TELEMETRY_DEFAULT_TOP;; page /= 2) {
         if (telemetry_path(device_id, module_id, after_sequence, page, path, sizeof path) != 0) {
-            set_error(err, 0, "the device id or module id is too long");
+            svc_set_error(err, 0, "the device id or module id is too long");
             return -1;
         }
-        struct hub_call call = {.method = "GET", .path = path, .timeout_ms = REGISTRY_TIMEOUT_MS};
-        if (call_hub(svc, &call, &res, &failed) == 0)
+        struct hub_call call = {
+            .method = "GET", .path = path, .timeout_ms = IH_SVC_REGISTRY_TIMEOUT_MS};
+        if (svc_call_hub(svc, &call, &res, &failed) == 0)
             break;
         if (page <= 1 || failed.status != 0 || strstr(failed.message, IH_HTTP_TOO_LARGE) == NULL) {
             if (err != NULL)
@@ -793,7 +774,7 @@ int iothub_telemetry_read(struct iothub_service *svc, const char *device_id, con
 
 static int device_path(const char *device_id, char *out, size_t cap)
 {
-    char *device = device_id != NULL && device_id[0] != '\0' ? encode(device_id) : NULL;
+    char *device = device_id != NULL && device_id[0] != '\0' ? svc_encode(device_id) : NULL;
     if (device == NULL)
         return -1;
     ih_result rc = ih_format(out, cap, "/devices/%s?api-version=" API_VERSION, device);
@@ -806,8 +787,8 @@ static int registry_call(struct iothub_service *svc, struct hub_call *call, char
                          struct iothub_error *err)
 {
     struct ih_http_response res;
-    call->timeout_ms = REGISTRY_TIMEOUT_MS;
-    if (call_hub(svc, call, &res, err) != 0)
+    call->timeout_ms = IH_SVC_REGISTRY_TIMEOUT_MS;
+    if (svc_call_hub(svc, call, &res, err) != 0)
         return -1;
     if (json != NULL) {
         *json = res.body != NULL ? res.body : strdup("");
@@ -822,7 +803,7 @@ int iothub_device_get(struct iothub_service *svc, const char *device_id, char **
 {
     char path[512];
     if (device_path(device_id, path, sizeof path) != 0) {
-        set_error(err, 0, "a device id is needed");
+        svc_set_error(err, 0, "a device id is needed");
         return -1;
     }
     struct hub_call call = {.method = "GET", .path = path};
@@ -834,7 +815,7 @@ int iothub_device_create(struct iothub_service *svc, const char *device_id, char
 {
     char path[512];
     if (device_path(device_id, path, sizeof path) != 0) {
-        set_error(err, 0, "a device id is needed");
+        svc_set_error(err, 0, "a device id is needed");
         return -1;
     }
     /* Empty keys: the hub generates them (docs/protocol.md §5, as Node sends a create). */
@@ -844,7 +825,7 @@ int iothub_device_create(struct iothub_service *svc, const char *device_id, char
     char *body = device != NULL ? json_dumps(device, JSON_COMPACT) : NULL;
     json_decref(device);
     if (body == NULL) {
-        set_error(err, 0, "out of memory");
+        svc_set_error(err, 0, "out of memory");
         return -1;
     }
     struct hub_call call = {.method = "PUT", .path = path, .body = body};
@@ -866,7 +847,7 @@ int iothub_device_delete(struct iothub_service *svc, const char *device_id,
 {
     char path[512];
     if (device_path(device_id, path, sizeof path) != 0) {
-        set_error(err, 0, "a device id is needed");
+        svc_set_error(err, 0, "a device id is needed");
         return -1;
     }
     struct hub_call call = {.method = "DELETE", .path = path, .extra = {{"if-match", "*"}}};
@@ -887,10 +868,10 @@ int iothub_device_connection_string(struct iothub_service *svc, const char *devi
         .host_name = svc->host, .device_id = (char *)device_id, .shared_access_key = (char *)key};
     int rc = -1;
     if (key == NULL || key[0] == '\0')
-        set_error(err, 0, "device '%s' has no SAS primary key in the registry", device_id);
+        svc_set_error(err, 0, "device '%s' has no SAS primary key in the registry", device_id);
     else if (ih_connstr_format(&cs, out) != IH_OK)
-        set_error(err, 0, "cannot write a connection string for device '%s' on host '%s'",
-                  device_id, svc->host != NULL ? svc->host : "");
+        svc_set_error(err, 0, "cannot write a connection string for device '%s' on host '%s'",
+                      device_id, svc->host != NULL ? svc->host : "");
     else
         rc = 0;
     json_decref(device);

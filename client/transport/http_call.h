@@ -13,10 +13,11 @@
 
 #include <stddef.h>
 
-/* Responses larger than this are refused (the registry's largest is a 1000-device list), with
+/* Responses larger than this are refused (the largest are a 1000-device list, and a C2D queue of
+ * 50 queued and 50 finished messages of 64 KiB, each as text and base64: about 15 MiB), with
  * IH_HTTP_TOO_LARGE in the call's err: a caller that can ask for less (a page of telemetry) tells
  * it apart by that text. */
-#define IH_HTTP_BODY_MAX (8 * 1024 * 1024)
+#define IH_HTTP_BODY_MAX (32 * 1024 * 1024)
 #define IH_HTTP_TOO_LARGE "the response body is too large"
 #define IH_HTTP_MAX_HEADERS 8
 #define IH_HTTP_HEADER_VALUE_MAX 1024

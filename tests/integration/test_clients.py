@@ -3,13 +3,15 @@ real emulator over TLS, and OpenSSH through a stream: ssh with the service proxy
 ProxyCommand and through its local port, scp of 50 MB, the target down, the registry commands,
 direct methods answered by the agent's --method, twins changed by the service and kept by the
 agent's --twin, telemetry sent with paho and printed by iothub-service telemetry (--follow as
-messages arrive). libiothub-service keeps its connection to the hub alive between calls.
+messages arrive), cloud-to-device messages sent, listed and purged with iothub-service c2d and
+logged by the agent. libiothub-service keeps its connection to the hub alive between calls.
 """
 import concurrent.futures
 import hashlib
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import tempfile
@@ -25,7 +27,7 @@ from test_mqtt import broker_pid
 
 DEVICES = ["echodev", "sshdev", "downdev", "choosy", "proto", "renew", "moddev", "slowdev",
            "methoddev", "nomethod", "methodmod", "offline", "twindev", "twinrep", "twinmod",
-           "twinoff"]
+           "twinoff", "c2ddev", "c2dlate", "c2doff", "c2dmod"]
 # The hub learns of an agent's subscriptions from the broker, on a thread of its own, maybe just
 # after the agent prints that it listens; a method call gives the device this long to be
 # listening (docs/protocol.md rule D2) instead of failing with 404103 at once.
@@ -35,6 +37,8 @@ METHOD_LINE = r"method '%s' called \(\$rid [0-9]+\): answered %d"
 TWIN_READ_LINE = (r"twin read \(\$rid [0-9]+\): desired properties version %d, reported properties "
                   r"version [0-9]+")
 TWIN_REPORTED_LINE = r"twin reported %s \(\$rid [0-9]+\): 204, reported properties version [0-9]+"
+# What the agent logs for each cloud-to-device message: its id, then its body.
+C2D_LINE = "iothub-device: c2d message '%s': %s"
 
 
 def sha256_of(path):
@@ -379,6 +383,82 @@ class Clients(unittest.TestCase):
                              timeout=30, env=client_env(self.emu))
         self.assertEqual(bad.returncode, 2, bad.stderr)
         self.assertIn("--report must be a JSON object", bad.stderr)
+
+    def c2d(self, *args, expect=0):
+        done = service(self.emu, "c2d", *args)
+        self.assertEqual(done.returncode, expect, done.stderr)
+        return done
+
+    def c2d_queue(self, device_id):
+        return json.loads(self.c2d("list", device_id, "--json").stdout)
+
+    def c2d_line(self, agent, message_id):
+        """The agent's line for a message, once it is there."""
+        prefix = C2D_LINE % (message_id, "")
+        wait_until(lambda: prefix in agent.stderr(), what="the agent's line for %s" % message_id)
+        return next(line for line in agent.stderr().splitlines() if line.startswith(prefix))
+
+    def test_c2d_send_reaches_the_device(self):
+        agent = self.agent("c2ddev", ["echo"])
+        self.assertIn("and cloud-to-device messages", agent.ready_line)
+        done = self.c2d("send", "c2ddev", "hello device", "--property", "color=red",
+                        "--property", "note=a b&c=d/%", "--message-id", "m-1",
+                        "--correlation-id", "corr 1")
+        self.assertEqual(done.stdout, "m-1\n")
+        line = self.c2d_line(agent, "m-1")
+        # The body as a JSON string, then every property decoded ($.to and $.mid left out).
+        self.assertTrue(line.startswith(C2D_LINE % ("m-1", '"hello device" ')), line)
+        for prop in ("color=red", "note=a b&c=d/%", "$.cid=corr 1"):
+            self.assertIn(" " + prop, line)
+        self.assertNotIn("$.to=", line)
+        # Delivered: completed (the emulator counts it so once the broker holds it).
+        wait_until(lambda: self.c2d_queue("c2ddev")[-1]["state"] == "Completed",
+                   what="the message completed")
+        # The hub names a message sent without an id; a body that is not UTF-8 goes as base64.
+        generated = self.c2d("send", "c2ddev", "\udcffok").stdout.strip()
+        self.assertNotEqual(generated, "")
+        self.assertEqual(self.c2d_line(agent, generated), C2D_LINE % (generated, "base64:/29r"))
+        last = self.c2d_queue("c2ddev")[-1]
+        self.assertEqual((last["messageId"], last["bodyBase64"]), (generated, "/29r"))
+
+    def test_c2d_sent_before_the_device_connects_reaches_it_once_it_does(self):
+        mid = self.c2d("send", "c2dlate", "waited for you").stdout.strip()
+        agent = self.agent("c2dlate", ["echo"])
+        self.assertEqual(self.c2d_line(agent, mid), C2D_LINE % (mid, '"waited for you"'))
+
+    def test_c2d_to_an_offline_device_is_listed_and_purged(self):
+        mid = self.c2d("send", "c2doff", "later", "--property", "k=v").stdout.strip()
+        table = self.c2d("list", "c2doff").stdout.splitlines()
+        self.assertEqual(len(table), 1, table)
+        self.assertRegex(table[0], r'^[0-9]+ +Enqueued +%s +"later"$' % re.escape(mid))
+        message, = self.c2d_queue("c2doff")
+        self.assertEqual((message["messageId"], message["state"], message["body"],
+                          message["properties"]), (mid, "Enqueued", "later", {"k": "v"}))
+        self.assertEqual(self.c2d("purge", "c2doff").stdout, "1\n")
+        self.assertEqual(self.c2d_queue("c2doff")[-1]["state"], "Purged")
+        self.assertEqual(self.c2d("purge", "c2doff").stdout, "0\n")
+
+    def test_c2d_errors(self):
+        done = self.c2d("send", "nosuchdevice", "x", expect=1)
+        self.assertIn("HTTP 404 DeviceNotFound (404001)", done.stderr)
+        self.assertIn("iothub-service device create nosuchdevice", done.stderr)
+        self.assertEqual(done.stderr.count("\n"), 1, done.stderr)
+        for args, says in ((["send", "c2doff"], "c2d send takes a device id and the message's"),
+                           (["send", "c2doff", "x", "--property", "novalue"],
+                            "--property takes NAME=VALUE"),
+                           (["send", "c2doff", "x", "--property", "a=1", "--property", "a=2"],
+                            "--property a is given twice"),
+                           (["list", "c2doff", "--message-id", "m"], "go with c2d send"),
+                           (["purge"], "c2d purge takes one device id"),
+                           (["peek", "c2doff"], "c2d takes send, list or purge"),
+                           (["list", "c2dmod", "--module", "m1"], "c2d is for devices")):
+            with self.subTest(args=args):
+                done = self.c2d(*args, expect=2)
+                self.assertEqual(done.stdout, "")
+                self.assertIn(says, done.stderr)
+        # A module's agent does not subscribe (a module has none) and says so.
+        agent = self.agent("c2dmod/m1", ["echo"])
+        self.assertNotIn("cloud-to-device", agent.ready_line)
 
     def test_errors_name_the_fix(self):
         env = client_env(self.emu)
