@@ -10,6 +10,7 @@
 #include "emulator.h"
 #include "fsutil.h"
 #include "http_endpoint.h"
+#include "hub_quotas.h"
 #include "hub_routes.h"
 #include "listen_socket.h"
 #include "log.h"
@@ -381,8 +382,11 @@ static int run(const struct config *cfg)
         rc = open_registry(&emu);
     if (rc == 0)
         rc = prepare_tls(&emu);
+    if (rc == 0 && (emu.quotas = hub_quotas_new(cfg, emu.state_dir)) == NULL)
+        rc = -1;
     if (rc == 0)
         rc = serve(&emu, &stop_signals);
+    hub_quotas_free(emu.quotas);
     registry_close(emu.registry);
     certs_free(&emu.tls);
     if (cfg->ephemeral && emu.state_dir != NULL)

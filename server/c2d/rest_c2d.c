@@ -54,7 +54,7 @@ static void rest_c2d_send(struct rest_call *call)
     const char *device_id = device_of(call, 2);
     struct c2d_sent sent;
     char reason[400] = "", expiry[TIME_TEXT_SIZE];
-    if (device_id == NULL)
+    if (device_id == NULL || rest_quota_refused(call, QUOTA_C2D, call->req->body_len))
         return;
     enum c2d_call_result r = c2d_service_send(call->emu->c2d, device_id, call->req->body,
                                               call->req->body_len, &sent, reason, sizeof reason);

@@ -27,6 +27,7 @@ enum option_kind {
     OPT_HOST,
     OPT_DEVICE,
     OPT_POLICY_KEY,
+    OPT_QUOTA,
     OPT_HELP,
     OPT_VERSION
 };
@@ -79,8 +80,8 @@ static const struct option_spec options[] = {
      "who may open the web page at / and /metrics without a token: local (127.0.0.1 and ::1, "
      "the default), open (everyone) or token (nobody; a RegistryRead token is needed)"},
     {"--fidelity", "IOTHUB_EMULATOR_FIDELITY", OPT_FIDELITY, AT(fidelity), "relaxed|strict",
-     "relaxed (the default): generous limits; strict: the real hub's quotas, 5 new streams a "
-     "second, 50 streams at once, 64 KiB WebSocket messages"},
+     "relaxed (the default): generous limits; strict: the real hub's (one S1 unit's) quotas, 5 "
+     "new streams a second, 50 streams at once, 64 KiB WebSocket messages, and --quota's"},
     {"--max-streams", "IOTHUB_EMULATOR_MAX_STREAMS", OPT_COUNT, AT(max_streams), "N",
      "streams at once, requested and not over (default 10000, strict 50; 0: no limit); past it "
      "a POST gets 403 403002"},
@@ -95,6 +96,11 @@ static const struct option_spec options[] = {
      "N",
      "bytes of one WebSocket message through a stream (default no limit, strict 65536; 0: no "
      "limit); a larger one closes the stream with 1009"},
+    {"--quota", "IOTHUB_EMULATOR_QUOTAS", OPT_QUOTA, 0, "NAME=N[,...]",
+     "repeatable; an operation throttle or the daily quota (default none, strict the S1 "
+     "tier's): methods (4 KB units a minute, strict 2400), twin-reads (a minute, 6000), "
+     "twin-updates (3000), c2d (100), d2c (6000), daily (messages of 4 KB a UTC day, 400000); "
+     "0: no limit; past a throttle 429 429001, past the daily quota 403 403002"},
     {"--telemetry-keep", "IOTHUB_EMULATOR_TELEMETRY_KEEP", OPT_COUNT, AT(telemetry_keep), "N",
      "telemetry messages kept for GET /emulator/telemetry, the newest (default 100000; 0: no "
      "limit)"},
@@ -278,6 +284,48 @@ static ih_result add_policy_key(struct config *cfg, const char *text, struct ih_
     return IH_OK;
 }
 
+/* The names of enum quota_kind, in its order, and the S1 tier's values (docs/protocol.md rule
+ * D19: per second times 60, since the hub applies its throttles in minute ranges). */
+static const struct {
+    const char *name;
+    long long strict;
+} quota_kinds[QUOTA_KIND_COUNT] = {
+    [QUOTA_METHODS] = {"methods", 2400},           /* 160 KB/s with a 4 KB meter */
+    [QUOTA_TWIN_READS] = {"twin-reads", 6000},     /* 100/s */
+    [QUOTA_TWIN_UPDATES] = {"twin-updates", 3000}, /* 50/s */
+    [QUOTA_C2D] = {"c2d", 100},                    /* 100/min */
+    [QUOTA_D2C] = {"d2c", 6000},                   /* 100/s */
+    [QUOTA_DAILY] = {"daily", 400000},             /* one S1 unit */
+};
+
+const char *config_quota_name(enum quota_kind kind)
+{
+    return kind < QUOTA_KIND_COUNT ? quota_kinds[kind].name : "?";
+}
+
+/* "NAME=N". */
+static ih_result set_quota(struct config *cfg, const char *text, struct ih_diag *diag)
+{
+    const char *eq = strchr(text, '=');
+    size_t name_len = eq != NULL ? (size_t)(eq - text) : 0;
+    for (int k = 0; eq != NULL && k < QUOTA_KIND_COUNT; k++) {
+        uint64_t v = 0;
+        if (strlen(quota_kinds[k].name) != name_len ||
+            strncmp(quota_kinds[k].name, text, name_len) != 0)
+            continue;
+        if (ih_parse_uint(eq + 1, 1000000000000ULL, &v) != IH_OK)
+            return ih_fail(diag, IH_ERR_SYNTAX,
+                           "--quota %s needs a whole number from 0 to 1000000000000, not '%.40s'",
+                           quota_kinds[k].name, eq + 1);
+        cfg->quota[k] = (long long)v;
+        return IH_OK;
+    }
+    return ih_fail(diag, IH_ERR_SYNTAX,
+                   "--quota '%.60s' must be NAME=N with NAME one of methods, twin-reads, "
+                   "twin-updates, c2d, d2c, daily",
+                   text);
+}
+
 /* The names of enum ui_access, in its order. */
 static ih_result parse_ui_access(const char *value, int *out)
 {
@@ -369,6 +417,8 @@ static ih_result apply_value(struct config *cfg, const struct option_spec *o, co
     case OPT_POLICY_KEY:
         return from_env ? add_list(cfg, add_policy_key, value, diag)
                         : add_policy_key(cfg, value, diag);
+    case OPT_QUOTA:
+        return add_list(cfg, set_quota, value, diag); /* NAME=N[,NAME=N]... */
     case OPT_HELP:
     case OPT_VERSION:
         break;
@@ -389,6 +439,8 @@ static ih_result set_defaults(struct config *cfg)
     cfg->handshake_timeout_s = 60;
     cfg->max_streams = cfg->max_pending = cfg->stream_rate = -1;
     cfg->max_message_bytes = cfg->max_connection_memory = -1;
+    for (int k = 0; k < QUOTA_KIND_COUNT; k++)
+        cfg->quota[k] = -1;
     cfg->telemetry_keep = 100000;
     cfg->state_dir = strdup(DEFAULT_STATE_DIR);
     cfg->listen = strdup(DEFAULT_LISTEN);
@@ -533,9 +585,9 @@ const char *config_usage(void)
                  o->arg != NULL ? o->arg : "");
         n += (size_t)snprintf(text + n, sizeof text - n, "  %-28s %s\n", left, o->help);
         if (o->env != NULL && n < sizeof text)
-            n += (size_t)snprintf(
-                text + n, sizeof text - n, "  %-28s [env %s%s]\n", "", o->env,
-                o->kind >= OPT_HOST && o->kind <= OPT_POLICY_KEY ? ", comma-separated" : "");
+            n += (size_t)snprintf(text + n, sizeof text - n, "  %-28s [env %s%s]\n", "", o->env,
+                                  o->kind >= OPT_HOST && o->kind <= OPT_QUOTA ? ", comma-separated"
+                                                                              : "");
     }
     if (n < sizeof text)
         snprintf(text + n, sizeof text - n,
@@ -551,6 +603,13 @@ const char *config_port_text(int port, char buf[16])
         return "any free port";
     snprintf(buf, 16, "%d", port);
     return buf;
+}
+
+void config_quota_limits(const struct config *cfg, long long out[QUOTA_KIND_COUNT])
+{
+    int strict = cfg->fidelity == FIDELITY_STRICT;
+    for (int k = 0; k < QUOTA_KIND_COUNT; k++)
+        out[k] = cfg->quota[k] >= 0 ? cfg->quota[k] : strict ? quota_kinds[k].strict : 0;
 }
 
 /* --fidelity's limits; a flag given overrides its own. */

@@ -49,6 +49,18 @@ struct stream_limits {
     size_t connection_memory; /* bytes the relay holds for one connection, at most */
 };
 
+/* The hub's operation throttles and daily message quota (docs/protocol.md rule D19), each set
+ * by `--quota NAME=N` or, under --fidelity strict, by the S1 tier. */
+enum quota_kind {
+    QUOTA_METHODS,      /* direct method calls, in 4 KB meter units a minute */
+    QUOTA_TWIN_READS,   /* twin reads, device and service, a minute */
+    QUOTA_TWIN_UPDATES, /* twin updates: reported PATCHes, service PATCH and PUT, a minute */
+    QUOTA_C2D,          /* cloud-to-device sends a minute */
+    QUOTA_D2C,          /* device-to-cloud (telemetry) sends a minute */
+    QUOTA_DAILY,        /* messages, in 4 KB blocks, a UTC day */
+    QUOTA_KIND_COUNT
+};
+
 struct config {
     char *state_dir;
     int ephemeral;
@@ -67,6 +79,8 @@ struct config {
     int fidelity;  /* enum fidelity */
     /* -1 where --fidelity decides: see config_stream_limits. */
     int max_streams, max_pending, stream_rate, max_message_bytes, max_connection_memory;
+    /* -1 where --fidelity decides: see config_quota_limits. */
+    long long quota[QUOTA_KIND_COUNT];
     /* Telemetry messages kept, the newest (docs/protocol.md rule D11); 0: no limit. */
     int telemetry_keep;
     int handshake_timeout_s; /* the whole stream handshake, and the default of its two waits */
@@ -89,6 +103,12 @@ void config_free(struct config *cfg);
 
 /* The stream limits in effect for cfg. */
 void config_stream_limits(const struct config *cfg, struct stream_limits *out);
+
+/* The quotas in effect for cfg, indexed by enum quota_kind; 0: no limit. */
+void config_quota_limits(const struct config *cfg, long long out[QUOTA_KIND_COUNT]);
+
+/* The quota's NAME in `--quota NAME=N`, for messages. */
+const char *config_quota_name(enum quota_kind kind);
 
 /* The --help text: every flag, its environment variable and its default. */
 const char *config_usage(void);

@@ -18,6 +18,7 @@ struct twin_service;
 struct telemetry_service;
 struct metrics;
 struct ui_feed;
+struct hub_quotas;
 
 struct emulator {
     const struct config *cfg;
@@ -40,8 +41,9 @@ struct emulator {
     int streams_port, streams_plain_port;
     /* The connections each endpoint holds at most (conn_table_share of the descriptors). */
     size_t conn_limit;
-    struct metrics *metrics; /* /metrics; NULL in unit tests */
-    struct ui_feed *ui;      /* the web page's events; NULL in unit tests */
+    struct metrics *metrics;   /* /metrics; NULL in unit tests */
+    struct ui_feed *ui;        /* the web page's events; NULL in unit tests */
+    struct hub_quotas *quotas; /* throttles and the daily quota (rule D19); NULL: no limits */
 };
 
 #endif

@@ -166,4 +166,8 @@ void rest_error_info(struct rest_response *res, enum ih_error_code code, json_t 
 void rest_json(struct rest_response *res, int status, json_t *body); /* steals body */
 void rest_add_header(struct rest_response *res, const char *name, const char *value);
 
+/* Rule D19: charges the call's operation (of kind, with a payload of len bytes) to the hub's
+ * quotas; past one, the call is answered 429 429001 or 403 403002 here and 1 returned. */
+int rest_quota_refused(struct rest_call *call, enum quota_kind kind, size_t len);
+
 #endif

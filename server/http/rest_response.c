@@ -3,6 +3,7 @@
 #include "rest.h"
 
 #include "event_hub.h"
+#include "hub_quotas.h"
 #include "keys.h"
 #include "log.h"
 
@@ -92,4 +93,20 @@ void rest_response_free(struct rest_response *res)
     free(res->body);
     event_hub_unsubscribe(res->events); /* when the transport did not take it */
     memset(res, 0, sizeof *res);
+}
+
+int rest_quota_refused(struct rest_call *call, enum quota_kind kind, size_t len)
+{
+    char reason[400];
+    switch (hub_quotas_charge(call->emu->quotas, kind, len, reason, sizeof reason)) {
+    case QUOTA_OK:
+        return 0;
+    case QUOTA_THROTTLED:
+        rest_error(call->res, IH_E_THROTTLED, "%s", reason);
+        return 1;
+    case QUOTA_EXCEEDED:
+        rest_error(call->res, IH_E_QUOTA_EXCEEDED, "%s", reason);
+        return 1;
+    }
+    return 0;
 }

@@ -1,5 +1,6 @@
 #include "method_service.h"
 
+#include "hub_quotas.h"
 #include "log.h"
 #include "method_table.h"
 #include "monotonic.h"
@@ -295,6 +296,7 @@ static void on_answer(void *ctx, const char *cid, const char *topic, const void 
         ih_method_response_free(&res);
         return;
     }
+    hub_quotas_count(svc->emu->quotas, len); /* rule D19: an answer counts as messages too */
     struct method_result r = {METHOD_OUTCOME_ANSWERED, 0, NULL, ""};
     r.body = method_answer_body(res.status, payload, len, r.reason, sizeof r.reason);
     if (r.body == NULL)

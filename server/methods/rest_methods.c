@@ -100,6 +100,11 @@ static void rest_methods_invoke(struct rest_call *call)
         rest_error(call->res, IH_E_SERVER_ERROR, "out of memory");
         return;
     }
+    /* Rule D19: the call's payload, in 4 KB units, against the methods' throttle. */
+    if (rest_quota_refused(call, QUOTA_METHODS, inv.payload_len)) {
+        method_invocation_free(&inv);
+        return;
+    }
     call->req->deferred->answer = answer_method;
     call->req->deferred->discard = discard_result;
     enum method_invoke_result r = method_service_invoke(call->emu->methods, &target, &inv,

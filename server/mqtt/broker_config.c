@@ -57,8 +57,9 @@ static void add_tls_listener(struct text *t, const struct broker_settings *s, in
 
 static int has_newline(const struct broker_settings *s)
 {
-    const char *values[] = {s->listen,      s->hub_socket,    s->cert_path,      s->key_path,
-                            s->plugin_path, s->registry_path, s->telemetry_path, s->hub_secret};
+    const char *values[] = {s->listen,         s->hub_socket,  s->cert_path,
+                            s->key_path,       s->plugin_path, s->registry_path,
+                            s->telemetry_path, s->hub_secret,  s->quota_path};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         if (values[i] != NULL && strpbrk(values[i], "\r\n") != NULL)
             return 1;
@@ -102,6 +103,11 @@ int broker_config_text(const struct broker_settings *s, char **out)
     for (size_t i = 0; i < s->host_count; i++)
         add(&t, "%s%s", i > 0 ? "," : "", s->hosts[i]);
     add(&t, "\n");
+    if (s->d2c_per_minute > 0)
+        add(&t, "plugin_opt_d2c_per_minute %lld\n", s->d2c_per_minute);
+    if (s->daily_quota > 0 && s->quota_path != NULL)
+        add(&t, "plugin_opt_daily_quota %lld\nplugin_opt_quota %s\n", s->daily_quota,
+            s->quota_path);
     if (t.failed) {
         free(t.buf);
         return -1;

@@ -26,6 +26,10 @@ struct broker_settings {
     const char *registry_path;
     const char *telemetry_path; /* where the plugin stores telemetry */
     long long telemetry_keep;   /* the newest kept; 0: all */
+    /* Rule D19: telemetry sends a minute (0: no limit), and the daily message quota with the
+     * file of its count (0 and NULL: none). */
+    long long d2c_per_minute, daily_quota;
+    const char *quota_path;
     const char *hub_secret;
     const char *const *hosts; /* accepted SAS audiences */
     size_t host_count;

@@ -2,6 +2,7 @@
 
 #include "broker.h"
 #include "broker_config.h"
+#include "daily_quota.h"
 #include "fsutil.h"
 #include "hub_client.h"
 #include "keys.h"
@@ -151,6 +152,9 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
     const struct emulator *emu = m->emu;
     char *registry = fs_join(emu->state_dir, "registry.db");
     char *telemetry = fs_join(emu->state_dir, TELEMETRY_STORE_FILE);
+    char *quota = fs_join(emu->state_dir, DAILY_QUOTA_FILE);
+    long long limits[QUOTA_KIND_COUNT];
+    config_quota_limits(emu->cfg, limits);
     struct broker_settings s = {
         .listen = emu->cfg->listen,
         .mqtts_port = m->ports.mqtts,
@@ -163,6 +167,9 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
         .registry_path = registry,
         .telemetry_path = telemetry,
         .telemetry_keep = emu->cfg->telemetry_keep,
+        .d2c_per_minute = limits[QUOTA_D2C],
+        .daily_quota = limits[QUOTA_DAILY],
+        .quota_path = quota,
         .hub_secret = m->secret,
         .hosts = emu->audience_hosts,
         .host_count = emu->audience_host_count,
@@ -170,7 +177,8 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
     };
     char *text = NULL;
     int rc = -1;
-    if (registry == NULL || telemetry == NULL || broker_config_text(&s, &text) != 0)
+    if (registry == NULL || telemetry == NULL || quota == NULL ||
+        broker_config_text(&s, &text) != 0)
         log_error("main", "cannot make the broker configuration: out of memory");
     else if (fs_write_atomic(m->conf_path, text, strlen(text), 0600) != FS_OK)
         log_error("main",
@@ -184,6 +192,7 @@ static int write_config(struct mqtt_endpoint *m, const char *plugin)
     free(text);
     free(registry);
     free(telemetry);
+    free(quota);
     return rc;
 }
 

@@ -1,13 +1,13 @@
 #include "telemetry_store.h"
 
+#include "shared_file.h"
+
 #include <sqlite3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The plugin appends on mosquitto's only thread; a reader holding the file is waited for. */
-#define BUSY_TIMEOUT_MS 2000
 /* Old messages are dropped this many at a time, so a message's append rarely pays for it. */
 #define PRUNE_EVERY 256
 
@@ -34,22 +34,8 @@ struct telemetry_store {
 
 static int fail(struct telemetry_store *s, const char *what, char *err, size_t cap)
 {
-    snprintf(err, cap, "%s: %s", what, s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+    snprintf(err, cap, "%s: %s", what, sqlite3_errmsg(s->db));
     return -1;
-}
-
-static int configure(struct telemetry_store *s, int create, char *err, size_t cap)
-{
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL, NULL,
-                     NULL) != SQLITE_OK)
-        return fail(s, "cannot set up the telemetry file", err, cap);
-    if (create && sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, "cannot create the telemetry table", err, cap);
-    if (sqlite3_prepare_v3(s->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL) !=
-        SQLITE_OK)
-        return fail(s, "cannot prepare the telemetry insert", err, cap);
-    return 0;
 }
 
 struct telemetry_store *telemetry_store_open(const char *path, int create, char *err, size_t cap)
@@ -59,11 +45,8 @@ struct telemetry_store *telemetry_store_open(const char *path, int create, char 
         snprintf(err, cap, "out of memory");
         return NULL;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &s->db, flags, NULL) == SQLITE_OK
-                 ? configure(s, create, err, cap)
-                 : fail(s, "cannot open the telemetry file", err, cap);
-    if (rc != 0) {
+    if (shared_file_open(path, create, schema, "the telemetry file", &s->db, err, cap) != 0 ||
+        shared_file_prepare(s->db, insert_sql, &s->insert, "the telemetry insert", err, cap) != 0) {
         telemetry_store_close(s);
         return NULL;
     }

@@ -56,7 +56,8 @@ static void rest_twin_get(struct rest_call *call)
     struct twin_target t;
     json_t *twin = NULL;
     char reason[300] = "";
-    if (!available(call) || rest_twin_path_ids(call, 4, &t.device_id, &t.module_id) != 0)
+    if (!available(call) || rest_twin_path_ids(call, 4, &t.device_id, &t.module_id) != 0 ||
+        rest_quota_refused(call, QUOTA_TWIN_READS, 0))
         return;
     enum twin_call_result r = twin_service_get(call->emu->twins, &t, &twin, reason, sizeof reason);
     answer(call, r, twin, reason);
@@ -67,9 +68,10 @@ static void update(struct rest_call *call, int replace)
     struct twin_target t;
     json_t *twin = NULL;
     char reason[300] = "";
-    if (!available(call) || rest_twin_path_ids(call, 4, &t.device_id, &t.module_id) != 0)
-        return;
     const struct rest_request *req = call->req;
+    if (!available(call) || rest_twin_path_ids(call, 4, &t.device_id, &t.module_id) != 0 ||
+        rest_quota_refused(call, QUOTA_TWIN_UPDATES, req->body_len))
+        return;
     enum twin_call_result r =
         twin_service_update(call->emu->twins, &t, req->body, req->body_len, replace,
                             req->header(req->ctx, "If-Match"), &twin, reason, sizeof reason);

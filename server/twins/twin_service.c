@@ -1,5 +1,6 @@
 #include "twin_service.h"
 
+#include "hub_quotas.h"
 #include "keys.h"
 #include "log.h"
 #include "registry_twins.h"
@@ -376,6 +377,27 @@ static void device_reported(struct twin_service *svc, const char *cid, const str
     json_decref(c.view);
 }
 
+/* Rule D19: a device's twin operation counts against the hub's throttles and daily quota; past
+ * one it is answered with the hub's error (429 429001 or 403 403002) on its $rid. */
+static int quota_refused(struct twin_service *svc, const char *cid,
+                         const struct ih_twin_request *req, size_t len)
+{
+    char reason[400];
+    enum quota_kind kind = req->op == IH_TWIN_GET ? QUOTA_TWIN_READS : QUOTA_TWIN_UPDATES;
+    switch (hub_quotas_charge(svc->emu->quotas, kind, req->op == IH_TWIN_GET ? 0 : len, reason,
+                              sizeof reason)) {
+    case QUOTA_OK:
+        return 0;
+    case QUOTA_THROTTLED:
+        answer_error(svc, cid, req->rid, IH_E_THROTTLED, reason);
+        return 1;
+    case QUOTA_EXCEEDED:
+        answer_error(svc, cid, req->rid, IH_E_QUOTA_EXCEEDED, reason);
+        return 1;
+    }
+    return 0;
+}
+
 static void on_request(void *ctx, const char *cid, const char *topic, const void *payload,
                        size_t len)
 {
@@ -390,6 +412,8 @@ static void on_request(void *ctx, const char *cid, const char *topic, const void
         return;
     }
     struct twin_target t = {device, module[0] != '\0' ? module : NULL};
+    if (quota_refused(svc, cid, &req, len))
+        return;
     if (req.op == IH_TWIN_GET)
         device_get(svc, cid, &t, req.rid); /* rule D5: the body is ignored */
     else

@@ -122,6 +122,10 @@ START_TEST(global_settings)
     check_has_line(text, "plugin_opt_telemetry_keep 100000");
     check_has_line(text, "plugin_opt_hub_secret 0123456789abcdef");
     check_has_line(text, "plugin_opt_hosts emuhub.azure-devices.net,127.0.0.1");
+    /* Rule D19: no quota options unless a quota is set. */
+    ck_assert_int_eq(count_lines_starting(text, "plugin_opt_d2c_per_minute "), 0);
+    ck_assert_int_eq(count_lines_starting(text, "plugin_opt_daily_quota "), 0);
+    ck_assert_int_eq(count_lines_starting(text, "plugin_opt_quota "), 0);
     check_lacks_line(text, "allow_anonymous true");
     check_lacks_line(text, "persistence true");
     /* Each setting appears once. */
@@ -133,6 +137,24 @@ START_TEST(global_settings)
     ck_assert(find_line(text, "per_listener_settings false") < strstr(text, "listener "));
     ck_assert_int_eq(text[strlen(text) - 1], '\n');
     free(text);
+}
+END_TEST
+
+/* Rule D19: the telemetry throttle and the daily quota reach the plugin. */
+START_TEST(quotas_for_the_plugin)
+{
+    struct broker_settings s = full_settings();
+    s.d2c_per_minute = 6000;
+    s.daily_quota = 400000;
+    s.quota_path = "/state/quota.db";
+    char *text = text_of(&s);
+    check_has_line(text, "plugin_opt_d2c_per_minute 6000");
+    check_has_line(text, "plugin_opt_daily_quota 400000");
+    check_has_line(text, "plugin_opt_quota /state/quota.db");
+    free(text);
+    s.quota_path = "/state/quota\n.db";
+    char *bad = NULL;
+    ck_assert_int_eq(broker_config_text(&s, &bad), -1);
 }
 END_TEST
 
@@ -292,6 +314,7 @@ static Suite *broker_config_suite(void)
     Suite *s = suite_create("broker_config");
     TCase *tc = tcase_create("text");
     tcase_add_test(tc, global_settings);
+    tcase_add_test(tc, quotas_for_the_plugin);
     tcase_add_test(tc, user_root_only_when_keep_root);
     tcase_add_test(tc, listeners_for_every_port);
     tcase_add_test(tc, listen_address_used);

@@ -103,6 +103,44 @@ static void setup(void)
     env_clear();
 }
 
+/* Rule D19: --quota and --fidelity strict's S1 values, each NAME overriding its own. */
+START_TEST(quota_limits)
+{
+    struct config cfg;
+    long long q[QUOTA_KIND_COUNT];
+    parse_ok(&cfg, NULL);
+    config_quota_limits(&cfg, q);
+    for (int k = 0; k < QUOTA_KIND_COUNT; k++)
+        ck_assert_int_eq(q[k], 0);
+    config_free(&cfg);
+    parse_ok(&cfg, "--fidelity", "strict", NULL);
+    config_quota_limits(&cfg, q);
+    ck_assert_int_eq(q[QUOTA_METHODS], 2400);
+    ck_assert_int_eq(q[QUOTA_TWIN_READS], 6000);
+    ck_assert_int_eq(q[QUOTA_TWIN_UPDATES], 3000);
+    ck_assert_int_eq(q[QUOTA_C2D], 100);
+    ck_assert_int_eq(q[QUOTA_D2C], 6000);
+    ck_assert_int_eq(q[QUOTA_DAILY], 400000);
+    config_free(&cfg);
+    env_set("IOTHUB_EMULATOR_QUOTAS", "c2d=7,daily=0");
+    parse_ok(&cfg, "--fidelity=strict", "--quota", "methods=1,twin-reads=2", "--quota=d2c=3", NULL);
+    config_quota_limits(&cfg, q);
+    ck_assert_int_eq(q[QUOTA_METHODS], 1);
+    ck_assert_int_eq(q[QUOTA_TWIN_READS], 2);
+    ck_assert_int_eq(q[QUOTA_TWIN_UPDATES], 3000);
+    ck_assert_int_eq(q[QUOTA_C2D], 7);
+    ck_assert_int_eq(q[QUOTA_D2C], 3);
+    ck_assert_int_eq(q[QUOTA_DAILY], 0);
+    ck_assert_str_eq(config_quota_name(QUOTA_TWIN_UPDATES), "twin-updates");
+    config_free(&cfg);
+    env_clear();
+    ck_assert_refused(IH_ERR_SYNTAX, "NAME=N with NAME one of", "--quota", "methods");
+    ck_assert_refused(IH_ERR_SYNTAX, "NAME=N with NAME one of", "--quota", "minutes=3");
+    ck_assert_refused(IH_ERR_SYNTAX, "--quota c2d needs a whole number", "--quota", "c2d=-1");
+    ck_assert_refused(IH_ERR_SYNTAX, "--quota daily needs a whole number", "--quota", "daily=");
+}
+END_TEST
+
 /* --fidelity's limits, each flag overriding its own. */
 START_TEST(stream_limits)
 {
@@ -643,6 +681,7 @@ static Suite *config_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, stream_limits);
+    tcase_add_test(tc, quota_limits);
     tcase_add_test(tc, flag_value_forms);
     tcase_add_test(tc, port_values);
     tcase_add_test(tc, port_errors);

@@ -18,7 +18,9 @@
 #include "mqtt_acl.h"
 #include "rate_window.h"
 #include "registry_reader.h"
+#include "daily_quota.h"
 #include "telemetry_ingest.h"
+#include "throttle.h"
 
 #include "protocol/identity.h"
 #include "protocol/percent.h"
@@ -57,6 +59,9 @@ struct plugin {
     struct registry_reader *registry;
     struct telemetry_store *telemetry;
     long long telemetry_keep;
+    struct throttle d2c;       /* rule D19: telemetry sends a minute */
+    struct daily_quota *daily; /* rule D19: NULL without a daily quota */
+    long long daily_limit;
     struct strmap clients;
     const struct mosquitto *hub; /* the hub's current connection, NULL when it is away */
     struct rate_window refusals;
@@ -359,6 +364,47 @@ static void tell_stored(struct plugin *p, const char *cid, long long seq)
     free(topic);
 }
 
+#define D2C_WINDOW_MS 60000 /* rule D19: throttles apply in minute ranges */
+
+static int64_t clock_ms(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rule D19: past the telemetry throttle or the daily quota a publish is refused; MQTT 3.1.1 has
+ * no negative PUBACK, so the connection is closed, unacknowledged, and the device's SDK sends
+ * it again once it is back. A quota file that fails lets the message through. */
+static int d2c_refused(struct plugin *p, const struct mosquitto_evt_message *ev, char *reason,
+                       size_t cap)
+{
+    long long used = 0;
+    char err[300];
+    if (!throttle_take(&p->d2c, 1, clock_ms(CLOCK_MONOTONIC))) {
+        snprintf(reason, cap,
+                 "throttled: more than %lld device-to-cloud sends a minute (--quota d2c=N, or "
+                 "--fidelity strict's)",
+                 p->d2c.limit);
+        return 1;
+    }
+    if (p->daily == NULL)
+        return 0;
+    size_t len = strlen(ev->topic) + (size_t)ev->payloadlen; /* the property bag, and the body */
+    switch (daily_quota_take(p->daily, daily_quota_messages(len), p->daily_limit, 0,
+                             clock_ms(CLOCK_REALTIME), &used, err, sizeof err)) {
+    case DAILY_TAKEN:
+        return 0;
+    case DAILY_EXCEEDED:
+        daily_quota_reason(p->daily_limit, used, reason, cap);
+        return 1;
+    case DAILY_FAILED:
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "iothub: %s; the message is let through", err);
+        return 0;
+    }
+    return 0;
+}
+
 /* Rules D10-D12: stored before mosquitto sends the PUBACK, which it does for a message the
  * plugin answers "denied" (handled here, routed nowhere); refused or not stored, the connection
  * is closed and nothing is acknowledged (rule D11). */
@@ -375,11 +421,12 @@ static int handle_telemetry(struct plugin *p, const char *cid, struct mosquitto_
                        "sent telemetry, which this broker cannot store; the connection is closed");
         return CLOSE_THE_CONNECTION;
     }
-    if (telemetry_ingest(p->telemetry, p->telemetry_keep, &who, &m, &seq, reason, sizeof reason) !=
-        INGEST_STORED) {
-        char text[512];
+    if (d2c_refused(p, ev, reason, sizeof reason) ||
+        telemetry_ingest(p->telemetry, p->telemetry_keep, &who, &m, &seq, reason, sizeof reason) !=
+            INGEST_STORED) {
+        char text[640];
         snprintf(text, sizeof text,
-                 "telemetry on '%.120s' refused: %.200s; the connection is closed and the message "
+                 "telemetry on '%.120s' refused: %.280s; the connection is closed and the message "
                  "dropped, unacknowledged",
                  ev->topic, reason);
         report_refusal(p, ev->client, cid, text);
@@ -422,7 +469,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 }
 
 static int read_options(struct plugin *p, struct mosquitto_opt *opts, int count,
-                        const char **registry, const char **telemetry)
+                        const char **registry, const char **telemetry, const char **quota)
 {
     for (int i = 0; i < count; i++) {
         char **slot = strcmp(opts[i].key, "hub_secret") == 0 ? &p->hub_secret
@@ -434,6 +481,12 @@ static int read_options(struct plugin *p, struct mosquitto_opt *opts, int count,
             *telemetry = opts[i].value;
         else if (strcmp(opts[i].key, "telemetry_keep") == 0)
             p->telemetry_keep = atoll(opts[i].value);
+        else if (strcmp(opts[i].key, "d2c_per_minute") == 0)
+            p->d2c.limit = atoll(opts[i].value);
+        else if (strcmp(opts[i].key, "daily_quota") == 0)
+            p->daily_limit = atoll(opts[i].value);
+        else if (strcmp(opts[i].key, "quota") == 0)
+            *quota = opts[i].value;
         if (slot != NULL) {
             free(*slot);
             *slot = strdup(opts[i].value);
@@ -467,12 +520,26 @@ static int open_telemetry(struct plugin *p, const char *path)
     return -1;
 }
 
+/* Optional: without plugin_opt_quota and plugin_opt_daily_quota telemetry is not counted. */
+static int open_quota(struct plugin *p, const char *path)
+{
+    char err[300] = "";
+    if (path == NULL || p->daily_limit <= 0)
+        return 0;
+    if ((p->daily = daily_quota_open(path, 0, err, sizeof err)) != NULL)
+        return 0;
+    mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: %s (%s)", err, path);
+    return -1;
+}
+
 static void plugin_free(struct plugin *p)
 {
     if (p == NULL)
         return;
     registry_reader_close(p->registry);
     telemetry_store_close(p->telemetry);
+    daily_quota_close(p->daily);
+    throttle_destroy(&p->d2c);
     strmap_free(&p->clients, client_state_free);
     if (p->hub_secret != NULL)
         OPENSSL_cleanse(p->hub_secret, strlen(p->hub_secret));
@@ -500,11 +567,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *options, int option_count)
 {
     struct plugin *p = calloc(1, sizeof *p);
-    const char *registry = NULL, *telemetry = NULL;
+    const char *registry = NULL, *telemetry = NULL, *quota = NULL;
+    if (p != NULL)
+        throttle_init(&p->d2c, 0, D2C_WINDOW_MS);
     int ok = p != NULL && strmap_init(&p->clients, CLIENT_BUCKETS) == 0 &&
-             read_options(p, options, option_count, &registry, &telemetry) == 0 &&
+             read_options(p, options, option_count, &registry, &telemetry, &quota) == 0 &&
              (p->registry = registry_reader_open(registry)) != NULL &&
-             open_telemetry(p, telemetry) == 0;
+             open_telemetry(p, telemetry) == 0 && open_quota(p, quota) == 0;
     if (ok) {
         p->id = identifier;
         ok = register_callbacks(p) == MOSQ_ERR_SUCCESS;

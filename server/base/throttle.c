@@ -1,0 +1,31 @@
+#include "throttle.h"
+
+void throttle_init(struct throttle *t, long long limit, int64_t window_ms)
+{
+    pthread_mutex_init(&t->mu, NULL);
+    t->limit = limit;
+    t->window_ms = window_ms;
+    t->start_ms = 0;
+    t->used = 0;
+}
+
+void throttle_destroy(struct throttle *t)
+{
+    pthread_mutex_destroy(&t->mu);
+}
+
+int throttle_take(struct throttle *t, long long cost, int64_t now_ms)
+{
+    if (t->limit <= 0)
+        return 1;
+    pthread_mutex_lock(&t->mu);
+    if (t->used == 0 || now_ms - t->start_ms >= t->window_ms) {
+        t->start_ms = now_ms;
+        t->used = 0;
+    }
+    int fits = cost <= t->limit - t->used;
+    if (fits)
+        t->used += cost;
+    pthread_mutex_unlock(&t->mu);
+    return fits;
+}
