@@ -20,8 +20,12 @@ static const char schema[] =
     " properties TEXT NOT NULL,"
     " system_properties TEXT NOT NULL,"
     " body BLOB NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS telemetry_by_device ON telemetry (device_id, seq);"
-    "PRAGMA user_version = 1;";
+    /* No index on the device: the query reads in seq order anyway (its filters are "NULL or
+     * equal", which no index serves), and each index is one more page written per message, on
+     * the broker's only thread (a quarter of the ingest rate, measured). Files of version 1
+     * had one. */
+    "DROP INDEX IF EXISTS telemetry_by_device;"
+    "PRAGMA user_version = 2;";
 
 static const char insert_sql[] =
     "INSERT INTO telemetry (device_id, module_id, enqueued_time, properties, system_properties,"

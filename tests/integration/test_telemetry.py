@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import ssl
 import struct
 import tempfile
@@ -603,6 +604,31 @@ class Persistence(TelemetryTest):
                 self.assertEqual(after[:3], before)
                 self.assertEqual(after[3]["sequenceNumber"], before[-1]["sequenceNumber"] + 1)
                 self.assertEqual(body_of(after[3]), b"after")
+
+    def test_a_telemetry_file_of_version_1_keeps_its_messages_and_loses_its_index(self):
+        with tempfile.TemporaryDirectory() as state:
+            path = os.path.join(state, "telemetry.db")
+            db = sqlite3.connect(path)
+            db.executescript(
+                "CREATE TABLE telemetry (seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+                " module_id TEXT, enqueued_time TEXT NOT NULL, properties TEXT NOT NULL,"
+                " system_properties TEXT NOT NULL, body BLOB NOT NULL);"
+                "CREATE INDEX telemetry_by_device ON telemetry (device_id, seq);"
+                "INSERT INTO telemetry VALUES (7, 'old', NULL, '2026-12-01T00:00:00.0000000Z',"
+                " '{\"k\":\"v\"}', '{}', X'6869');"
+                "PRAGMA user_version = 1;")
+            db.close()
+            with Emulator(state_dir=state) as emu:
+                (message,) = stored(emu=emu)
+                self.assertEqual((message["sequenceNumber"], message["deviceId"],
+                                  message["properties"], body_of(message)),
+                                 (7, "old", {"k": "v"}, b"hi"))
+            db = sqlite3.connect(path)
+            try:
+                self.assertEqual(db.execute("PRAGMA index_list(telemetry)").fetchall(), [])
+                self.assertEqual(db.execute("PRAGMA user_version").fetchone(), (2,))
+            finally:
+                db.close()
 
     def test_kill_9_during_a_burst_keeps_every_acknowledged_message(self):
         count, kill_after = 3000, 200

@@ -346,6 +346,23 @@ def members(section):
 class Rest(TwinTest):
     """Rule D9 and the flat errors of D18."""
 
+    def test_D18_flat_for_registry_and_twins_nested_for_methods_and_streams(self):
+        # One unknown device, four endpoints: each answers 404 in its own form, always with the
+        # code's name in iothub-errorcode and the hub's content type.
+        self.assertFlatError(EMU.request("GET", "/devices/no-such?" + API, "registryRead"), 404,
+                             "DeviceNotFound")
+        self.assertFlatError(get_twin("no-such"), 404, "DeviceNotFound")
+        for path, body in (("/twins/no-such/methods?" + API, '{"methodName":"m"}'),
+                           ("/twins/no-such/streams/s?" + API, None)):
+            with self.subTest(path=path):
+                res = EMU.request("POST", path, "service", body=body,
+                                  headers={"Content-Type": "application/json"})
+                self.assertEqual(res.status, 404, res.body)
+                self.assertEqual(res.headers.get("content-type"), JSON_TYPE)
+                self.assertEqual(res.headers.get("iothub-errorcode"), "DeviceNotFound")
+                detail = res.error()
+                self.assertEqual((detail["form"], detail["errorCode"]), ("nested", 404001))
+
     def test_D9_a_new_twin_has_every_field_in_the_hubs_order(self):
         twin = self.twin("r-new")
         device = EMU.device_state("r-new")
