@@ -1,7 +1,8 @@
-"""The Docker demo without Docker: CI machines have no Docker engine, so the three
-entrypoints of docker/ run natively on loopback with the environment docker-compose.yml gives
-them (only addresses, ports and paths are changed for loopback), and ssh goes through the
-chain. A second test keeps the compose file, the Dockerfile and the scripts consistent."""
+"""The Docker demo without Docker: the three entrypoints of docker/ run natively on loopback
+with the environment docker-compose.yml gives them (only addresses, ports and paths are changed
+for loopback), and ssh goes through the chain. Fast and without root; tests/docker/run builds
+and runs the real containers. A second test keeps the compose file, the Dockerfile and the
+scripts consistent."""
 import os
 import re
 import shutil
@@ -37,6 +38,12 @@ def script(name):
         return f.read()
 
 
+def published(mapping):
+    """A compose port mapping, "${VARIABLE:-host}:container", as (host, container)."""
+    host, container = re.fullmatch(r"\$\{IOTHUB_DEMO_\w+:-(\d+)\}:(\d+)", mapping).groups()
+    return int(host), int(container)
+
+
 def loopback(value, ports):
     """A compose value as it must be on this machine: the hub's name and ports are local."""
     value = str(value).replace("iothub.local", "127.0.0.1")
@@ -68,7 +75,7 @@ class NativeDemo(unittest.TestCase):
             env = dict(os.environ, PATH=path)
             env.update({k: str(v) for k, v in spec[service]["environment"].items()})
             env.update(overrides)
-            entry = spec[service]["entrypoint"][0]
+            entry = spec[service]["command"][0]
             p = Group([os.path.join(DOCKER, entry)], env, ready_text)
             self.addCleanup(p.stop)
             return p
@@ -102,6 +109,7 @@ class NativeDemo(unittest.TestCase):
             "IOTHUB_CA_FILE": os.path.join(tmp.name, "device", "ca.pem"),
             "DEMO_SSHD_PORT": str(free_port()),
             "DEMO_SSH_AUTHORIZED_KEYS": keys,
+            "DEMO_STATE_DIR": os.path.join(tmp.name, "device-state"),
             "HOME": os.path.join(tmp.name, "device-home")}),
             "listening for stream requests")
         proxy = start("service", client_env("service", {
@@ -138,17 +146,17 @@ class Consistency(unittest.TestCase):
         declared = {int(env[k]) for k in ("IOTHUB_EMULATOR_HTTPS_PORT",
                                           "IOTHUB_EMULATOR_MQTTS_PORT",
                                           "IOTHUB_EMULATOR_STREAMS_PORT")}
-        published = {int(p.split(":")[1]) for p in hub["ports"]}
+        ports = {published(p)[1] for p in hub["ports"]}
         exposed = {int(p) for p in re.search(r"^EXPOSE (.*)$", self.dockerfile, re.M)
                    .group(1).split()}
-        self.assertEqual(declared, published)
+        self.assertEqual(declared, ports)
         self.assertEqual(declared, exposed)
         for p in hub["ports"]:
-            host, container = p.split(":")
+            host, container = published(p)
             self.assertEqual(host, container, "the streaming URL carries the container's port")
         service = self.services["service"]
-        local = service["environment"]["DEMO_LOCAL_PORT"]
-        self.assertEqual(service["ports"], ["%s:%s" % (local, local)])
+        local = int(service["environment"]["DEMO_LOCAL_PORT"])
+        self.assertEqual([published(p) for p in service["ports"]], [(local, local)])
         for name in ("device", "service"):
             for key in ("IOTHUB_MQTTS_PORT", "IOTHUB_HTTPS_PORT"):
                 value = self.services[name]["environment"].get(key)
@@ -175,7 +183,7 @@ class Consistency(unittest.TestCase):
                                              capture_output=True, text=True).stdout
                               for tool in ("iothub-service", "iothub-device"))
         for name, service in self.services.items():
-            entry = script(service["entrypoint"][0])
+            entry = script(service["command"][0])
             helpers = script("fetch-ca.sh") if "fetch-ca.sh" in entry else ""
             for var in service["environment"]:
                 # Each variable is read by the entrypoint or the program it starts.
@@ -192,13 +200,20 @@ class Consistency(unittest.TestCase):
     def test_image(self):
         copied = re.findall(r"docker/([\w.-]+\.sh)", self.dockerfile)
         for name, service in self.services.items():
-            self.assertIn(service["entrypoint"][0], copied, name)
+            self.assertIn(service["command"][0], copied, name)
+            self.assertNotIn("entrypoint", service, "%s: tini is the image's entrypoint" % name)
         self.assertIn("fetch-ca.sh", copied)
         user = re.findall(r"^USER (\S+)", self.dockerfile, re.M)
         self.assertTrue(user and user[-1] != "root")
         state = self.services["hub"]["environment"]["IOTHUB_EMULATOR_STATE_DIR"]
-        self.assertRegex(self.dockerfile, r"VOLUME %s" % re.escape(state))
+        # Named volumes only: a VOLUME would give every container an anonymous one.
+        self.assertNotRegex(self.dockerfile, r"(?m)^VOLUME")
         self.assertIn("hub-state:%s" % state, self.services["hub"]["volumes"])
+        device_state = self.services["device"]["environment"]["DEMO_STATE_DIR"]
+        self.assertIn("device-state:%s" % device_state, self.services["device"]["volumes"])
+        self.assertEqual(set(self.compose["volumes"]), {"hub-state", "device-state"})
+        self.assertRegex(self.dockerfile, r'(?m)^ENTRYPOINT \["tini", "--"\]$')
+        self.assertRegex(self.dockerfile, r"rm -f /etc/ssh/ssh_host_\*")
         self.assertRegex(self.dockerfile, r"FROM debian:12-slim AS build")
         self.assertRegex(self.dockerfile, r"(?m)^FROM debian:12-slim$")
         self.assertIn("mosquitto", self.dockerfile)
