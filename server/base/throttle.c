@@ -1,5 +1,7 @@
 #include "throttle.h"
 
+#include <stdio.h>
+
 void throttle_init(struct throttle *t, long long limit, int64_t window_ms)
 {
     pthread_mutex_init(&t->mu, NULL);
@@ -28,4 +30,13 @@ int throttle_take(struct throttle *t, long long cost, int64_t now_ms)
         t->used += cost;
     pthread_mutex_unlock(&t->mu);
     return fits;
+}
+
+void throttle_reason(const struct throttle *t, const char *counted, const char *name, char *out,
+                     size_t cap)
+{
+    snprintf(out, cap,
+             "throttled: more than %lld %s a minute (--quota %s=N, or --fidelity strict's); back "
+             "off and retry",
+             t->limit, counted, name);
 }

@@ -7,7 +7,11 @@
 #define THROTTLE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Rule D19: the hub applies its throttles in minute ranges. */
+#define THROTTLE_HUB_WINDOW_MS 60000
 
 struct throttle {
     pthread_mutex_t mu;
@@ -23,5 +27,10 @@ void throttle_destroy(struct throttle *t);
 /* Takes cost units at now_ms: 1 when they fit in the window's limit, 0 when the operation is
  * throttled (and nothing is taken). */
 int throttle_take(struct throttle *t, long long cost, int64_t now_ms);
+
+/* The refusal of an operation t throttled, for error bodies and logs: counted says what t counts
+ * ("twin reads"), name is its `--quota NAME=N`. */
+void throttle_reason(const struct throttle *t, const char *counted, const char *name, char *out,
+                     size_t cap);
 
 #endif

@@ -11,9 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Rule D19: the hub applies its throttles in minute ranges. */
-#define THROTTLE_WINDOW_MS 60000
-
 struct hub_quotas {
     long long limits[QUOTA_KIND_COUNT];
     struct throttle throttles[QUOTA_KIND_COUNT];
@@ -25,17 +22,19 @@ struct hub_quotas *hub_quotas_new(const struct config *cfg, const char *state_di
 {
     struct hub_quotas *q = calloc(1, sizeof *q);
     char err[300] = "out of memory";
-    char *path = fs_join(state_dir, DAILY_QUOTA_FILE);
-    if (q == NULL || path == NULL)
+    char *path = NULL;
+    if (q == NULL)
         goto fail;
     config_quota_limits(cfg, q->limits);
     for (int k = 0; k < QUOTA_KIND_COUNT; k++)
-        throttle_init(&q->throttles[k], q->limits[k], THROTTLE_WINDOW_MS);
+        throttle_init(&q->throttles[k], q->limits[k], THROTTLE_HUB_WINDOW_MS);
     pthread_mutex_init(&q->daily_mu, NULL);
     /* Before the broker starts: its plugin opens the file this makes. */
-    if (q->limits[QUOTA_DAILY] > 0 &&
-        (q->daily = daily_quota_open(path, 1, err, sizeof err)) == NULL)
-        goto fail;
+    if (q->limits[QUOTA_DAILY] > 0) {
+        path = fs_join(state_dir, DAILY_QUOTA_FILE);
+        if (path == NULL || (q->daily = daily_quota_open(path, 1, err, sizeof err)) == NULL)
+            goto fail;
+    }
     free(path);
     return q;
 fail:
@@ -86,10 +85,7 @@ enum quota_verdict hub_quotas_charge(struct hub_quotas *q, enum quota_kind kind,
     long long messages = daily_quota_messages(len);
     long long units = kind == QUOTA_METHODS ? messages : 1; /* rule D19: a 4 KB meter */
     if (!throttle_take(&q->throttles[kind], units, monotonic_ms())) {
-        snprintf(reason, cap,
-                 "throttled: more than %lld %s a minute (--quota %s=N, or --fidelity strict's); "
-                 "back off and retry",
-                 q->limits[kind], counted[kind], config_quota_name(kind));
+        throttle_reason(&q->throttles[kind], counted[kind], config_quota_name(kind), reason, cap);
         return QUOTA_THROTTLED;
     }
     long long used = 0;
@@ -104,4 +100,9 @@ void hub_quotas_count(struct hub_quotas *q, size_t len)
     long long used = 0;
     if (q != NULL && q->daily != NULL)
         take_daily(q, daily_quota_messages(len), 1, &used);
+}
+
+enum ih_error_code hub_quotas_error(enum quota_verdict v)
+{
+    return v == QUOTA_THROTTLED ? IH_E_THROTTLED : IH_E_QUOTA_EXCEEDED;
 }

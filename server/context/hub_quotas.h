@@ -8,6 +8,8 @@
 
 #include "config.h"
 
+#include "protocol/hub_error.h"
+
 #include <stddef.h>
 
 struct hub_quotas;
@@ -28,6 +30,9 @@ void hub_quotas_free(struct hub_quotas *q);
  * says which limit, for the error body. q NULL: always OK. */
 enum quota_verdict hub_quotas_charge(struct hub_quotas *q, enum quota_kind kind, size_t len,
                                      char *reason, size_t cap);
+
+/* The hub's error for a refusal: 429 429001 when throttled, 403 403002 past the daily quota. */
+enum ih_error_code hub_quotas_error(enum quota_verdict v);
 
 /* Counts what the hub already did (a method's answer) against the daily quota. */
 void hub_quotas_count(struct hub_quotas *q, size_t len);

@@ -98,15 +98,9 @@ void rest_response_free(struct rest_response *res)
 int rest_quota_refused(struct rest_call *call, enum quota_kind kind, size_t len)
 {
     char reason[400];
-    switch (hub_quotas_charge(call->emu->quotas, kind, len, reason, sizeof reason)) {
-    case QUOTA_OK:
+    enum quota_verdict v = hub_quotas_charge(call->emu->quotas, kind, len, reason, sizeof reason);
+    if (v == QUOTA_OK)
         return 0;
-    case QUOTA_THROTTLED:
-        rest_error(call->res, IH_E_THROTTLED, "%s", reason);
-        return 1;
-    case QUOTA_EXCEEDED:
-        rest_error(call->res, IH_E_QUOTA_EXCEEDED, "%s", reason);
-        return 1;
-    }
-    return 0;
+    rest_error(call->res, hub_quotas_error(v), "%s", reason);
+    return 1;
 }

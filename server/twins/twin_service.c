@@ -384,18 +384,12 @@ static int quota_refused(struct twin_service *svc, const char *cid,
 {
     char reason[400];
     enum quota_kind kind = req->op == IH_TWIN_GET ? QUOTA_TWIN_READS : QUOTA_TWIN_UPDATES;
-    switch (hub_quotas_charge(svc->emu->quotas, kind, req->op == IH_TWIN_GET ? 0 : len, reason,
-                              sizeof reason)) {
-    case QUOTA_OK:
+    enum quota_verdict v = hub_quotas_charge(
+        svc->emu->quotas, kind, req->op == IH_TWIN_GET ? 0 : len, reason, sizeof reason);
+    if (v == QUOTA_OK)
         return 0;
-    case QUOTA_THROTTLED:
-        answer_error(svc, cid, req->rid, IH_E_THROTTLED, reason);
-        return 1;
-    case QUOTA_EXCEEDED:
-        answer_error(svc, cid, req->rid, IH_E_QUOTA_EXCEEDED, reason);
-        return 1;
-    }
-    return 0;
+    answer_error(svc, cid, req->rid, hub_quotas_error(v), reason);
+    return 1;
 }
 
 static void on_request(void *ctx, const char *cid, const char *topic, const void *payload,

@@ -14,11 +14,11 @@
  *
  * Every callback runs on mosquitto's main thread, so the plugin needs no locks. */
 #include "client_map.h"
+#include "daily_quota.h"
 #include "hub_bus.h"
 #include "mqtt_acl.h"
 #include "rate_window.h"
 #include "registry_reader.h"
-#include "daily_quota.h"
 #include "telemetry_ingest.h"
 #include "throttle.h"
 
@@ -364,8 +364,6 @@ static void tell_stored(struct plugin *p, const char *cid, long long seq)
     free(topic);
 }
 
-#define D2C_WINDOW_MS 60000 /* rule D19: throttles apply in minute ranges */
-
 static int64_t clock_ms(clockid_t clock)
 {
     struct timespec ts;
@@ -382,10 +380,7 @@ static int d2c_refused(struct plugin *p, const struct mosquitto_evt_message *ev,
     long long used = 0;
     char err[300];
     if (!throttle_take(&p->d2c, 1, clock_ms(CLOCK_MONOTONIC))) {
-        snprintf(reason, cap,
-                 "throttled: more than %lld device-to-cloud sends a minute (--quota d2c=N, or "
-                 "--fidelity strict's)",
-                 p->d2c.limit);
+        throttle_reason(&p->d2c, "device-to-cloud sends", "d2c", reason, cap);
         return 1;
     }
     if (p->daily == NULL)
@@ -569,7 +564,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     struct plugin *p = calloc(1, sizeof *p);
     const char *registry = NULL, *telemetry = NULL, *quota = NULL;
     if (p != NULL)
-        throttle_init(&p->d2c, 0, D2C_WINDOW_MS);
+        throttle_init(&p->d2c, 0, THROTTLE_HUB_WINDOW_MS);
     int ok = p != NULL && strmap_init(&p->clients, CLIENT_BUCKETS) == 0 &&
              read_options(p, options, option_count, &registry, &telemetry, &quota) == 0 &&
              (p->registry = registry_reader_open(registry)) != NULL &&
