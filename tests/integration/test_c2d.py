@@ -22,7 +22,7 @@ import unittest
 import urllib.parse
 
 from harness import Emulator, device_args, wait_until
-from mqtt_peer import TIMEOUT, connect_device
+from mqtt_peer import TIMEOUT, connect_device, device_peer
 from test_mqtt import broker_pid
 from test_twins import exited
 
@@ -84,10 +84,14 @@ class C2dDevice:
 
     def __init__(self, device_id, emu=None, clean_session=False, subscribe=True):
         self.id = device_id
-        self.peer = connect_device(emu or EMU, device_id, clean_session=clean_session)
+        emu = emu or EMU
+        self.peer = device_peer(emu, device_id, clean_session=clean_session)
         self.received = queue.Queue()
+        # Before CONNECT: a resumed session (rule D16) gets its queue as soon as it is connected.
         self.peer.client.on_message = lambda c, u, msg: self.received.put(
             (msg.topic, msg.payload, msg.qos, msg.retain))
+        rc = self.peer.connect("127.0.0.1", emu.ready["ports"]["mqtts"])
+        assert rc == 0, "device %s got CONNACK %d" % (device_id, rc)
         if subscribe:
             granted = self.peer.subscribe("devices/%s/messages/devicebound/#" % device_id, 1)
             assert granted == (1,), granted
